@@ -1,0 +1,30 @@
+//! The SIP message layer: framing, tokenising, validation, response building,
+//! reason phrases and causes. This module is the only one that knows how SIP
+//! text is parsed; the parser is the project's own (see README, "Dependency
+//! notes"), so it could be swapped without touching other layers.
+
+mod cause;
+mod error;
+mod framing;
+mod header;
+mod message;
+mod name_addr;
+mod parse;
+mod request;
+mod response;
+mod status;
+mod syntax;
+mod uri;
+mod via;
+
+pub use cause::Cause;
+pub use error::ParseError;
+pub use framing::{Frame, StreamFramer};
+pub use header::{HeaderKey, HeaderName, is_token};
+pub use message::Message;
+pub use parse::{Limits, parse_datagram};
+pub use request::{Rejected, Request, TopVia};
+pub use response::{ResponseParts, ResponseTemplate, udp_response_destination};
+pub use status::{Verb, reason_phrase};
+pub use uri::{scheme, sip_host_port, sip_user};
+pub use via::MAGIC_COOKIE;

@@ -1,0 +1,335 @@
+//! A validated request: the mandatory headers of RFC 3261 §8.1.1 are present,
+//! single and well-formed, so every later layer can rely on them.
+
+use super::HeaderName;
+use super::error::ParseError;
+use super::header::is_token;
+use super::message::{Message, Span};
+use super::name_addr::{NameAddr, parse_name_addr};
+use super::syntax::split_list;
+use super::uri::is_valid_request_uri;
+use super::via::{Via, parse_sent_by_leniently, parse_via_field};
+
+/// A request whose mandatory headers passed validation.
+#[derive(Debug, Clone)]
+pub struct Request {
+    message: Message,
+    vias: Vec<Via>,
+    from: NameAddr,
+    to: NameAddr,
+    call_id: Span,
+    cseq: u32,
+    max_forwards: Option<u8>,
+}
+
+/// A request that failed validation, kept whole so a 400 can still copy
+/// its Via, From, To, Call-ID and CSeq.
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    pub message: Message,
+    pub error: ParseError,
+}
+
+impl Rejected {
+    /// The status to answer with (400 or 505); `None` when it must be dropped.
+    pub fn status(&self) -> Option<u16> {
+        self.error.status()
+    }
+}
+
+/// The top Via of a request as the response layer needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct TopVia<'a> {
+    pub transport: &'a str,
+    pub host: &'a str,
+    pub port: Option<u16>,
+    pub branch: Option<&'a str>,
+    /// Whether the request asked for `rport` (RFC 3581).
+    pub rport: bool,
+}
+
+impl Request {
+    /// Checks the mandatory headers; on failure the message comes back in
+    /// `Rejected` with the first defect found.
+    pub fn validate(message: Message) -> Result<Self, Box<Rejected>> {
+        match check(&message) {
+            Ok(parts) => Ok(Self {
+                message,
+                vias: parts.vias,
+                from: parts.from,
+                to: parts.to,
+                call_id: parts.call_id,
+                cseq: parts.cseq,
+                max_forwards: parts.max_forwards,
+            }),
+            Err(error) => Err(Box::new(Rejected { message, error })),
+        }
+    }
+
+    pub fn message(&self) -> &Message {
+        &self.message
+    }
+
+    pub fn method(&self) -> &str {
+        self.message.method().unwrap_or("")
+    }
+
+    pub fn uri(&self) -> &str {
+        self.message.request_uri()
+    }
+
+    pub fn call_id(&self) -> &str {
+        self.message.text(self.call_id)
+    }
+
+    pub fn cseq(&self) -> u32 {
+        self.cseq
+    }
+
+    pub fn max_forwards(&self) -> Option<u8> {
+        self.max_forwards
+    }
+
+    pub fn from_uri(&self) -> &str {
+        self.message.text(self.from.uri)
+    }
+
+    pub fn from_tag(&self) -> Option<&str> {
+        self.from.tag.map(|t| self.message.text(t))
+    }
+
+    pub fn from_display(&self) -> Option<&str> {
+        self.from.display.map(|d| self.message.text(d))
+    }
+
+    pub fn to_uri(&self) -> &str {
+        self.message.text(self.to.uri)
+    }
+
+    pub fn to_tag(&self) -> Option<&str> {
+        self.to.tag.map(|t| self.message.text(t))
+    }
+
+    pub fn top_via(&self) -> TopVia<'_> {
+        top_via_view(&self.message, &self.vias[0])
+    }
+
+    pub(crate) fn top_via_raw(&self) -> &Via {
+        &self.vias[0]
+    }
+
+    pub fn header(&self, name: HeaderName) -> Option<&str> {
+        self.message.header(name)
+    }
+
+    pub fn header_values(&self, name: HeaderName) -> impl Iterator<Item = &str> {
+        self.message.header_values(name)
+    }
+
+    pub fn body(&self) -> &[u8] {
+        self.message.body()
+    }
+}
+
+/// The top Via of any request-shaped message, parsed leniently (for routing
+/// a 400 back when the full validation failed).
+pub(crate) fn lenient_top_via(message: &Message) -> Option<Via> {
+    let value = message.header(HeaderName::Via)?;
+    parse_sent_by_leniently(message.head(), value)
+}
+
+pub(crate) fn top_via_view<'a>(message: &'a Message, via: &Via) -> TopVia<'a> {
+    TopVia {
+        transport: message.text(via.transport),
+        host: message.text(via.host),
+        port: via.port,
+        branch: via.branch.map(|b| message.text(b)),
+        rport: via.rport.is_some(),
+    }
+}
+
+struct Checked {
+    vias: Vec<Via>,
+    from: NameAddr,
+    to: NameAddr,
+    call_id: Span,
+    cseq: u32,
+    max_forwards: Option<u8>,
+}
+
+fn check(message: &Message) -> Result<Checked, ParseError> {
+    if let Some(defect) = message.defect() {
+        return Err(defect.clone());
+    }
+    let method = message.method().ok_or(ParseError::NotSip)?;
+    if !is_valid_request_uri(message.request_uri()) {
+        return Err(ParseError::BadRequestUri);
+    }
+    let head = message.head();
+
+    let mut vias = Vec::with_capacity(2);
+    for value in message.header_values(HeaderName::Via) {
+        parse_via_field(head, value, &mut vias)?;
+    }
+    if vias.is_empty() {
+        return Err(ParseError::Missing("Via"));
+    }
+    let from = name_addr(message, HeaderName::From, "From")?;
+    let to = name_addr(message, HeaderName::To, "To")?;
+    let call_id = single(message, HeaderName::CallId, "Call-ID")?;
+    if call_id.is_empty() || call_id.contains([' ', '\t']) {
+        return Err(ParseError::Malformed("Call-ID"));
+    }
+    let cseq = parse_cseq(single(message, HeaderName::CSeq, "CSeq")?, method)?;
+    let max_forwards = match optional_single(message, HeaderName::MaxForwards, "Max-Forwards")? {
+        Some(value) => Some(parse_max_forwards(value)?),
+        None => None,
+    };
+    optional_single(message, HeaderName::ContentType, "Content-Type")?;
+    for value in message.header_values(HeaderName::Contact) {
+        if value != "*" && split_list(value).any(|c| parse_name_addr(head, c).is_none()) {
+            return Err(ParseError::Malformed("Contact"));
+        }
+    }
+    if let Some(date) = message.header(HeaderName::Date)
+        && !is_rfc1123_date(date)
+    {
+        return Err(ParseError::Malformed("Date"));
+    }
+    Ok(Checked {
+        vias,
+        from,
+        to,
+        call_id: Span::of(head, call_id),
+        cseq,
+        max_forwards,
+    })
+}
+
+fn optional_single<'a>(
+    message: &'a Message,
+    name: HeaderName,
+    label: &'static str,
+) -> Result<Option<&'a str>, ParseError> {
+    let mut values = message.header_values(name);
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ParseError::Duplicate(label));
+    }
+    Ok(first)
+}
+
+fn single<'a>(message: &'a Message, name: HeaderName, label: &'static str) -> Result<&'a str, ParseError> {
+    optional_single(message, name, label)?.ok_or(ParseError::Missing(label))
+}
+
+fn name_addr(message: &Message, name: HeaderName, label: &'static str) -> Result<NameAddr, ParseError> {
+    let value = single(message, name, label)?;
+    parse_name_addr(message.head(), value).ok_or(ParseError::Malformed(label))
+}
+
+/// `CSeq: 1*DIGIT LWS Method`, the number below 2**31 (RFC 3261 §8.1.1.5)
+/// and the method equal to the request's (RFC 4475 mismatch01/02).
+fn parse_cseq(value: &str, method: &str) -> Result<u32, ParseError> {
+    let mut parts = value.split_ascii_whitespace();
+    let (Some(number), Some(cseq_method), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(ParseError::Malformed("CSeq"));
+    };
+    if !number.bytes().all(|b| b.is_ascii_digit()) || !is_token(cseq_method) {
+        return Err(ParseError::Malformed("CSeq"));
+    }
+    let number = number
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n < 1 << 31)
+        .ok_or(ParseError::BadCSeqNumber)?;
+    if cseq_method != method {
+        return Err(ParseError::CSeqMethodMismatch);
+    }
+    Ok(number)
+}
+
+fn parse_max_forwards(value: &str) -> Result<u8, ParseError> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ParseError::BadMaxForwards);
+    }
+    value.parse::<u8>().map_err(|_| ParseError::BadMaxForwards)
+}
+
+/// RFC 3261 §20.17: `wkday "," SP date1 SP time SP "GMT"` (RFC 4475 baddate).
+fn is_rfc1123_date(value: &str) -> bool {
+    const DAYS: [&str; 7] = ["Mon,", "Tue,", "Wed,", "Thu,", "Fri,", "Sat,", "Sun,"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let parts: Vec<&str> = value.split(' ').collect();
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let time_ok = |s: &str| {
+        let t: Vec<&str> = s.split(':').collect();
+        t.len() == 3 && t.iter().all(|p| digits(p, 2))
+    };
+    parts.len() == 6
+        && DAYS.contains(&parts[0])
+        && digits(parts[1], 2)
+        && MONTHS.contains(&parts[2])
+        && digits(parts[3], 4)
+        && time_ok(parts[4])
+        && parts[5] == "GMT"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::parse::{Limits, parse_datagram};
+
+    fn validate(text: &str) -> Result<Request, ParseError> {
+        let message = parse_datagram(text.as_bytes(), &Limits::default()).expect("tokenises");
+        Request::validate(message).map_err(|r| r.error)
+    }
+
+    const OK: &str = "OPTIONS sip:u@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1;rport\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:u@h>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n\r\n";
+
+    #[test]
+    fn valid_request_fields() {
+        let r = validate(OK).expect("valid");
+        assert_eq!(r.method(), "OPTIONS");
+        assert_eq!(r.call_id(), "c1");
+        assert_eq!(r.cseq(), 1);
+        assert_eq!(r.from_tag(), Some("1"));
+        assert_eq!(r.to_tag(), None);
+        assert_eq!(r.max_forwards(), Some(70));
+        let via = r.top_via();
+        assert_eq!((via.transport, via.host, via.branch, via.rport), ("UDP", "h", Some("z9hG4bK1"), true));
+    }
+
+    #[test]
+    fn each_defect_is_named() {
+        let without = |name: &str| {
+            OK.lines()
+                .filter(|l| !l.starts_with(name))
+                .collect::<Vec<_>>()
+                .join("\n")
+                + "\n"
+        };
+        assert_eq!(validate(&without("Call-ID")).err(), Some(ParseError::Missing("Call-ID")));
+        assert_eq!(validate(&without("Via")).err(), Some(ParseError::Missing("Via")));
+        assert_eq!(
+            validate(&OK.replace("1 OPTIONS", "1 INVITE")).err(),
+            Some(ParseError::CSeqMethodMismatch)
+        );
+        assert_eq!(
+            validate(&OK.replace("Max-Forwards: 70", "Max-Forwards: 300")).err(),
+            Some(ParseError::BadMaxForwards)
+        );
+        assert_eq!(
+            validate(&OK.replace("CSeq: 1 ", "CSeq: 36893488147419103232 ")).err(),
+            Some(ParseError::BadCSeqNumber)
+        );
+        assert_eq!(
+            validate(&OK.replace("Call-ID: c1\r\n", "Call-ID: c1\r\ni: c2\r\n")).err(),
+            Some(ParseError::Duplicate("Call-ID"))
+        );
+        assert!(is_rfc1123_date("Sat, 13 Nov 2010 23:29:00 GMT"));
+        assert!(!is_rfc1123_date("Fri, 01 Jan 2010 16:00:00 EST"));
+    }
+}

@@ -1,0 +1,254 @@
+//! Building responses (RFC 3261 §8.2.6, §18.2.1; RFC 3581): the fields copied
+//! from the request are rendered once per transaction into a template, so
+//! each response only writes its status line, extras and body.
+
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+
+use super::HeaderName;
+use super::message::Message;
+use super::request::{Rejected, Request, lenient_top_via};
+use super::via::Via;
+
+/// The parts of every response to one request that do not change between
+/// responses of its transaction.
+#[derive(Debug, Clone)]
+pub struct ResponseTemplate {
+    /// Via lines (top one with received/rport) and the From line.
+    via_from: Vec<u8>,
+    /// The To value as received.
+    to_value: String,
+    /// The tag this transaction adds to To (None when To already has one).
+    to_tag: Option<String>,
+    /// Call-ID and CSeq lines.
+    call_id_cseq: Vec<u8>,
+    /// Record-Route lines and Contact, for responses that create a dialog.
+    dialog: Vec<u8>,
+    creates_dialog: bool,
+}
+
+/// What a response carries besides the copied fields.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ResponseParts<'a> {
+    pub status: u16,
+    pub reason: &'a str,
+    /// Pre-rendered `Name: value\r\n` lines.
+    pub extra_headers: &'a [u8],
+    pub content_type: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+impl ResponseTemplate {
+    /// The template for a valid request. `to_tag` is this transaction's tag;
+    /// `contact` is the URI this listener puts in Contact.
+    pub fn for_request(request: &Request, source: SocketAddr, to_tag: &str, contact: &str) -> Self {
+        let message = request.message();
+        let creates_dialog = request.method() == "INVITE";
+        let mut dialog = Vec::new();
+        if creates_dialog {
+            for value in message.header_values(HeaderName::RecordRoute) {
+                push_line(&mut dialog, "Record-Route", value);
+            }
+            push_line(&mut dialog, "Contact", &format!("<{contact}>"));
+        }
+        let to_tag = request.to_tag().is_none().then(|| to_tag.to_owned());
+        Self::build(message, Some(request.top_via_raw()), source, to_tag, dialog, creates_dialog)
+    }
+
+    /// The template for a 400/505 to a request that failed validation; `None`
+    /// when no response can be routed (no usable top Via).
+    pub fn for_rejected(rejected: &Rejected, source: SocketAddr, to_tag: &str) -> Option<Self> {
+        let via = lenient_top_via(&rejected.message)?;
+        let message = &rejected.message;
+        let has_tag = message
+            .header(HeaderName::To)
+            .is_some_and(|to| to.to_ascii_lowercase().contains("tag="));
+        let to_tag = (!has_tag).then(|| to_tag.to_owned());
+        Some(Self::build(message, Some(&via), source, to_tag, Vec::new(), false))
+    }
+
+    fn build(
+        message: &Message,
+        top_via: Option<&Via>,
+        source: SocketAddr,
+        to_tag: Option<String>,
+        dialog: Vec<u8>,
+        creates_dialog: bool,
+    ) -> Self {
+        let mut via_from = Vec::with_capacity(256);
+        let mut first_via = true;
+        for header in message.headers.iter().filter(|h| h.name == HeaderName::Via) {
+            via_from.extend_from_slice(b"Via: ");
+            match top_via {
+                Some(via) if first_via => write_top_via(&mut via_from, message, header.value, via, source),
+                _ => via_from.extend_from_slice(message.text(header.value).as_bytes()),
+            }
+            via_from.extend_from_slice(b"\r\n");
+            first_via = false;
+        }
+        if let Some(from) = message.header(HeaderName::From) {
+            push_line(&mut via_from, "From", from);
+        }
+        let mut call_id_cseq = Vec::with_capacity(96);
+        if let Some(call_id) = message.header(HeaderName::CallId) {
+            push_line(&mut call_id_cseq, "Call-ID", call_id);
+        }
+        if let Some(cseq) = message.header(HeaderName::CSeq) {
+            push_line(&mut call_id_cseq, "CSeq", cseq);
+        }
+        Self {
+            via_from,
+            to_value: message.header(HeaderName::To).unwrap_or_default().to_owned(),
+            to_tag,
+            call_id_cseq,
+            dialog,
+            creates_dialog,
+        }
+    }
+
+    /// The To-tag responses of this transaction carry (except 100).
+    pub fn to_tag(&self) -> Option<&str> {
+        self.to_tag.as_deref()
+    }
+
+    /// Writes one complete response into `out` (cleared first).
+    pub fn write(&self, out: &mut Vec<u8>, server: &[u8], parts: &ResponseParts<'_>) {
+        out.clear();
+        let _ = write!(out, "SIP/2.0 {} {}\r\n", parts.status, parts.reason);
+        out.extend_from_slice(&self.via_from);
+        out.extend_from_slice(b"To: ");
+        out.extend_from_slice(self.to_value.as_bytes());
+        // RFC 3261 §8.2.6.2: a tag on every response but 100 Trying.
+        if let Some(tag) = self.to_tag.as_deref().filter(|_| parts.status != 100) {
+            out.extend_from_slice(b";tag=");
+            out.extend_from_slice(tag.as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.call_id_cseq);
+        // RFC 3261 §12.1.1: dialog-creating responses copy Record-Route and
+        // carry Contact.
+        if self.creates_dialog && (101..=299).contains(&parts.status) {
+            out.extend_from_slice(&self.dialog);
+        }
+        out.extend_from_slice(server);
+        out.extend_from_slice(parts.extra_headers);
+        if let Some(content_type) = parts.content_type.filter(|_| !parts.body.is_empty()) {
+            push_line(out, "Content-Type", content_type);
+        }
+        let _ = write!(out, "Content-Length: {}\r\n\r\n", parts.body.len());
+        out.extend_from_slice(parts.body);
+    }
+}
+
+fn push_line(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Copies the Via field line holding the top via-parm, filling `rport`
+/// (RFC 3581 §4) and adding `received` when the sent-by host is not the
+/// source address or rport was asked for (RFC 3261 §18.2.1).
+fn write_top_via(out: &mut Vec<u8>, message: &Message, line: super::message::Span, via: &Via, source: SocketAddr) {
+    let text = message.text(line);
+    let base = line.start as usize;
+    let via_end = via.value.end as usize - base;
+    match via.rport {
+        Some(rport) => {
+            out.extend_from_slice(text[..rport.start as usize - base].as_bytes());
+            let _ = write!(out, "rport={}", source.port());
+            out.extend_from_slice(text[rport.end as usize - base..via_end].as_bytes());
+        }
+        None => out.extend_from_slice(text[..via_end].as_bytes()),
+    }
+    let host = message.text(via.host);
+    if (via.rport.is_some() || !host_is(host, source.ip())) && !via.has_received {
+        match source.ip().to_canonical() {
+            IpAddr::V4(ip) => {
+                let _ = write!(out, ";received={ip}");
+            }
+            IpAddr::V6(ip) => {
+                let _ = write!(out, ";received=[{ip}]");
+            }
+        }
+    }
+    out.extend_from_slice(text[via_end..].as_bytes());
+}
+
+fn host_is(host: &str, ip: IpAddr) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<IpAddr>()
+        .is_ok_and(|parsed| parsed.to_canonical() == ip.to_canonical())
+}
+
+/// Where a UDP response goes (RFC 3261 §18.2.2, RFC 3581 §4): always the
+/// source address — never the sent-by host, so the responder cannot be used
+/// as a reflector — at the source port when rport was asked for (or
+/// `force_rport` is set), else the sent-by port, else 5060.
+pub fn udp_response_destination(source: SocketAddr, via_port: Option<u16>, rport: bool, force_rport: bool) -> SocketAddr {
+    if rport || force_rport {
+        source
+    } else {
+        SocketAddr::new(source.ip(), via_port.unwrap_or(5060))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::parse::{Limits, parse_datagram};
+
+    fn request(text: &str) -> Request {
+        Request::validate(parse_datagram(text.as_bytes(), &Limits::default()).expect("parse")).expect("valid")
+    }
+
+    fn render(template: &ResponseTemplate, status: u16, body: &[u8]) -> String {
+        let mut out = Vec::new();
+        template.write(
+            &mut out,
+            b"Server: t\r\n",
+            &ResponseParts {
+                status,
+                reason: "R",
+                extra_headers: b"X-A: 1\r\n",
+                content_type: Some("text/plain"),
+                body,
+            },
+        );
+        String::from_utf8(out).expect("utf8")
+    }
+
+    #[test]
+    fn copies_fields_and_fills_rport_received() {
+        let r = request(
+            "INVITE sip:u@h SIP/2.0\r\nv: SIP/2.0/UDP client.example;rport;branch=z9hG4bK1, SIP/2.0/UDP p2;branch=z9hG4bK2\r\nVia: SIP/2.0/TCP p3;branch=z9hG4bK3\r\nf: <sip:a@h>;tag=1\r\nt: <sip:u@h>\r\ni: c1\r\nCSeq: 1 INVITE\r\nRecord-Route: <sip:p1;lr>\r\nRecord-Route: <sip:p2;lr>\r\n\r\n",
+        );
+        let source: SocketAddr = "192.0.2.7:40000".parse().expect("addr");
+        let template = ResponseTemplate::for_request(&r, source, "abc", "sip:192.0.2.1:5060");
+        let text = render(&template, 180, b"");
+        assert!(text.starts_with("SIP/2.0 180 R\r\nVia: SIP/2.0/UDP client.example;rport=40000;branch=z9hG4bK1;received=192.0.2.7, SIP/2.0/UDP p2;branch=z9hG4bK2\r\nVia: SIP/2.0/TCP p3;branch=z9hG4bK3\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:u@h>;tag=abc\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nRecord-Route: <sip:p1;lr>\r\nRecord-Route: <sip:p2;lr>\r\nContact: <sip:192.0.2.1:5060>\r\nServer: t\r\nX-A: 1\r\nContent-Length: 0\r\n\r\n"), "{text}");
+        let trying = render(&template, 100, b"");
+        assert!(trying.contains("To: <sip:u@h>\r\n") && !trying.contains("Contact"));
+        let busy = render(&template, 486, b"hi");
+        assert!(!busy.contains("Record-Route") && busy.ends_with("Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi"));
+    }
+
+    #[test]
+    fn no_received_when_host_is_source() {
+        let r = request("OPTIONS sip:u@h SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:u@h>;tag=x\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\n\r\n");
+        let source: SocketAddr = "192.0.2.7:5062".parse().expect("addr");
+        let text = render(&ResponseTemplate::for_request(&r, source, "abc", "sip:h"), 200, b"");
+        assert!(text.contains("Via: SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bK1\r\n"), "{text}");
+        assert!(text.contains("To: <sip:u@h>;tag=x\r\n"), "{text}");
+    }
+
+    #[test]
+    fn udp_destination_never_leaves_the_source_host() {
+        let source: SocketAddr = "192.0.2.7:40000".parse().expect("addr");
+        assert_eq!(udp_response_destination(source, Some(5070), false, false), "192.0.2.7:5070".parse().expect("addr"));
+        assert_eq!(udp_response_destination(source, None, false, false), "192.0.2.7:5060".parse().expect("addr"));
+        assert_eq!(udp_response_destination(source, Some(5070), true, false), source);
+        assert_eq!(udp_response_destination(source, Some(5070), false, true), source);
+    }
+}

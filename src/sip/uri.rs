@@ -1,0 +1,88 @@
+//! URI checks a UAS needs: scheme syntax (RFC 3986 §3.1), and for sip/sips
+//! the host part and the absence of headers in a Request-URI (RFC 3261 §19.1.1).
+
+use super::via::parse_host_port;
+
+/// The scheme of an absolute URI, if `uri` starts with a syntactically valid one.
+pub fn scheme(uri: &str) -> Option<&str> {
+    let (scheme, _) = uri.split_once(':')?;
+    let mut bytes = scheme.bytes();
+    let first = bytes.next()?;
+    (first.is_ascii_alphabetic()
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))
+    .then_some(scheme)
+}
+
+/// Whether `uri` is a well-formed absolute URI (any scheme); for sip and sips
+/// the host and port must parse.
+pub(crate) fn is_valid_uri(uri: &str) -> bool {
+    match scheme(uri) {
+        Some(s) if s.eq_ignore_ascii_case("sip") || s.eq_ignore_ascii_case("sips") => {
+            sip_host_port(uri).is_some()
+        }
+        Some(_) => uri.len() > uri.find(':').map_or(0, |i| i + 1),
+        None => false,
+    }
+}
+
+/// A Request-URI is valid when it is a valid URI and, for sip/sips, carries
+/// no `?headers` part (RFC 4475 escruri).
+pub(crate) fn is_valid_request_uri(uri: &str) -> bool {
+    if !is_valid_uri(uri) {
+        return false;
+    }
+    match scheme(uri) {
+        Some(s) if s.eq_ignore_ascii_case("sip") || s.eq_ignore_ascii_case("sips") => {
+            !host_part(uri).contains('?')
+        }
+        _ => true,
+    }
+}
+
+/// The user part of a sip/sips URI (before the first '@'), or None.
+pub fn sip_user(uri: &str) -> Option<&str> {
+    let rest = uri.split_once(':')?.1;
+    rest.split_once('@').map(|(user, _)| user)
+}
+
+/// The host (with brackets for IPv6) and port of a sip/sips URI.
+pub fn sip_host_port(uri: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port, rest) = parse_host_port(host_part(uri))?;
+    // After host[:port] only parameters or headers may follow.
+    (rest.is_empty() || rest.starts_with([';', '?'])).then_some((host, port))
+}
+
+/// The text after `userinfo@` (or after the scheme when there is no user).
+fn host_part(uri: &str) -> &str {
+    let rest = uri.split_once(':').map_or("", |(_, rest)| rest);
+    // '?' may appear in the user part (RFC 4475 intmeth); the first '@' ends it.
+    rest.split_once('@').map_or(rest, |(_, host)| host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes() {
+        assert_eq!(scheme("soap.beep://192.0.2.103:3002"), Some("soap.beep"));
+        assert_eq!(scheme("nobodyKnowsThisScheme:totallyopaquecontent"), Some("nobodyKnowsThisScheme"));
+        assert_eq!(scheme("<sip:user@example.com>"), None);
+    }
+
+    #[test]
+    fn request_uris() {
+        assert!(is_valid_request_uri("sip:[2001:db8::10]"));
+        assert!(is_valid_request_uri("sip:[2001:db8::10:5070]"));
+        assert!(is_valid_request_uri("sip:[2001:db8::10]:5070"));
+        assert!(!is_valid_request_uri("sip:2001:db8::10"));
+        assert!(!is_valid_request_uri("sip:user@[2001:db8:::192.0.2.1]"));
+        assert!(!is_valid_request_uri("sip:user@example.com?Route=%3Csip:example.com%3E"));
+        assert!(is_valid_request_uri(
+            "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com"
+        ));
+        assert!(is_valid_request_uri("sip:user;par=u%40example.net@example.com"));
+        assert!(is_valid_request_uri("tel:+15551234"));
+        assert_eq!(sip_user("sip:busy@example.com"), Some("busy"));
+    }
+}
