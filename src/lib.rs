@@ -14,3 +14,5 @@
 //! `engine` dispatches a request to its rule; `daemon` binds, logs and runs.
 
 pub mod sip;
+pub mod config;
+pub mod rules;

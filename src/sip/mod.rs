@@ -14,6 +14,7 @@ mod request;
 mod response;
 mod status;
 mod syntax;
+mod transport_kind;
 mod uri;
 mod via;
 
@@ -26,5 +27,6 @@ pub use parse::{Limits, parse_datagram};
 pub use request::{Rejected, Request, TopVia};
 pub use response::{ResponseParts, ResponseTemplate, udp_response_destination};
 pub use status::{Verb, reason_phrase};
+pub use transport_kind::Transport;
 pub use uri::{scheme, sip_host_port, sip_user};
 pub use via::MAGIC_COOKIE;

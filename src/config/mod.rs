@@ -1,0 +1,158 @@
+//! Loading the TOML config: file → sections (each deserialised on its own so
+//! that one bad rule does not hide the errors of the next) → compiled
+//! [`Config`]. TOML stops here: nothing past this module sees it.
+
+mod compile;
+mod error;
+pub mod model;
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+pub use error::{ConfigError, ConfigErrors, LoadError};
+
+use crate::rules::RuleSet;
+use crate::sip::{Limits, Transport};
+use error::Diagnostics;
+use model::{ListenSection, PolicySection, RuleSection, ServerSection};
+
+/// The embedded default config (config/default.toml).
+pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");
+/// Name the embedded default is reported under.
+pub const DEFAULT_CONFIG_NAME: &str = "<embedded default config>";
+/// The system config used when no `--config` is given and the file exists.
+pub const SYSTEM_CONFIG_PATH: &str = "/etc/sip-autoresponder/config.toml";
+
+/// Server-wide settings, validated.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub user_agent: String,
+    pub public_address: Option<String>,
+    pub force_rport: bool,
+    pub limits: Limits,
+    pub udp_workers: usize,
+}
+
+/// One socket to bind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListenerSpec {
+    pub transport: Transport,
+    pub address: SocketAddr,
+}
+
+/// A loaded, validated and compiled config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from (or [`DEFAULT_CONFIG_NAME`]).
+    pub source: String,
+    pub server: ServerSettings,
+    pub listeners: Vec<ListenerSpec>,
+    pub rules: RuleSet,
+    /// Things that load but are probably mistakes (`check` prints them).
+    pub warnings: Vec<ConfigError>,
+}
+
+impl Config {
+    /// Reads and compiles a config file.
+    pub fn load_file(path: &Path) -> Result<Self, LoadError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+            path: name.clone(),
+            source,
+        })?;
+        Self::parse(&text, &name).map_err(LoadError::Invalid)
+    }
+
+    /// The embedded default config.
+    pub fn embedded_default() -> Result<Self, LoadError> {
+        Self::parse(DEFAULT_CONFIG, DEFAULT_CONFIG_NAME).map_err(LoadError::Invalid)
+    }
+
+    /// Parses and compiles config text; `name` is used in error positions.
+    pub fn parse(text: &str, name: &str) -> Result<Self, ConfigErrors> {
+        let mut diag = Diagnostics::new(name, text);
+        let (root, syntax_errors) = DeTable::parse_recoverable(text);
+        if !syntax_errors.is_empty() {
+            for error in syntax_errors {
+                diag.error(error.span().unwrap_or(0..0), error.message().to_owned());
+            }
+            return Err(ConfigErrors(diag.errors));
+        }
+        let sections = read_sections(root.into_inner(), &mut diag);
+        let config = compile::compile(sections, name, &mut diag);
+        match config {
+            Some(config) if diag.errors.is_empty() => Ok(Self {
+                warnings: diag.warnings,
+                ..config
+            }),
+            _ => Err(ConfigErrors(diag.errors)),
+        }
+    }
+}
+
+/// The raw sections of one file.
+#[derive(Debug, Default)]
+pub(crate) struct Sections {
+    pub(crate) server: ServerSection,
+    pub(crate) listen: Vec<Spanned<ListenSection>>,
+    pub(crate) rules: Vec<Spanned<RuleSection>>,
+    pub(crate) fallback: Option<Spanned<PolicySection>>,
+}
+
+const SECTIONS: &str = "server, listen, rule, fallback";
+
+fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
+    let mut sections = Sections::default();
+    for (key, value) in root {
+        match key.get_ref().as_ref() {
+            "server" => {
+                if let Some(server) = section::<ServerSection>(value, diag) {
+                    sections.server = server.into_inner();
+                }
+            }
+            "listen" => sections.listen = array_of(value, "listen", diag),
+            "rule" => sections.rules = array_of(value, "rule", diag),
+            "fallback" => sections.fallback = section(value, diag),
+            other => diag.error(
+                key.span(),
+                format!("unknown section `{other}`, expected one of: {SECTIONS}"),
+            ),
+        }
+    }
+    sections
+}
+
+/// Deserialises one table, recording its error (with position) on failure.
+fn section<'de, T: Deserialize<'de>>(value: Spanned<DeValue<'de>>, diag: &mut Diagnostics<'_>) -> Option<Spanned<T>> {
+    let span = value.span();
+    match T::deserialize(ValueDeserializer::from(value)) {
+        Ok(parsed) => Some(Spanned::new(span, parsed)),
+        Err(error) => {
+            diag.error(error.span().unwrap_or(span), error.message().to_owned());
+            None
+        }
+    }
+}
+
+/// `[[name]]` entries, each deserialised on its own.
+fn array_of<'de, T: Deserialize<'de>>(
+    value: Spanned<DeValue<'de>>,
+    name: &str,
+    diag: &mut Diagnostics<'_>,
+) -> Vec<Spanned<T>> {
+    let span = value.span();
+    match value.into_inner() {
+        DeValue::Array(items) => items.into_iter().filter_map(|item| section(item, diag)).collect(),
+        _ => {
+            diag.error(span, format!("`{name}` must be an array of tables ([[{name}]])"));
+            Vec::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

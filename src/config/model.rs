@@ -1,0 +1,178 @@
+//! The TOML schema, as serde types. Every table refuses unknown keys; values
+//! that need checks beyond their type keep their position (`Spanned`) so the
+//! compiler can point at them.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// `[server]`: identity and protocol settings shared by every listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Value of the Server header in responses (and User-Agent in requests).
+    #[serde(default = "default_user_agent")]
+    pub user_agent: String,
+    /// Host written in Contact (and SDP); default: the listener's own address.
+    pub public_address: Option<Spanned<String>>,
+    /// Answer UDP requests at their source port even without `;rport`
+    /// (as Kamailio's force_rport does), for clients behind NAT.
+    #[serde(default)]
+    pub force_rport: bool,
+    /// Largest message accepted, in bytes.
+    #[serde(default = "default_max_message_size")]
+    pub max_message_size: Spanned<usize>,
+    /// Most header field lines accepted in one message.
+    #[serde(default = "default_max_headers")]
+    pub max_headers: Spanned<usize>,
+    /// Receive tasks per UDP listener; default: one per CPU core.
+    pub udp_workers: Option<Spanned<usize>>,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            user_agent: default_user_agent(),
+            public_address: None,
+            force_rport: false,
+            max_message_size: default_max_message_size(),
+            max_headers: default_max_headers(),
+            udp_workers: None,
+        }
+    }
+}
+
+fn default_user_agent() -> String {
+    concat!("sip-autoresponder/", env!("CARGO_PKG_VERSION")).to_owned()
+}
+
+fn default_max_message_size() -> Spanned<usize> {
+    Spanned::new(0..0, 64 * 1024)
+}
+
+fn default_max_headers() -> Spanned<usize> {
+    Spanned::new(0..0, 128)
+}
+
+/// `[[listen]]`: one socket to serve.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenSection {
+    /// `udp` (more transports arrive with later releases).
+    pub transport: Spanned<String>,
+    /// `IP:port`; IPv6 as `[::1]:5060`; port 0 picks a free port.
+    pub address: Spanned<String>,
+}
+
+/// One value or a list of them (`method = "INVITE"` or `["INVITE", "BYE"]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged, expecting = "a string or a list of strings")]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn items(&self) -> &[String] {
+        match self {
+            Self::One(one) => std::slice::from_ref(one),
+            Self::Many(many) => many,
+        }
+    }
+}
+
+/// A header condition: a regex the value must match, or `true` / `false`
+/// for "present" / "absent".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged, expecting = "a regex string, or true/false for present/absent")]
+pub enum HeaderCondition {
+    Pattern(String),
+    Present(bool),
+}
+
+/// `match.*` of a rule: every condition given must hold.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchSection {
+    /// Method name(s), compared exactly (SIP methods are case-sensitive).
+    pub method: Option<Spanned<OneOrMany>>,
+    /// Regex on the Request-URI.
+    pub request_uri: Option<Spanned<String>>,
+    /// Regex on the From URI.
+    pub from: Option<Spanned<String>>,
+    /// Regex on the To URI.
+    pub to: Option<Spanned<String>>,
+    /// Header name (case-insensitive; compact forms count) → condition.
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<HeaderCondition>>,
+    /// Regex on the body.
+    pub body: Option<Spanned<String>>,
+    /// Source address CIDR(s), IPv4 or IPv6; a bare address is a /32 or /128.
+    pub source: Option<Spanned<OneOrMany>>,
+    /// Transport(s) the request arrived on.
+    pub transport: Option<Spanned<OneOrMany>>,
+}
+
+/// One response step of a policy (the options of a ServerContext verb).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSection {
+    /// Status code; default from the verb (progress 180, accept 200, reject 480).
+    pub status: Option<Spanned<u16>>,
+    /// Reason phrase; default: the registered phrase for the status, or "".
+    pub reason: Option<Spanned<String>>,
+    /// Extra `Name: value` header lines, added verbatim.
+    #[serde(default)]
+    pub extra_headers: Vec<Spanned<String>>,
+    /// Body text.
+    pub body: Option<String>,
+    /// Content-Type of the body; default application/sdp for a body starting
+    /// with `v=0`, else text/plain.
+    pub content_type: Option<Spanned<String>>,
+    /// Wait before sending this step, in milliseconds after the previous one.
+    #[serde(default)]
+    pub delay_ms: u64,
+}
+
+/// The reply part of a rule or of `[fallback]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySection {
+    #[serde(default)]
+    pub progress: Vec<StepSection>,
+    pub accept: Option<StepSection>,
+    pub reject: Option<StepSection>,
+    pub reply: Option<StepSection>,
+    /// Answer nothing at all (to test client timeouts).
+    #[serde(default)]
+    pub drop: bool,
+}
+
+/// `[[rule]]`: a name, conditions and a reply policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSection {
+    pub name: Spanned<String>,
+    #[serde(rename = "match", default)]
+    pub conditions: MatchSection,
+    #[serde(default)]
+    pub progress: Vec<StepSection>,
+    pub accept: Option<StepSection>,
+    pub reject: Option<StepSection>,
+    pub reply: Option<StepSection>,
+    #[serde(default)]
+    pub drop: bool,
+}
+
+impl RuleSection {
+    pub fn policy(&self) -> PolicySection {
+        PolicySection {
+            progress: self.progress.clone(),
+            accept: self.accept.clone(),
+            reject: self.reject.clone(),
+            reply: self.reply.clone(),
+            drop: self.drop,
+        }
+    }
+}

@@ -1,0 +1,96 @@
+use super::*;
+
+fn errors(text: &str) -> Vec<String> {
+    match Config::parse(text, "t.toml") {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn assert_error(text: &str, expected: &str) {
+    let found = errors(text);
+    assert!(
+        found.iter().any(|e| e.contains(expected)),
+        "expected {expected:?} in {found:#?}"
+    );
+}
+
+#[test]
+fn embedded_default_loads() {
+    let config = Config::embedded_default().expect("default config is valid");
+    assert_eq!(config.listeners.len(), 1);
+    assert!(config.rules.rules().len() >= 4);
+}
+
+#[test]
+fn design_example_loads() {
+    let text = r#"
+[server]
+user_agent = "sip-autoresponder"
+
+[[listen]]
+transport = "udp"
+address = "127.0.0.1:5060"
+
+[[rule]]
+name = "busy-line"
+match.method = ["INVITE"]
+match.request_uri = '^sips?:busy@'
+progress = [{ status = 180 }]
+reject = { status = 486, delay_ms = 2000, extra_headers = ["Retry-After: 60"] }
+
+[[rule]]
+name = "x"
+match.headers."X-Scenario" = '^answer$'
+match.headers."X-Absent" = false
+match.source = ["10.0.0.0/8", "::1"]
+match.transport = "udp"
+reply = { status = 299 }
+"#;
+    let config = Config::parse(text, "t.toml").expect("valid");
+    assert_eq!(config.rules.rules()[0].name.as_ref(), "busy-line");
+}
+
+#[test]
+fn unknown_keys_and_wrong_types_have_positions() {
+    assert_error("[server]\nuser_agnt = \"x\"\n", "t.toml:2:1: unknown field `user_agnt`");
+    assert_error("[[rule]]\nname = \"a\"\naccept = { staus = 200 }\n", "t.toml:3:12: unknown field `staus`");
+    assert_error("[[rule]]\nname = \"a\"\naccept = { status = \"200\" }\n", "t.toml:3:21");
+    assert_error("[serverx]\n", "t.toml:1:2: unknown section `serverx`");
+    assert_error("[[rule]]\nname = \"a\"\nmatch.methd = \"X\"\naccept = {}\n", "t.toml:3:7: unknown field `methd`");
+}
+
+#[test]
+fn semantic_errors_have_positions() {
+    assert_error("[[rule]]\nname = \"a\"\nmatch.request_uri = '^(sip'\naccept = {}\n", "t.toml:3:21: bad regex for request_uri");
+    assert_error("[[rule]]\nname = \"a\"\nmatch.source = \"10.0.0.0/33\"\naccept = {}\n", "t.toml:3:16: `10.0.0.0/33` is not a CIDR");
+    assert_error("[[rule]]\nname = \"a\"\naccept = { status = 300 }\n", "t.toml:3:21: status 300 is outside accept's range 200-299");
+    assert_error("[[rule]]\nname = \"a\"\nprogress = [{ status = 200 }]\n", "t.toml:3:24: status 200 is outside progress's range 100-199");
+    assert_error("[[rule]]\nname = \"a\"\nreject = { status = 200 }\n", "status 200 is outside reject's range 300-699");
+    assert_error("[[rule]]\nname = \"a\"\nreply = {}\n", "t.toml:2:8: `reply` needs a status");
+    assert_error("[[rule]]\nname = \"a\"\naccept = {}\n[[rule]]\nname = \"a\"\naccept = {}\n", "t.toml:5:8: duplicate rule name `a`");
+    assert_error("[[rule]]\nname = \"a\"\naccept = { extra_headers = [\"NoColon\"] }\n", "t.toml:3:29: extra header `NoColon` is not `Name: value`");
+    assert_error("[[rule]]\nname = \"a\"\naccept = { extra_headers = [\"X-A: 1\\r\\nX-B: 2\"] }\n", "contains CR, LF or NUL");
+    assert_error("[[rule]]\nname = \"a\"\naccept = { extra_headers = [\"Call-ID: x\"] }\n", "extra header `Call-ID` is written by the engine");
+    assert_error("[[rule]]\nname = \"a\"\naccept = { extra_headers = [\"v: x\"] }\n", "extra header `v` is written by the engine");
+    assert_error("[[rule]]\nname = \"a\"\naccept = {}\nreject = {}\n", "at most one of accept, reject and reply");
+    assert_error("[[rule]]\nname = \"a\"\n", "no reply given");
+    assert_error("[[listen]]\ntransport = \"udp\"\naddress = \"localhost:5060\"\n", "t.toml:3:11: `localhost:5060` is not an IP:port");
+    assert_error("[[listen]]\ntransport = \"sctp\"\naddress = \"127.0.0.1:5060\"\n", "t.toml:2:13: unknown transport `sctp`");
+}
+
+#[test]
+fn all_errors_are_reported_not_only_the_first() {
+    let text = "[[rule]]\nname = \"a\"\naccept = { staus = 1 }\n[[rule]]\nname = \"b\"\nmatch.to = '('\naccept = {}\n[[rule]]\nname = \"c\"\nreject = { status = 100 }\n";
+    let found = errors(text);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(found[0].starts_with("t.toml:3:"));
+    assert!(found[1].starts_with("t.toml:6:"));
+    assert!(found[2].starts_with("t.toml:10:"));
+}
+
+#[test]
+fn syntax_errors_have_positions() {
+    assert_error("[[rule]\nname = \"a\"\n", "t.toml:1:");
+    assert_error("[server]\nuser_agent = \n", "t.toml:2:");
+}

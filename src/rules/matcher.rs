@@ -1,0 +1,164 @@
+//! Match conditions of a rule, compiled once at load: all must hold.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use ipnet::IpNet;
+use regex::Regex;
+
+use crate::sip::{HeaderKey, Request, Transport};
+
+/// What a rule is matched against: the request and where it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct MatchInput<'a> {
+    pub request: &'a Request,
+    pub source: SocketAddr,
+    pub transport: Transport,
+}
+
+/// A header condition.
+#[derive(Debug, Clone)]
+pub enum HeaderTest {
+    /// Some field of the header matches the regex.
+    Matches(Regex),
+    Present,
+    Absent,
+}
+
+/// The compiled conditions of one rule. An empty matcher matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct Matcher {
+    pub methods: Option<Vec<Box<str>>>,
+    pub request_uri: Option<Regex>,
+    pub from: Option<Regex>,
+    pub to: Option<Regex>,
+    pub headers: Vec<(Box<str>, HeaderKey, HeaderTest)>,
+    pub body: Option<regex::bytes::Regex>,
+    pub sources: Option<Vec<IpNet>>,
+    pub transports: Option<Vec<Transport>>,
+}
+
+/// The first condition of a rule that did not hold (for `explain`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mismatch {
+    Method,
+    RequestUri,
+    From,
+    To,
+    Header(Box<str>),
+    Body,
+    Source,
+    Transport,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Method => f.write_str("method"),
+            Self::RequestUri => f.write_str("request_uri"),
+            Self::From => f.write_str("from"),
+            Self::To => f.write_str("to"),
+            Self::Header(name) => write!(f, "headers.{name}"),
+            Self::Body => f.write_str("body"),
+            Self::Source => f.write_str("source"),
+            Self::Transport => f.write_str("transport"),
+        }
+    }
+}
+
+impl Matcher {
+    /// Checks the conditions cheapest first; `Err` names the first that failed.
+    pub fn check(&self, input: &MatchInput<'_>) -> Result<(), Mismatch> {
+        let request = input.request;
+        if let Some(methods) = &self.methods
+            && !methods.iter().any(|m| **m == *request.method())
+        {
+            return Err(Mismatch::Method);
+        }
+        if let Some(transports) = &self.transports
+            && !transports.contains(&input.transport)
+        {
+            return Err(Mismatch::Transport);
+        }
+        if let Some(nets) = &self.sources
+            && !source_allowed(nets, input.source.ip())
+        {
+            return Err(Mismatch::Source);
+        }
+        if let Some(re) = &self.request_uri
+            && !re.is_match(request.uri())
+        {
+            return Err(Mismatch::RequestUri);
+        }
+        if let Some(re) = &self.from
+            && !re.is_match(request.from_uri())
+        {
+            return Err(Mismatch::From);
+        }
+        if let Some(re) = &self.to
+            && !re.is_match(request.to_uri())
+        {
+            return Err(Mismatch::To);
+        }
+        for (name, key, test) in &self.headers {
+            let mut values = request
+                .message()
+                .header_fields()
+                .filter(|(kind, raw, _)| key.matches(*kind, raw))
+                .map(|(_, _, value)| value);
+            let holds = match test {
+                HeaderTest::Present => values.next().is_some(),
+                HeaderTest::Absent => values.next().is_none(),
+                HeaderTest::Matches(re) => values.any(|v| re.is_match(v)),
+            };
+            if !holds {
+                return Err(Mismatch::Header(name.clone()));
+            }
+        }
+        if let Some(re) = &self.body
+            && !re.is_match(request.body())
+        {
+            return Err(Mismatch::Body);
+        }
+        Ok(())
+    }
+
+    /// One line per condition, for `check` and `explain`.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(methods) = &self.methods {
+            out.push(format!("method is {}", methods.join(" | ")));
+        }
+        if let Some(transports) = &self.transports {
+            let names: Vec<_> = transports.iter().map(|t| t.name()).collect();
+            out.push(format!("transport is {}", names.join(" | ")));
+        }
+        if let Some(nets) = &self.sources {
+            let nets: Vec<_> = nets.iter().map(ToString::to_string).collect();
+            out.push(format!("source in {}", nets.join(", ")));
+        }
+        for (label, re) in [("request_uri", &self.request_uri), ("from", &self.from), ("to", &self.to)] {
+            if let Some(re) = re {
+                out.push(format!("{label} =~ /{re}/"));
+            }
+        }
+        for (name, _, test) in &self.headers {
+            out.push(match test {
+                HeaderTest::Matches(re) => format!("header {name} =~ /{re}/"),
+                HeaderTest::Present => format!("header {name} present"),
+                HeaderTest::Absent => format!("header {name} absent"),
+            });
+        }
+        if let Some(re) = &self.body {
+            out.push(format!("body =~ /{re}/"));
+        }
+        out
+    }
+}
+
+/// Dual-stack sockets report IPv4 peers as `::ffff:a.b.c.d`; both forms are
+/// tried so either spelling in the config matches.
+fn source_allowed(nets: &[IpNet], ip: IpAddr) -> bool {
+    let canonical = ip.to_canonical();
+    nets.iter().any(|net| net.contains(&ip) || net.contains(&canonical))
+}
