@@ -16,3 +16,10 @@
 pub mod sip;
 pub mod config;
 pub mod rules;
+pub mod context;
+pub mod engine;
+pub mod events;
+pub mod transaction;
+pub mod transport;
+pub mod cli;
+pub mod daemon;

@@ -21,6 +21,9 @@ use crate::sip::{HeaderKey, HeaderName, Limits, Transport, Verb, is_token, reaso
 pub(crate) fn compile(sections: Sections, name: &str, diag: &mut Diagnostics<'_>) -> Option<Config> {
     let server = compile_server(&sections, diag);
     let listeners = compile_listeners(&sections, diag);
+    if sections.listen.is_empty() {
+        diag.error(0..0, "no listeners: add at least one [[listen]] section (transport and address)");
+    }
     let mut seen = HashSet::new();
     let mut rules = Vec::new();
     for section in &sections.rules {

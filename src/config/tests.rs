@@ -48,6 +48,7 @@ match.transport = "udp"
 reply = { status = 299 }
 "#;
     let config = Config::parse(text, "t.toml").expect("valid");
+    assert_eq!(config.listeners.len(), 1);
     assert_eq!(config.rules.rules()[0].name.as_ref(), "busy-line");
 }
 
@@ -81,12 +82,17 @@ fn semantic_errors_have_positions() {
 
 #[test]
 fn all_errors_are_reported_not_only_the_first() {
-    let text = "[[rule]]\nname = \"a\"\naccept = { staus = 1 }\n[[rule]]\nname = \"b\"\nmatch.to = '('\naccept = {}\n[[rule]]\nname = \"c\"\nreject = { status = 100 }\n";
+    let text = "[[rule]]\nname = \"a\"\naccept = { staus = 1 }\n[[rule]]\nname = \"b\"\nmatch.to = '('\naccept = {}\n[[rule]]\nname = \"c\"\nreject = { status = 100 }\n[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n";
     let found = errors(text);
     assert_eq!(found.len(), 3, "{found:#?}");
     assert!(found[0].starts_with("t.toml:3:"));
     assert!(found[1].starts_with("t.toml:6:"));
     assert!(found[2].starts_with("t.toml:10:"));
+}
+
+#[test]
+fn a_config_without_listeners_is_refused() {
+    assert_error("[[rule]]\nname = \"a\"\naccept = {}\n", "t.toml:1:1: no listeners");
 }
 
 #[test]

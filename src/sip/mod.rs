@@ -30,3 +30,14 @@ pub use status::{Verb, reason_phrase};
 pub use transport_kind::Transport;
 pub use uri::{scheme, sip_host_port, sip_user};
 pub use via::MAGIC_COOKIE;
+
+/// The start of a message, escaped and cut short, safe for one log line.
+pub fn excerpt(bytes: &[u8]) -> String {
+    const MAX: usize = 160;
+    let shown = &bytes[..bytes.len().min(MAX)];
+    let mut out = shown.escape_ascii().to_string();
+    if bytes.len() > MAX {
+        out.push_str(&format!("… ({} bytes)", bytes.len()));
+    }
+    out
+}

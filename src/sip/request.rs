@@ -31,6 +31,12 @@ pub struct Rejected {
 }
 
 impl Rejected {
+    /// The top Via, parsed leniently: enough to route the answer.
+    pub fn top_via(&self) -> Option<TopVia<'_>> {
+        let via = lenient_top_via(&self.message)?;
+        Some(top_via_view(&self.message, &via))
+    }
+
     /// The status to answer with (400 or 505); `None` when it must be dropped.
     pub fn status(&self) -> Option<u16> {
         self.error.status()

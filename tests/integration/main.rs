@@ -1,1 +1,9 @@
+//! Integration tests: the daemon over real sockets on 127.0.0.1 (and ::1).
 
+mod common;
+
+mod cli;
+mod conformance;
+mod matchers;
+mod responses;
+mod verbs;

@@ -1,0 +1,52 @@
+//! ServerContext events (progress, accepted, rejected, failed): the one place
+//! that turns them into structured log records.
+
+use std::net::SocketAddr;
+
+use tracing::info;
+
+use crate::sip::{Cause, Transport};
+
+/// What an event is about.
+#[derive(Debug, Clone, Copy)]
+pub struct EventContext<'a> {
+    pub rule: &'a str,
+    pub method: &'a str,
+    pub call_id: &'a str,
+    pub peer: SocketAddr,
+    pub transport: Transport,
+}
+
+/// Emits the events for one response sent: `progress` (1xx), `accepted`
+/// (2xx), or `rejected` followed by `failed` (300–699), as SIP.js does.
+pub fn response_sent(ctx: &EventContext<'_>, status: u16) {
+    match status {
+        100..=199 => emit(ctx, "progress", Some(status), None),
+        200..=299 => emit(ctx, "accepted", Some(status), None),
+        _ => {
+            let cause = Cause::of_status(status);
+            emit(ctx, "rejected", Some(status), cause);
+            emit(ctx, "failed", Some(status), cause);
+        }
+    }
+}
+
+/// Emits `failed` for a failure that is not a response (no ACK, CANCEL,
+/// transport error, …).
+pub fn failed(ctx: &EventContext<'_>, cause: Cause) {
+    emit(ctx, "failed", None, Some(cause));
+}
+
+fn emit(ctx: &EventContext<'_>, event: &'static str, status: Option<u16>, cause: Option<Cause>) {
+    info!(
+        event,
+        rule = ctx.rule,
+        method = ctx.method,
+        call_id = ctx.call_id,
+        status,
+        cause = cause.map(Cause::as_str),
+        peer = %ctx.peer,
+        transport = ctx.transport.name(),
+        "{event}"
+    );
+}

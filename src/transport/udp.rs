@@ -1,0 +1,99 @@
+//! UDP listener: binds with large buffers, then runs several receive loops
+//! on the same socket so every core answers datagrams.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::UdpSocket;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::{Error, Flow, ListenerInfo};
+use crate::sip::Transport;
+
+/// Receives datagrams from a UDP listener.
+pub trait DatagramHandler: Send + Sync + 'static {
+    /// Handles one datagram; `flow` leads back to its source.
+    fn handle_datagram(&self, data: &[u8], flow: Flow, listener: &ListenerInfo) -> impl Future<Output = ()> + Send;
+}
+
+/// Largest UDP payload; datagrams are read whole.
+const MAX_DATAGRAM: usize = 65_535;
+/// Socket buffers large enough to ride out bursts from load tools.
+const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
+
+/// Binds a UDP socket (IPv6 sockets are IPv6-only, so `[::]` and `0.0.0.0`
+/// can both be listed).
+pub fn bind_udp(address: SocketAddr) -> Result<UdpSocket, Error> {
+    let bind_error = |source| Error::Bind {
+        transport: Transport::Udp,
+        address,
+        source,
+    };
+    let socket = Socket::new(Domain::for_address(address), Type::DGRAM, Some(Protocol::UDP)).map_err(bind_error)?;
+    if address.is_ipv6() {
+        socket.set_only_v6(true).map_err(bind_error)?;
+    }
+    // Bigger buffers are best effort: the kernel may cap them.
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    socket.set_nonblocking(true).map_err(bind_error)?;
+    socket.bind(&address.into()).map_err(bind_error)?;
+    UdpSocket::from_std(socket.into()).map_err(bind_error)
+}
+
+/// Serves a bound socket with `workers` receive loops until `cancel` fires.
+pub async fn serve_udp<H: DatagramHandler>(
+    socket: Arc<UdpSocket>,
+    info: ListenerInfo,
+    handler: Arc<H>,
+    workers: usize,
+    cancel: CancellationToken,
+) {
+    let info = Arc::new(info);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..workers.max(1) {
+        tasks.spawn(receive_loop(socket.clone(), info.clone(), handler.clone(), cancel.clone()));
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn receive_loop<H: DatagramHandler>(
+    socket: Arc<UdpSocket>,
+    info: Arc<ListenerInfo>,
+    handler: Arc<H>,
+    cancel: CancellationToken,
+) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let received = tokio::select! {
+            () = cancel.cancelled() => return,
+            received = socket.recv_from(&mut buf) => received,
+        };
+        match received {
+            Ok((len, peer)) => {
+                let flow = Flow::udp(socket.clone(), info.local, peer);
+                handler.handle_datagram(&buf[..len], flow, &info).await;
+            }
+            Err(error) if is_transient(&error) => {
+                // ICMP port unreachable from an earlier send shows up here on
+                // Linux; it concerns that peer, not the listener.
+                debug!(%error, local = %info.local, "UDP receive error ignored");
+            }
+            Err(error) => {
+                warn!(%error, local = %info.local, "UDP receive failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+fn is_transient(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset | io::ErrorKind::Interrupted
+    )
+}
