@@ -96,6 +96,33 @@ impl ServerContext {
         self.final_status
     }
 
+    /// The transaction this context answers through.
+    pub fn transaction(&mut self) -> &mut ServerTransaction {
+        &mut self.transaction
+    }
+
+    /// The name of the rule that answers.
+    pub fn rule(&self) -> &std::sync::Arc<str> {
+        &self.rule
+    }
+
+    /// A CANCEL arrived before the final response (RFC 3261 §9.2): 487
+    /// Request Terminated, and `failed` with cause Canceled.
+    pub async fn terminate_canceled(&mut self) -> Result<(), ContextError> {
+        if let Some(final_status) = self.final_status {
+            return Err(ContextError::AlreadyFinal(final_status));
+        }
+        let parts = ResponseParts {
+            status: 487,
+            reason: reason_phrase(487),
+            ..ResponseParts::default()
+        };
+        self.final_status = Some(487);
+        let sent = self.transaction.respond(&parts).await;
+        self.fail(Cause::Canceled);
+        sent.map_err(Into::into)
+    }
+
     /// Emits `failed` with a cause that is not a response.
     pub fn fail(&self, cause: Cause) {
         events::failed(&self.event_context(), cause);

@@ -50,3 +50,18 @@ fn emit(ctx: &EventContext<'_>, event: &'static str, status: Option<u16>, cause:
         "{event}"
     );
 }
+
+/// Emits an auto-reply MESSAGE event (JsSIP `Message`: sending, succeeded,
+/// failed with a cause).
+pub fn message(rule: &str, call_id: &str, target: &str, event: &'static str, status: Option<u16>, cause: Option<Cause>) {
+    info!(
+        event,
+        rule,
+        method = "MESSAGE",
+        call_id,
+        target,
+        status,
+        cause = cause.map(Cause::as_str),
+        "message {event}"
+    );
+}

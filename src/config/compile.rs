@@ -13,10 +13,10 @@ use regex::Regex;
 use toml::Spanned;
 
 use super::error::Diagnostics;
-use super::model::{HeaderCondition, MatchSection, OneOrMany, PolicySection, RuleSection, StepSection};
+use super::model::{HeaderCondition, MatchSection, MessageSection, OneOrMany, PolicySection, RuleSection, StepSection, TimersSection};
 use super::{Config, ListenerSpec, Sections, ServerSettings};
-use crate::rules::{HeaderTest, Matcher, ReplyPolicy, Rule, RuleSet, Step};
-use crate::sip::{HeaderKey, HeaderName, Limits, Transport, Verb, is_token, reason_phrase};
+use crate::rules::{AutoMessage, HeaderTest, Matcher, ReplyPolicy, Rule, RuleSet, Step};
+use crate::sip::{HeaderKey, HeaderName, Limits, Timers, Transport, Verb, is_token, reason_phrase};
 
 pub(crate) fn compile(sections: Sections, name: &str, diag: &mut Diagnostics<'_>) -> Option<Config> {
     let server = compile_server(&sections, diag);
@@ -73,7 +73,22 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
     if !is_header_safe(&server.user_agent) {
         diag.error(0..0, "user_agent must not contain CR, LF or NUL");
     }
+    let max_transactions = *server.max_transactions.get_ref();
+    if max_transactions == 0 {
+        diag.error(server.max_transactions.span(), "max_transactions must be at least 1");
+    }
+    let allowed_methods = server.allowed_methods.as_ref().map(|methods| {
+        for method in methods.get_ref() {
+            if !is_token(method) {
+                diag.error(methods.span(), format!("`{method}` is not a SIP method name"));
+            }
+        }
+        methods.get_ref().clone()
+    });
     ServerSettings {
+        max_transactions,
+        allowed_methods,
+        timers: compile_timers(&sections.timers, diag),
         user_agent: server.user_agent.clone(),
         public_address: server.public_address.as_ref().map(|a| a.get_ref().clone()),
         force_rport: server.force_rport,
@@ -82,6 +97,24 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
             max_headers: *server.max_headers.get_ref(),
         },
         udp_workers,
+    }
+}
+
+fn compile_timers(section: &TimersSection, diag: &mut Diagnostics<'_>) -> Timers {
+    let (t1, t2, t4) = (*section.t1_ms.get_ref(), *section.t2_ms.get_ref(), *section.t4_ms.get_ref());
+    if t1 == 0 || t1 > 60_000 {
+        diag.error(section.t1_ms.span(), "t1_ms must be from 1 to 60000");
+    }
+    if t2 < t1 || t2 > 600_000 {
+        diag.error(section.t2_ms.span(), "t2_ms must be at least t1_ms and at most 600000");
+    }
+    if t4 > 600_000 {
+        diag.error(section.t4_ms.span(), "t4_ms must be at most 600000");
+    }
+    Timers {
+        t1: Duration::from_millis(t1),
+        t2: Duration::from_millis(t2),
+        t4: Duration::from_millis(t4),
     }
 }
 
@@ -125,7 +158,12 @@ fn compile_rule(section: &Spanned<RuleSection>, diag: &mut Diagnostics<'_>) -> O
         diag.error(rule.name.span(), "rule name must be a non-empty single line");
     }
     let matcher = compile_matcher(&rule.conditions, diag);
-    let policy = compile_policy(&rule.policy(), rule.name.span(), diag)?;
+    let mut policy = compile_policy(&rule.policy(), rule.name.span(), diag)?;
+    if let (Some(section), ReplyPolicy::Respond { message, .. }) = (&rule.message, &mut policy) {
+        *message = compile_auto_message(section, diag);
+    } else if let Some(section) = &rule.message {
+        diag.error(section.span(), "`message` cannot be combined with `drop = true`");
+    }
     let answers_message = matcher.methods.as_ref().is_some_and(|m| m.iter().any(|m| &**m == "MESSAGE"));
     if answers_message && rule.accept.as_ref().is_some_and(|a| a.body.is_some()) {
         diag.warn(rule.name.span(), format!("rule `{name}`: a 2xx to MESSAGE carries no body (RFC 3428 §7); send it as an auto-reply instead"));
@@ -262,7 +300,11 @@ fn compile_policy(section: &PolicySection, anchor: Range<usize>, diag: &mut Diag
         Some((verb, step)) => Some(compile_step(*verb, step, &anchor, diag)?),
         None => None,
     };
-    Some(ReplyPolicy::Respond { progress, final_step })
+    Some(ReplyPolicy::Respond {
+        progress,
+        final_step,
+        message: None,
+    })
 }
 
 fn compile_step(verb: Verb, step: &StepSection, anchor: &Range<usize>, diag: &mut Diagnostics<'_>) -> Option<Step> {
@@ -289,13 +331,15 @@ fn compile_step(verb: Verb, step: &StepSection, anchor: &Range<usize>, diag: &mu
         Some(reason) => reason.get_ref().clone(),
         None => reason_phrase(status).to_owned(),
     };
-    let mut extra_headers = Vec::new();
-    for line in &step.extra_headers {
-        match render_extra_header(line.get_ref()) {
-            Ok(rendered) => extra_headers.extend_from_slice(rendered.as_bytes()),
-            Err(message) => diag.error(line.span(), message),
+    let extra_headers = render_extra_headers(&step.extra_headers, diag);
+    let hangup_after = match &step.hangup_after_ms {
+        Some(ms) if verb != Verb::Accept => {
+            diag.error(ms.span(), "hangup_after_ms belongs on `accept` (the 2xx that creates the dialog)");
+            None
         }
-    }
+        Some(ms) => Some(Duration::from_millis(*ms.get_ref())),
+        None => None,
+    };
     let body = step.body.clone().unwrap_or_default();
     let content_type = match &step.content_type {
         Some(ct) if !is_header_safe(ct.get_ref()) || ct.get_ref().is_empty() => {
@@ -311,11 +355,51 @@ fn compile_step(verb: Verb, step: &StepSection, anchor: &Range<usize>, diag: &mu
         verb,
         status,
         reason: reason.into(),
-        extra_headers: Bytes::from(extra_headers),
+        extra_headers,
         content_type: content_type.map(Into::into),
         body: Bytes::from(body),
         delay: Duration::from_millis(step.delay_ms),
+        hangup_after,
     })
+}
+
+fn compile_auto_message(section: &Spanned<MessageSection>, diag: &mut Diagnostics<'_>) -> Option<AutoMessage> {
+    let message = section.get_ref();
+    let extra_headers = render_extra_headers(&message.extra_headers, diag);
+    let content_type = match &message.content_type {
+        Some(ct) if !is_header_safe(ct.get_ref()) || ct.get_ref().is_empty() => {
+            diag.error(ct.span(), "content_type must be a single non-empty line");
+            return None;
+        }
+        Some(ct) => ct.get_ref().clone(),
+        None => "text/plain".to_owned(),
+    };
+    let target = match &message.target {
+        Some(target) if crate::sip::sip_host_port(target.get_ref()).is_none() || !is_header_safe(target.get_ref()) => {
+            diag.error(target.span(), format!("target `{}` is not a sip: or sips: URI", target.get_ref()));
+            return None;
+        }
+        Some(target) => Some(target.get_ref().as_str().into()),
+        None => None,
+    };
+    Some(AutoMessage {
+        body: Bytes::from(message.body.clone()),
+        content_type: content_type.into(),
+        extra_headers,
+        target,
+        delay: Duration::from_millis(message.delay_ms),
+    })
+}
+
+fn render_extra_headers(lines: &[Spanned<String>], diag: &mut Diagnostics<'_>) -> Bytes {
+    let mut rendered = Vec::new();
+    for line in lines {
+        match render_extra_header(line.get_ref()) {
+            Ok(text) => rendered.extend_from_slice(text.as_bytes()),
+            Err(message) => diag.error(line.span(), message),
+        }
+    }
+    Bytes::from(rendered)
 }
 
 /// Headers the engine writes itself; a rule may not set them.

@@ -16,9 +16,9 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 pub use error::{ConfigError, ConfigErrors, LoadError};
 
 use crate::rules::RuleSet;
-use crate::sip::{Limits, Transport};
+use crate::sip::{Limits, Timers, Transport};
 use error::Diagnostics;
-use model::{ListenSection, PolicySection, RuleSection, ServerSection};
+use model::{ListenSection, PolicySection, RuleSection, ServerSection, TimersSection};
 
 /// The embedded default config (config/default.toml).
 pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");
@@ -35,7 +35,13 @@ pub struct ServerSettings {
     pub force_rport: bool,
     pub limits: Limits,
     pub udp_workers: usize,
+    pub max_transactions: usize,
+    /// `None`: every method may reach the rules.
+    pub allowed_methods: Option<Vec<String>>,
+    pub timers: Timers,
 }
+
+
 
 /// One socket to bind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,9 +107,10 @@ pub(crate) struct Sections {
     pub(crate) listen: Vec<Spanned<ListenSection>>,
     pub(crate) rules: Vec<Spanned<RuleSection>>,
     pub(crate) fallback: Option<Spanned<PolicySection>>,
+    pub(crate) timers: TimersSection,
 }
 
-const SECTIONS: &str = "server, listen, rule, fallback";
+const SECTIONS: &str = "server, timers, listen, rule, fallback";
 
 fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
     let mut sections = Sections::default();
@@ -117,6 +124,11 @@ fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
             "listen" => sections.listen = array_of(value, "listen", diag),
             "rule" => sections.rules = array_of(value, "rule", diag),
             "fallback" => sections.fallback = section(value, diag),
+            "timers" => {
+                if let Some(timers) = section::<TimersSection>(value, diag) {
+                    sections.timers = timers.into_inner();
+                }
+            }
             other => diag.error(
                 key.span(),
                 format!("unknown section `{other}`, expected one of: {SECTIONS}"),

@@ -28,6 +28,54 @@ pub struct ServerSection {
     pub max_headers: Spanned<usize>,
     /// Receive tasks per UDP listener; default: one per CPU core.
     pub udp_workers: Option<Spanned<usize>>,
+    /// Most transactions (and dialogs) in progress at once; beyond it new
+    /// requests get 503 with Retry-After.
+    #[serde(default = "default_max_transactions")]
+    pub max_transactions: Spanned<usize>,
+    /// When set, requests with any other method get 405 with Allow.
+    pub allowed_methods: Option<Spanned<Vec<String>>>,
+}
+
+/// `[timers]`: RFC 3261 §17 timer bases (shorten them in tests).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimersSection {
+    /// RTT estimate, ms (RFC 3261 default 500).
+    #[serde(default = "default_t1")]
+    pub t1_ms: Spanned<u64>,
+    /// Longest retransmit interval for non-INVITE requests and INVITE
+    /// responses, ms (default 4000).
+    #[serde(default = "default_t2")]
+    pub t2_ms: Spanned<u64>,
+    /// Longest time a message stays in the network, ms (default 5000).
+    #[serde(default = "default_t4")]
+    pub t4_ms: Spanned<u64>,
+}
+
+impl Default for TimersSection {
+    fn default() -> Self {
+        Self {
+            t1_ms: default_t1(),
+            t2_ms: default_t2(),
+            t4_ms: default_t4(),
+        }
+    }
+}
+
+fn default_t1() -> Spanned<u64> {
+    Spanned::new(0..0, 500)
+}
+
+fn default_t2() -> Spanned<u64> {
+    Spanned::new(0..0, 4000)
+}
+
+fn default_t4() -> Spanned<u64> {
+    Spanned::new(0..0, 5000)
+}
+
+fn default_max_transactions() -> Spanned<usize> {
+    Spanned::new(0..0, 100_000)
 }
 
 impl Default for ServerSection {
@@ -39,6 +87,8 @@ impl Default for ServerSection {
             max_message_size: default_max_message_size(),
             max_headers: default_max_headers(),
             udp_workers: None,
+            max_transactions: default_max_transactions(),
+            allowed_methods: None,
         }
     }
 }
@@ -133,6 +183,29 @@ pub struct StepSection {
     /// Wait before sending this step, in milliseconds after the previous one.
     #[serde(default)]
     pub delay_ms: u64,
+    /// `accept` of an INVITE only: send BYE this many ms after the 2xx.
+    pub hangup_after_ms: Option<Spanned<u64>>,
+}
+
+/// `message = { … }` on a MESSAGE rule: an auto-reply MESSAGE sent after the
+/// final response, like `JsSIP.Message.send(target, body, contentType, {extraHeaders})`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageSection {
+    /// Body text.
+    #[serde(default)]
+    pub body: String,
+    /// Content-Type of the body (default text/plain).
+    pub content_type: Option<Spanned<String>>,
+    /// Extra `Name: value` header lines.
+    #[serde(default)]
+    pub extra_headers: Vec<Spanned<String>>,
+    /// SIP URI to send to; default: the sender's From URI, over the flow the
+    /// request came from.
+    pub target: Option<Spanned<String>>,
+    /// Wait after the final response, in milliseconds.
+    #[serde(default)]
+    pub delay_ms: u64,
 }
 
 /// The reply part of a rule or of `[fallback]`.
@@ -163,6 +236,8 @@ pub struct RuleSection {
     pub reply: Option<StepSection>,
     #[serde(default)]
     pub drop: bool,
+    /// Auto-reply MESSAGE sent after the final response.
+    pub message: Option<Spanned<MessageSection>>,
 }
 
 impl RuleSection {

@@ -11,7 +11,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::config::Config;
+use bytes::Bytes;
+
 use crate::engine::{Engine, EngineSettings};
+use crate::transaction::{LayerSettings, TransactionLayer};
 use crate::sip::Transport;
 use crate::transport::{self, ListenerInfo, bind_udp, serve_udp};
 
@@ -45,10 +48,14 @@ impl Daemon {
                 _ => {}
             }
         }
-        let engine = Engine::new(
-            config.rules.clone(),
-            EngineSettings::new(settings.limits, settings.force_rport, &settings.user_agent),
-        );
+        let layer = TransactionLayer::new(LayerSettings {
+            timers: settings.timers,
+            max_transactions: settings.max_transactions,
+            server_header: Bytes::from(format!("Server: {}\r\n", settings.user_agent)),
+            user_agent: settings.user_agent.clone(),
+            force_rport: settings.force_rport,
+        });
+        let engine = Engine::new(config.rules.clone(), engine_settings(config), layer);
         Ok(Self {
             engine: Arc::new(engine),
             udp,
@@ -73,6 +80,14 @@ impl Daemon {
             tasks.spawn(serve_udp(socket, info, self.engine.clone(), self.udp_workers, shutdown.child_token()));
         }
         while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// The per-request settings of a config (swapped with its rules on reload).
+pub fn engine_settings(config: &Config) -> EngineSettings {
+    EngineSettings {
+        limits: config.server.limits,
+        allowed_methods: config.server.allowed_methods.clone(),
     }
 }
 

@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use matcher::{HeaderTest, MatchInput, Matcher, Mismatch};
-pub use policy::{ReplyPolicy, Step};
+pub use policy::{AutoMessage, ReplyPolicy, Step};
 
 /// One named rule.
 #[derive(Debug, Clone)]
@@ -56,15 +56,25 @@ impl RuleSet {
 
     /// The first rule that matches, else the fallback.
     pub fn select(&self, input: &MatchInput<'_>) -> Selected {
-        match self.rules.iter().find(|rule| rule.matcher.check(input).is_ok()) {
-            Some(rule) => Selected {
+        self.find(input).unwrap_or_else(|| self.fallback_selection())
+    }
+
+    /// The first rule that matches, if any.
+    pub fn find(&self, input: &MatchInput<'_>) -> Option<Selected> {
+        self.rules
+            .iter()
+            .find(|rule| rule.matcher.check(input).is_ok())
+            .map(|rule| Selected {
                 rule: rule.name.clone(),
                 policy: rule.policy.clone(),
-            },
-            None => Selected {
-                rule: self.fallback_name.clone(),
-                policy: self.fallback.clone(),
-            },
+            })
+    }
+
+    /// The fallback policy, under the name events report for it.
+    pub fn fallback_selection(&self) -> Selected {
+        Selected {
+            rule: self.fallback_name.clone(),
+            policy: self.fallback.clone(),
         }
     }
 

@@ -20,6 +20,22 @@ pub struct Step {
     pub body: Bytes,
     /// Wait before sending, counted from the previous step.
     pub delay: Duration,
+    /// For a 2xx to INVITE: send BYE this long after it.
+    pub hangup_after: Option<Duration>,
+}
+
+/// An auto-reply MESSAGE sent after the final response (JsSIP
+/// `Message.send(target, body, contentType, {extraHeaders})`).
+#[derive(Debug, Clone)]
+pub struct AutoMessage {
+    pub body: Bytes,
+    pub content_type: Box<str>,
+    /// Pre-rendered `Name: value\r\n` lines.
+    pub extra_headers: Bytes,
+    /// Explicit target URI; `None` sends to the From URI over the flow the
+    /// request came from.
+    pub target: Option<Box<str>>,
+    pub delay: Duration,
 }
 
 /// What a rule answers.
@@ -32,6 +48,7 @@ pub enum ReplyPolicy {
     Respond {
         progress: Vec<Step>,
         final_step: Option<Step>,
+        message: Option<AutoMessage>,
     },
 }
 
@@ -48,7 +65,9 @@ impl ReplyPolicy {
                 content_type: None,
                 body: Bytes::new(),
                 delay: Duration::ZERO,
+                hangup_after: None,
             }),
+            message: None,
         }
     }
 
@@ -56,9 +75,17 @@ impl ReplyPolicy {
     pub fn steps(&self) -> impl Iterator<Item = &Step> {
         let (progress, final_step): (&[Step], Option<&Step>) = match self {
             Self::Drop => (&[], None),
-            Self::Respond { progress, final_step } => (progress, final_step.as_ref()),
+            Self::Respond { progress, final_step, .. } => (progress, final_step.as_ref()),
         };
         progress.iter().chain(final_step)
+    }
+
+    /// The auto-reply MESSAGE, if the policy sends one.
+    pub fn auto_message(&self) -> Option<&AutoMessage> {
+        match self {
+            Self::Drop => None,
+            Self::Respond { message, .. } => message.as_ref(),
+        }
     }
 
     /// Whether the first response goes out at once (no delay before it);
@@ -79,6 +106,9 @@ impl fmt::Display for Step {
         if !names.is_empty() {
             write!(f, " [{}]", names.join("; "))?;
         }
+        if let Some(hangup) = self.hangup_after {
+            write!(f, " (BYE after {} ms)", hangup.as_millis())?;
+        }
         if !self.body.is_empty() {
             write!(
                 f,
@@ -95,14 +125,23 @@ impl fmt::Display for ReplyPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Drop => f.write_str("drop (no response)"),
-            Self::Respond { final_step: None, progress } if progress.is_empty() => {
+            Self::Respond { final_step: None, progress, .. } if progress.is_empty() => {
                 f.write_str("no response")
             }
-            Self::Respond { progress, final_step } => {
+            Self::Respond { progress, final_step, message } => {
                 let mut parts: Vec<String> = progress.iter().map(ToString::to_string).collect();
                 match final_step {
                     Some(step) => parts.push(step.to_string()),
                     None => parts.push("no final response (rings until the client gives up)".into()),
+                }
+                if let Some(message) = message {
+                    let target = message.target.as_deref().unwrap_or("the sender");
+                    parts.push(format!(
+                        "after {} ms send MESSAGE to {target} ({}, {} bytes)",
+                        message.delay.as_millis(),
+                        message.content_type,
+                        message.body.len()
+                    ));
                 }
                 f.write_str(&parts.join(", then "))
             }

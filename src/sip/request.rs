@@ -116,6 +116,34 @@ impl Request {
         self.to.tag.map(|t| self.message.text(t))
     }
 
+    /// The To header value as received.
+    pub fn to_value(&self) -> &str {
+        self.message.header(HeaderName::To).unwrap_or("")
+    }
+
+    /// The From header value as received (with its tag).
+    pub fn from_value(&self) -> &str {
+        self.message.header(HeaderName::From).unwrap_or("")
+    }
+
+    /// The URI of the first Contact, if any (RFC 3261 §12.1.1 remote target).
+    pub fn contact_uri(&self) -> Option<&str> {
+        let first = self.message.header(HeaderName::Contact)?;
+        let element = split_list(first).next()?;
+        let parsed = parse_name_addr(self.message.head(), element)?;
+        Some(self.message.text(parsed.uri))
+    }
+
+    /// Record-Route values in order, one per route (lists split).
+    pub fn record_routes(&self) -> Vec<String> {
+        self.message
+            .header_values(HeaderName::RecordRoute)
+            .flat_map(split_list)
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty())
+            .collect()
+    }
+
     pub fn top_via(&self) -> TopVia<'_> {
         top_via_view(&self.message, &self.vias[0])
     }

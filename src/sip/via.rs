@@ -30,20 +30,42 @@ pub(crate) fn parse_via_field(head: &str, value: &str, out: &mut Vec<Via>) -> Re
     Ok(())
 }
 
-/// Parses only the sent-protocol and sent-by of the first via-parm, ignoring
-/// broken parameters: enough to route a 400 back for a malformed request.
+/// Parses the first via-parm of a request that failed validation, enough to
+/// route its 400 (or 505) back: any SIP version is taken (RFC 4475 badvers
+/// sends `SIP/7.0/UDP` and is owed a 505), and when the parameters are
+/// broken only the sent-protocol and sent-by are kept. Parameters that do
+/// parse are kept, so `rport` (RFC 3581) still routes the answer.
 pub(crate) fn parse_sent_by_leniently(head: &str, value: &str) -> Option<Via> {
-    let first = value.split([',', ';']).next()?;
-    parse_via_parm(head, first)
+    let first = split_list(value).next()?;
+    parse_via_parm_of_version(head, first, AnyVersion::Yes).or_else(|| {
+        let sent_by = first.split(';').next()?;
+        parse_via_parm_of_version(head, sent_by, AnyVersion::Yes)
+    })
+}
+
+/// Whether a via-parm may carry a protocol version other than 2.0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AnyVersion {
+    Yes,
+    No,
 }
 
 fn parse_via_parm(head: &str, text: &str) -> Option<Via> {
+    parse_via_parm_of_version(head, text, AnyVersion::No)
+}
+
+fn parse_via_parm_of_version(head: &str, text: &str, any_version: AnyVersion) -> Option<Via> {
     let text = trim_lws(text);
     // sent-protocol = protocol-name SLASH protocol-version SLASH transport,
     // SLASH allowing whitespace around it (RFC 4475 wsinv).
     let (name, rest) = text.split_once('/')?;
     let (version, rest) = rest.split_once('/')?;
-    if !trim_lws(name).eq_ignore_ascii_case("SIP") || trim_lws(version) != "2.0" {
+    let version = trim_lws(version);
+    let version_ok = match any_version {
+        AnyVersion::No => version == "2.0",
+        AnyVersion::Yes => is_token(version),
+    };
+    if !trim_lws(name).eq_ignore_ascii_case("SIP") || !version_ok {
         return None;
     }
     let (transport, rest) = take_while(trim_lws(rest), is_token_byte);
@@ -187,5 +209,23 @@ mod tests {
         assert!(vias(value).is_err());
         let via = parse_sent_by_leniently(value, value).expect("sent-by");
         assert_eq!(&value[via.host.range()], "192.0.2.15");
+        assert_eq!(&value[via.value.range()], "SIP/2.0/UDP 192.0.2.15");
+    }
+
+    #[test]
+    fn lenient_parse_takes_any_version_and_keeps_good_params() {
+        // RFC 4475 badvers: the 505 must be routable.
+        let value = "SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw";
+        assert!(vias(value).is_err());
+        let via = parse_sent_by_leniently(value, value).expect("sent-by");
+        assert_eq!(&value[via.host.range()], "c.example.com");
+        assert_eq!(via.branch.map(|b| &value[b.range()]), Some("z9hG4bKkdjuw"));
+        // rport survives, so the 400 goes back to the source port.
+        let value = "SIP/2.0/UDP 192.0.2.1:5070;rport;branch=z9hG4bK1, SIP/2.0/UDP proxy";
+        let via = parse_sent_by_leniently(value, value).expect("sent-by");
+        assert_eq!(via.port, Some(5070));
+        assert_eq!(via.rport.map(|r| &value[r.range()]), Some("rport"));
+        assert_eq!(&value[via.value.range()], "SIP/2.0/UDP 192.0.2.1:5070;rport;branch=z9hG4bK1");
+        assert!(parse_sent_by_leniently("HTTP/1.1/TCP h", "HTTP/1.1/TCP h").is_none());
     }
 }

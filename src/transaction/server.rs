@@ -1,15 +1,22 @@
-//! A server transaction: renders responses of one request from its template
-//! and sends them along the request's flow.
+//! Server transactions (RFC 3261 §17.2): the state shared with the table
+//! (for retransmissions, ACK and CANCEL) and the handle the TU answers with.
 
-use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
 
-use crate::sip::{Request, ResponseParts, ResponseTemplate, Transport, udp_response_destination};
-use crate::transport::{self, Flow, ListenerInfo};
+use super::Core;
+use super::key::TransactionKey;
+use crate::sip::{ResponseParts, ResponseTemplate, Transport};
+use crate::transport::{self, Flow};
 
-/// A fresh random tag (To-tag) of 10 URL-safe characters (RFC 3261 §19.3
-/// asks for at least 32 bits of randomness; this has about 59).
+/// A fresh random tag of 10 alphanumeric characters (RFC 3261 §19.3 asks
+/// for at least 32 bits of randomness; this has about 59).
 pub fn new_tag() -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
     (0..10)
@@ -17,84 +24,198 @@ pub fn new_tag() -> String {
         .collect()
 }
 
-/// The server side of one request.
-#[derive(Debug)]
-pub struct ServerTransaction {
-    template: ResponseTemplate,
-    flow: Flow,
-    server_header: Bytes,
-    buf: Vec<u8>,
-    last_status: Option<u16>,
+#[derive(Debug, Default)]
+struct LastResponse {
+    bytes: Option<Bytes>,
+    final_status: Option<u16>,
 }
 
-impl ServerTransaction {
-    /// Starts the transaction for `request` received on `flow`.
-    /// `force_rport` answers UDP at the source port even without `;rport`.
-    pub fn new(request: &Request, flow: Flow, listener: &ListenerInfo, server_header: Bytes, force_rport: bool) -> Self {
-        let source = flow.peer;
-        let template = ResponseTemplate::for_request(request, source, &new_tag(), &listener.contact);
-        let via = request.top_via();
-        let flow = response_flow(flow, source, via.port, via.rport, force_rport);
+/// What the table keeps of a server transaction.
+#[derive(Debug)]
+pub(crate) struct TxShared {
+    /// Where responses go.
+    pub(crate) flow: Flow,
+    pub(crate) is_invite: bool,
+    pub(crate) to_tag: Option<String>,
+    last: Mutex<LastResponse>,
+    /// Fired by a CANCEL for this INVITE (RFC 3261 §9.2).
+    pub(crate) cancel: CancellationToken,
+    /// Fired by the ACK for a non-2xx final response.
+    pub(crate) ack: Notify,
+}
+
+impl TxShared {
+    pub(crate) fn new(flow: Flow, is_invite: bool, to_tag: Option<String>) -> Self {
         Self {
-            template,
             flow,
-            server_header,
-            buf: Vec::with_capacity(512),
-            last_status: None,
+            is_invite,
+            to_tag,
+            last: Mutex::new(LastResponse::default()),
+            cancel: CancellationToken::new(),
+            ack: Notify::new(),
         }
     }
 
-    /// A transaction for answering a request that failed validation, or
-    /// `None` when no response can be routed.
-    pub fn for_rejected(
-        rejected: &crate::sip::Rejected,
-        flow: Flow,
-        server_header: Bytes,
-        force_rport: bool,
-    ) -> Option<Self> {
-        let source = flow.peer;
-        let template = ResponseTemplate::for_rejected(rejected, source, &new_tag())?;
-        let via = rejected.top_via()?;
-        let flow = response_flow(flow, source, via.port, via.rport, force_rport);
-        Some(Self {
+    /// A retransmitted request gets the most recent response again, or
+    /// nothing if none was sent yet (§17.2.1, §17.2.2).
+    pub(crate) async fn retransmit(&self) {
+        let last = self.lock().bytes.clone();
+        if let Some(bytes) = last
+            && let Err(error) = self.flow.send(&bytes).await
+        {
+            debug!(%error, "response retransmission failed");
+        }
+    }
+
+    pub(crate) fn final_status(&self) -> Option<u16> {
+        self.lock().final_status
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LastResponse> {
+        // A poisoned lock only means another task panicked mid-update; the
+        // data (bytes and a status) is still consistent.
+        self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The handle the transaction user answers a request with.
+#[derive(Debug)]
+pub struct ServerTransaction {
+    core: Arc<Core>,
+    key: Option<TransactionKey>,
+    shared: Arc<TxShared>,
+    template: ResponseTemplate,
+    buf: Vec<u8>,
+    /// The table entry was completed or removed; nothing to clean up on drop.
+    settled: bool,
+}
+
+impl ServerTransaction {
+    pub(crate) fn new(core: Arc<Core>, key: Option<TransactionKey>, shared: Arc<TxShared>, template: ResponseTemplate) -> Self {
+        Self {
+            core,
+            settled: key.is_none(),
+            key,
+            shared,
             template,
-            flow,
-            server_header,
             buf: Vec::with_capacity(512),
-            last_status: None,
-        })
+        }
     }
 
-    /// Renders and sends one response.
+    /// Renders and sends one response; a final response to a non-INVITE
+    /// request completes the transaction (Timer J keeps it for retransmissions).
     pub async fn respond(&mut self, parts: &ResponseParts<'_>) -> Result<(), transport::Error> {
-        self.template.write(&mut self.buf, &self.server_header, parts);
-        self.last_status = Some(parts.status);
-        self.flow.send(&self.buf).await
+        self.template.write(&mut self.buf, &self.core.server_header, parts);
+        let bytes = Bytes::copy_from_slice(&self.buf);
+        {
+            let mut last = self.shared.lock();
+            last.bytes = Some(bytes.clone());
+            if parts.status >= 200 {
+                last.final_status = Some(parts.status);
+            }
+        }
+        let sent = self.shared.flow.send(&bytes).await;
+        if parts.status >= 200 && !self.shared.is_invite {
+            let linger = self.core.timers.timer_j(self.transport().is_reliable());
+            self.settle(linger);
+        }
+        sent
     }
 
-    /// The status of the most recent response sent.
-    pub fn last_status(&self) -> Option<u16> {
-        self.last_status
+    /// Resolves when a CANCEL for this INVITE arrived.
+    pub async fn cancelled(&self) {
+        self.shared.cancel.cancelled().await;
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.shared.cancel.is_cancelled()
+    }
+
+    /// After a non-2xx final to an INVITE: retransmit it on Timer G (UDP)
+    /// until the ACK arrives or Timer H fires (§17.2.1). Returns whether the
+    /// ACK arrived.
+    pub async fn await_ack(&mut self) -> bool {
+        let timers = self.core.timers;
+        let reliable = self.transport().is_reliable();
+        let deadline = Instant::now() + timers.timeout();
+        let mut interval = timers.t1;
+        let acked = loop {
+            let wait = if reliable { deadline } else { (Instant::now() + interval).min(deadline) };
+            tokio::select! {
+                () = self.shared.ack.notified() => break true,
+                () = tokio::time::sleep_until(wait) => {}
+            }
+            if Instant::now() >= deadline {
+                break false;
+            }
+            self.shared.retransmit().await;
+            interval = timers.backoff(interval);
+        };
+        if acked {
+            // Timer I: absorb retransmitted ACKs.
+            self.settle(timers.timer_i(reliable));
+        } else {
+            warn!(peer = %self.peer(), status = self.shared.final_status(), "no ACK for final response (Timer H)");
+            self.settle(Duration::ZERO);
+        }
+        acked
+    }
+
+    /// After a 2xx to an INVITE: the transaction keeps answering INVITE
+    /// retransmissions with the 2xx for 64·T1 (RFC 6026 "Accepted").
+    pub fn accepted(&mut self) {
+        let linger = self.core.timers.timeout();
+        self.settle(linger);
+    }
+
+    /// The most recent response sent.
+    pub fn last_response(&self) -> Option<Bytes> {
+        self.shared.lock().bytes.clone()
+    }
+
+    pub fn final_status(&self) -> Option<u16> {
+        self.shared.final_status()
     }
 
     pub fn to_tag(&self) -> Option<&str> {
         self.template.to_tag()
     }
 
-    pub fn peer(&self) -> SocketAddr {
-        self.flow.peer
+    pub(crate) fn shared_is_invite(&self) -> bool {
+        self.shared.is_invite
+    }
+
+    pub fn flow(&self) -> &Flow {
+        &self.shared.flow
+    }
+
+    pub fn peer(&self) -> std::net::SocketAddr {
+        self.shared.flow.peer
     }
 
     pub fn transport(&self) -> Transport {
-        self.flow.transport
+        self.shared.flow.transport
+    }
+
+    fn settle(&mut self, linger: Duration) {
+        if self.settled {
+            return;
+        }
+        self.settled = true;
+        if let Some(key) = &self.key {
+            self.core.table().complete(key, linger, Instant::now());
+        }
     }
 }
 
-/// RFC 3261 §18.2.2: streams answer on their connection; UDP per RFC 3581.
-fn response_flow(flow: Flow, source: SocketAddr, via_port: Option<u16>, rport: bool, force_rport: bool) -> Flow {
-    if flow.transport.is_reliable() {
-        return flow;
+impl Drop for ServerTransaction {
+    fn drop(&mut self) {
+        // A transaction abandoned without a final response (a ringing INVITE
+        // given up on, a failed send) must not hold its table slot.
+        if !self.settled
+            && let Some(key) = &self.key
+        {
+            self.core.table().remove(key);
+        }
     }
-    let destination = udp_response_destination(source, via_port, rport, force_rport);
-    flow.to_peer(destination)
 }

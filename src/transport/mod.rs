@@ -41,6 +41,8 @@ pub struct ListenerInfo {
     pub local: SocketAddr,
     /// The URI this listener puts in Contact (RFC 3261 §8.1.1.8).
     pub contact: Arc<str>,
+    /// `host:port` for the Via of requests sent from this listener.
+    pub sent_by: Arc<str>,
 }
 
 impl ListenerInfo {
@@ -58,6 +60,7 @@ impl ListenerInfo {
             transport,
             local,
             contact: contact.into(),
+            sent_by: format!("{host}:{}", local.port()).into(),
         }
     }
 }

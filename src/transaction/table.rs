@@ -1,0 +1,127 @@
+//! The bounded server transaction table. Transactions in progress count
+//! against the bound (new ones beyond it are refused); completed ones only
+//! linger to answer retransmissions (Timers I and J) and are evicted oldest
+//! first, so a flood cannot grow memory without limit and no per-transaction
+//! timer task is needed for the linger.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::key::TransactionKey;
+use super::server::TxShared;
+
+struct Slot {
+    tx: Arc<TxShared>,
+    /// Set once the transaction completed: it is removed after this instant.
+    expires: Option<Instant>,
+}
+
+/// The table is full of transactions in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Full;
+
+pub(crate) struct Table {
+    slots: HashMap<TransactionKey, Slot>,
+    lingering: VecDeque<(TransactionKey, Instant)>,
+    active: usize,
+    max: usize,
+}
+
+impl Table {
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            slots: HashMap::new(),
+            lingering: VecDeque::new(),
+            active: 0,
+            max,
+        }
+    }
+
+    /// The live transaction under `key`.
+    pub(crate) fn get(&mut self, key: &TransactionKey, now: Instant) -> Option<Arc<TxShared>> {
+        self.sweep(now);
+        let slot = self.slots.get(key)?;
+        match slot.expires {
+            Some(expires) if expires <= now => None,
+            _ => Some(slot.tx.clone()),
+        }
+    }
+
+    /// Registers a new transaction in progress, unless the table is full.
+    pub(crate) fn insert(&mut self, key: TransactionKey, tx: Arc<TxShared>, now: Instant) -> Result<(), Full> {
+        self.sweep(now);
+        if self.active >= self.max {
+            return Err(Full);
+        }
+        let previous = self.slots.insert(key, Slot { tx, expires: None });
+        if !previous.is_some_and(|slot| slot.expires.is_none()) {
+            self.active += 1;
+        }
+        Ok(())
+    }
+
+    /// The transaction is done; it answers retransmissions for `linger`.
+    pub(crate) fn complete(&mut self, key: &TransactionKey, linger: Duration, now: Instant) {
+        if linger.is_zero() {
+            self.remove(key);
+            return;
+        }
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        if slot.expires.is_none() {
+            self.active -= 1;
+        }
+        let expires = now + linger;
+        slot.expires = Some(expires);
+        self.lingering.push_back((key.clone(), expires));
+        // Completed transactions are only a retransmission cache: past the
+        // bound the oldest go first.
+        while self.lingering.len() > self.max {
+            if let Some((old, at)) = self.lingering.pop_front() {
+                self.remove_if_expiring(&old, at);
+            }
+        }
+    }
+
+    /// Drops a transaction (terminated, or never completed).
+    pub(crate) fn remove(&mut self, key: &TransactionKey) {
+        if let Some(slot) = self.slots.remove(key)
+            && slot.expires.is_none()
+        {
+            self.active -= 1;
+        }
+    }
+
+    /// Transactions in progress.
+    pub(crate) fn active(&self) -> usize {
+        self.active
+    }
+
+    /// All entries, lingering ones included.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        while let Some((_, at)) = self.lingering.front() {
+            if *at > now {
+                break;
+            }
+            if let Some((key, at)) = self.lingering.pop_front() {
+                self.remove_if_expiring(&key, at);
+            }
+        }
+    }
+
+    /// Removes `key` only if it is still the completed entry that was queued
+    /// with `at` (a new transaction may have reused the key meanwhile).
+    fn remove_if_expiring(&mut self, key: &TransactionKey, at: Instant) {
+        if self.slots.get(key).is_some_and(|slot| slot.expires == Some(at)) {
+            self.slots.remove(key);
+        }
+    }
+}
