@@ -56,7 +56,12 @@ pub struct ServerContext {
 }
 
 impl ServerContext {
-    pub fn new(transaction: ServerTransaction, rule: std::sync::Arc<str>, method: &str, call_id: &str) -> Self {
+    pub fn new(
+        transaction: ServerTransaction,
+        rule: std::sync::Arc<str>,
+        method: &str,
+        call_id: &str,
+    ) -> Self {
         Self {
             transaction,
             rule,

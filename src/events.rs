@@ -53,7 +53,14 @@ fn emit(ctx: &EventContext<'_>, event: &'static str, status: Option<u16>, cause:
 
 /// Emits an auto-reply MESSAGE event (JsSIP `Message`: sending, succeeded,
 /// failed with a cause).
-pub fn message(rule: &str, call_id: &str, target: &str, event: &'static str, status: Option<u16>, cause: Option<Cause>) {
+pub fn message(
+    rule: &str,
+    call_id: &str,
+    target: &str,
+    event: &'static str,
+    status: Option<u16>,
+    cause: Option<Cause>,
+) {
     info!(
         event,
         rule,

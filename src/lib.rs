@@ -13,13 +13,13 @@
 //! `context` is the per-request reply handle (SIP.js `ServerContext`);
 //! `engine` dispatches a request to its rule; `daemon` binds, logs and runs.
 
-pub mod sip;
+pub mod cli;
 pub mod config;
-pub mod rules;
 pub mod context;
+pub mod daemon;
 pub mod engine;
 pub mod events;
+pub mod rules;
+pub mod sip;
 pub mod transaction;
 pub mod transport;
-pub mod cli;
-pub mod daemon;

@@ -22,7 +22,9 @@ fn main() -> ExitCode {
 fn load(path: Option<&Path>) -> Result<Config, LoadError> {
     match path {
         Some(path) => Config::load_file(path),
-        None if Path::new(SYSTEM_CONFIG_PATH).exists() => Config::load_file(Path::new(SYSTEM_CONFIG_PATH)),
+        None if Path::new(SYSTEM_CONFIG_PATH).exists() => {
+            Config::load_file(Path::new(SYSTEM_CONFIG_PATH))
+        }
         None => Config::embedded_default(),
     }
 }
@@ -61,7 +63,10 @@ fn run(path: Option<&Path>) -> ExitCode {
         Err(error) => return config_failure(&error),
     };
     tracing::info!(config = %config.source, rules = config.rules.rules().len(), "configuration loaded");
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("cannot start the async runtime: {error}");

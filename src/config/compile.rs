@@ -13,23 +13,36 @@ use regex::Regex;
 use toml::Spanned;
 
 use super::error::Diagnostics;
-use super::model::{HeaderCondition, MatchSection, MessageSection, OneOrMany, PolicySection, RuleSection, StepSection, TimersSection};
+use super::model::{
+    HeaderCondition, MatchSection, MessageSection, OneOrMany, PolicySection, RuleSection,
+    StepSection, TimersSection,
+};
 use super::{Config, ListenerSpec, Sections, ServerSettings};
 use crate::rules::{AutoMessage, HeaderTest, Matcher, ReplyPolicy, Rule, RuleSet, Step};
 use crate::sip::{HeaderKey, HeaderName, Limits, Timers, Transport, Verb, is_token, reason_phrase};
 
-pub(crate) fn compile(sections: Sections, name: &str, diag: &mut Diagnostics<'_>) -> Option<Config> {
+pub(crate) fn compile(
+    sections: Sections,
+    name: &str,
+    diag: &mut Diagnostics<'_>,
+) -> Option<Config> {
     let server = compile_server(&sections, diag);
     let listeners = compile_listeners(&sections, diag);
     if sections.listen.is_empty() {
-        diag.error(0..0, "no listeners: add at least one [[listen]] section (transport and address)");
+        diag.error(
+            0..0,
+            "no listeners: add at least one [[listen]] section (transport and address)",
+        );
     }
     let mut seen = HashSet::new();
     let mut rules = Vec::new();
     for section in &sections.rules {
         let rule_name = section.get_ref().name.get_ref();
         if !seen.insert(rule_name.clone()) {
-            diag.error(section.get_ref().name.span(), format!("duplicate rule name `{rule_name}`"));
+            diag.error(
+                section.get_ref().name.span(),
+                format!("duplicate rule name `{rule_name}`"),
+            );
         }
         if let Some(rule) = compile_rule(section, diag) {
             rules.push(rule);
@@ -52,15 +65,24 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
     let server = &sections.server;
     let size = server.max_message_size.get_ref();
     if !(1024..=16 * 1024 * 1024).contains(size) {
-        diag.error(server.max_message_size.span(), "max_message_size must be from 1024 to 16777216 bytes");
+        diag.error(
+            server.max_message_size.span(),
+            "max_message_size must be from 1024 to 16777216 bytes",
+        );
     }
     if *server.max_headers.get_ref() == 0 {
         diag.error(server.max_headers.span(), "max_headers must be at least 1");
     }
     if let Some(address) = &server.public_address
-        && (address.get_ref().is_empty() || address.get_ref().contains(|c: char| c.is_whitespace() || c == '<' || c == '>'))
+        && (address.get_ref().is_empty()
+            || address
+                .get_ref()
+                .contains(|c: char| c.is_whitespace() || c == '<' || c == '>'))
     {
-        diag.error(address.span(), "public_address must be a host name or IP address");
+        diag.error(
+            address.span(),
+            "public_address must be a host name or IP address",
+        );
     }
     let udp_workers = match &server.udp_workers {
         Some(workers) if *workers.get_ref() == 0 || *workers.get_ref() > 256 => {
@@ -75,12 +97,18 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
     }
     let max_transactions = *server.max_transactions.get_ref();
     if max_transactions == 0 {
-        diag.error(server.max_transactions.span(), "max_transactions must be at least 1");
+        diag.error(
+            server.max_transactions.span(),
+            "max_transactions must be at least 1",
+        );
     }
     let allowed_methods = server.allowed_methods.as_ref().map(|methods| {
         for method in methods.get_ref() {
             if !is_token(method) {
-                diag.error(methods.span(), format!("`{method}` is not a SIP method name"));
+                diag.error(
+                    methods.span(),
+                    format!("`{method}` is not a SIP method name"),
+                );
             }
         }
         methods.get_ref().clone()
@@ -101,12 +129,19 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
 }
 
 fn compile_timers(section: &TimersSection, diag: &mut Diagnostics<'_>) -> Timers {
-    let (t1, t2, t4) = (*section.t1_ms.get_ref(), *section.t2_ms.get_ref(), *section.t4_ms.get_ref());
+    let (t1, t2, t4) = (
+        *section.t1_ms.get_ref(),
+        *section.t2_ms.get_ref(),
+        *section.t4_ms.get_ref(),
+    );
     if t1 == 0 || t1 > 60_000 {
         diag.error(section.t1_ms.span(), "t1_ms must be from 1 to 60000");
     }
     if t2 < t1 || t2 > 600_000 {
-        diag.error(section.t2_ms.span(), "t2_ms must be at least t1_ms and at most 600000");
+        diag.error(
+            section.t2_ms.span(),
+            "t2_ms must be at least t1_ms and at most 600000",
+        );
     }
     if t4 > 600_000 {
         diag.error(section.t4_ms.span(), "t4_ms must be at most 600000");
@@ -125,25 +160,43 @@ fn compile_listeners(sections: &Sections, diag: &mut Diagnostics<'_>) -> Vec<Lis
         let transport = match listen.transport.get_ref().parse::<Transport>() {
             Ok(Transport::Udp) => Some(Transport::Udp),
             Ok(other) => {
-                diag.error(listen.transport.span(), format!("transport `{other}` is not supported yet (supported: udp)"));
+                diag.error(
+                    listen.transport.span(),
+                    format!("transport `{other}` is not supported yet (supported: udp)"),
+                );
                 None
             }
             Err(()) => {
-                diag.error(listen.transport.span(), format!("unknown transport `{}` (expected udp, tcp, tls, ws or wss)", listen.transport.get_ref()));
+                diag.error(
+                    listen.transport.span(),
+                    format!(
+                        "unknown transport `{}` (expected udp, tcp, tls, ws or wss)",
+                        listen.transport.get_ref()
+                    ),
+                );
                 None
             }
         };
         let address = match listen.address.get_ref().parse::<SocketAddr>() {
             Ok(address) => Some(address),
             Err(_) => {
-                diag.error(listen.address.span(), format!("`{}` is not an IP:port address (IPv6 as [::1]:5060)", listen.address.get_ref()));
+                diag.error(
+                    listen.address.span(),
+                    format!(
+                        "`{}` is not an IP:port address (IPv6 as [::1]:5060)",
+                        listen.address.get_ref()
+                    ),
+                );
                 None
             }
         };
         if let (Some(transport), Some(address)) = (transport, address) {
             let spec = ListenerSpec { transport, address };
             if address.port() != 0 && listeners.contains(&spec) {
-                diag.error(listen.address.span(), format!("{transport} {address} is listed twice"));
+                diag.error(
+                    listen.address.span(),
+                    format!("{transport} {address} is listed twice"),
+                );
             }
             listeners.push(spec);
         }
@@ -155,16 +208,25 @@ fn compile_rule(section: &Spanned<RuleSection>, diag: &mut Diagnostics<'_>) -> O
     let rule = section.get_ref();
     let name = rule.name.get_ref();
     if name.is_empty() || name.contains(['\r', '\n']) {
-        diag.error(rule.name.span(), "rule name must be a non-empty single line");
+        diag.error(
+            rule.name.span(),
+            "rule name must be a non-empty single line",
+        );
     }
     let matcher = compile_matcher(&rule.conditions, diag);
     let mut policy = compile_policy(&rule.policy(), rule.name.span(), diag)?;
     if let (Some(section), ReplyPolicy::Respond { message, .. }) = (&rule.message, &mut policy) {
         *message = compile_auto_message(section, diag);
     } else if let Some(section) = &rule.message {
-        diag.error(section.span(), "`message` cannot be combined with `drop = true`");
+        diag.error(
+            section.span(),
+            "`message` cannot be combined with `drop = true`",
+        );
     }
-    let answers_message = matcher.methods.as_ref().is_some_and(|m| m.iter().any(|m| &**m == "MESSAGE"));
+    let answers_message = matcher
+        .methods
+        .as_ref()
+        .is_some_and(|m| m.iter().any(|m| &**m == "MESSAGE"));
     if answers_message && rule.accept.as_ref().is_some_and(|a| a.body.is_some()) {
         diag.warn(rule.name.span(), format!("rule `{name}`: a 2xx to MESSAGE carries no body (RFC 3428 §7); send it as an auto-reply instead"));
     }
@@ -203,7 +265,13 @@ fn compile_matcher(section: &MatchSection, diag: &mut Diagnostics<'_>) -> Matche
             HeaderCondition::Pattern(pattern) => match Regex::new(pattern) {
                 Ok(re) => HeaderTest::Matches(re),
                 Err(error) => {
-                    diag.error(condition.span(), format!("bad regex for header {name}: {}", first_line(&error.to_string())));
+                    diag.error(
+                        condition.span(),
+                        format!(
+                            "bad regex for header {name}: {}",
+                            first_line(&error.to_string())
+                        ),
+                    );
                     continue;
                 }
             },
@@ -218,13 +286,21 @@ fn compile_matcher(section: &MatchSection, diag: &mut Diagnostics<'_>) -> Matche
             .filter_map(|s| match parse_cidr(s) {
                 Some(net) => Some(net),
                 None => {
-                    diag.error(sources.span(), format!("`{s}` is not a CIDR (like 10.0.0.0/8 or 2001:db8::/32) or IP address"));
+                    diag.error(
+                        sources.span(),
+                        format!(
+                            "`{s}` is not a CIDR (like 10.0.0.0/8 or 2001:db8::/32) or IP address"
+                        ),
+                    );
                     None
                 }
             })
             .collect()
     });
-    let transports = section.transport.as_ref().map(|transports| parse_transports(transports, diag));
+    let transports = section
+        .transport
+        .as_ref()
+        .map(|transports| parse_transports(transports, diag));
     Matcher {
         methods,
         request_uri: regex(section.request_uri.as_ref(), "request_uri", diag),
@@ -233,7 +309,12 @@ fn compile_matcher(section: &MatchSection, diag: &mut Diagnostics<'_>) -> Matche
         headers,
         body: section.body.as_ref().and_then(|pattern| {
             regex::bytes::Regex::new(pattern.get_ref())
-                .map_err(|error| diag.error(pattern.span(), format!("bad regex for body: {}", first_line(&error.to_string()))))
+                .map_err(|error| {
+                    diag.error(
+                        pattern.span(),
+                        format!("bad regex for body: {}", first_line(&error.to_string())),
+                    )
+                })
                 .ok()
         }),
         sources,
@@ -248,16 +329,30 @@ fn parse_transports(transports: &Spanned<OneOrMany>, diag: &mut Diagnostics<'_>)
         .iter()
         .filter_map(|t| {
             t.parse::<Transport>()
-                .map_err(|()| diag.error(transports.span(), format!("unknown transport `{t}` (expected udp, tcp, tls, ws or wss)")))
+                .map_err(|()| {
+                    diag.error(
+                        transports.span(),
+                        format!("unknown transport `{t}` (expected udp, tcp, tls, ws or wss)"),
+                    )
+                })
                 .ok()
         })
         .collect()
 }
 
-fn regex(pattern: Option<&Spanned<String>>, label: &str, diag: &mut Diagnostics<'_>) -> Option<Regex> {
+fn regex(
+    pattern: Option<&Spanned<String>>,
+    label: &str,
+    diag: &mut Diagnostics<'_>,
+) -> Option<Regex> {
     let pattern = pattern?;
     Regex::new(pattern.get_ref())
-        .map_err(|error| diag.error(pattern.span(), format!("bad regex for {label}: {}", first_line(&error.to_string()))))
+        .map_err(|error| {
+            diag.error(
+                pattern.span(),
+                format!("bad regex for {label}: {}", first_line(&error.to_string())),
+            )
+        })
         .ok()
 }
 
@@ -267,7 +362,11 @@ fn parse_cidr(text: &str) -> Option<IpNet> {
         .or_else(|| text.parse::<std::net::IpAddr>().ok().map(IpNet::from))
 }
 
-fn compile_policy(section: &PolicySection, anchor: Range<usize>, diag: &mut Diagnostics<'_>) -> Option<ReplyPolicy> {
+fn compile_policy(
+    section: &PolicySection,
+    anchor: Range<usize>,
+    diag: &mut Diagnostics<'_>,
+) -> Option<ReplyPolicy> {
     let finals: Vec<(Verb, &StepSection)> = [
         (Verb::Accept, &section.accept),
         (Verb::Reject, &section.reject),
@@ -278,13 +377,19 @@ fn compile_policy(section: &PolicySection, anchor: Range<usize>, diag: &mut Diag
     .collect();
     if section.drop {
         if !finals.is_empty() || !section.progress.is_empty() {
-            diag.error(anchor, "`drop = true` answers nothing; remove progress/accept/reject/reply");
+            diag.error(
+                anchor,
+                "`drop = true` answers nothing; remove progress/accept/reject/reply",
+            );
             return None;
         }
         return Some(ReplyPolicy::Drop);
     }
     if finals.len() > 1 {
-        diag.error(anchor, "a policy has at most one of accept, reject and reply");
+        diag.error(
+            anchor,
+            "a policy has at most one of accept, reject and reply",
+        );
         return None;
     }
     if finals.is_empty() && section.progress.is_empty() {
@@ -307,19 +412,34 @@ fn compile_policy(section: &PolicySection, anchor: Range<usize>, diag: &mut Diag
     })
 }
 
-fn compile_step(verb: Verb, step: &StepSection, anchor: &Range<usize>, diag: &mut Diagnostics<'_>) -> Option<Step> {
+fn compile_step(
+    verb: Verb,
+    step: &StepSection,
+    anchor: &Range<usize>,
+    diag: &mut Diagnostics<'_>,
+) -> Option<Step> {
     let status = match (&step.status, verb.default_status()) {
         (Some(status), _) => {
             let (low, high) = verb.range();
             if !verb.allows(*status.get_ref()) {
-                diag.error(status.span(), format!("status {} is outside {}'s range {low}-{high}", status.get_ref(), verb.name()));
+                diag.error(
+                    status.span(),
+                    format!(
+                        "status {} is outside {}'s range {low}-{high}",
+                        status.get_ref(),
+                        verb.name()
+                    ),
+                );
                 return None;
             }
             *status.get_ref()
         }
         (None, Some(default)) => default,
         (None, None) => {
-            diag.error(anchor.clone(), "`reply` needs a status (100-699); it has no default");
+            diag.error(
+                anchor.clone(),
+                "`reply` needs a status (100-699); it has no default",
+            );
             return None;
         }
     };
@@ -334,7 +454,10 @@ fn compile_step(verb: Verb, step: &StepSection, anchor: &Range<usize>, diag: &mu
     let extra_headers = render_extra_headers(&step.extra_headers, diag);
     let hangup_after = match &step.hangup_after_ms {
         Some(ms) if verb != Verb::Accept => {
-            diag.error(ms.span(), "hangup_after_ms belongs on `accept` (the 2xx that creates the dialog)");
+            diag.error(
+                ms.span(),
+                "hangup_after_ms belongs on `accept` (the 2xx that creates the dialog)",
+            );
             None
         }
         Some(ms) => Some(Duration::from_millis(*ms.get_ref())),
@@ -363,7 +486,10 @@ fn compile_step(verb: Verb, step: &StepSection, anchor: &Range<usize>, diag: &mu
     })
 }
 
-fn compile_auto_message(section: &Spanned<MessageSection>, diag: &mut Diagnostics<'_>) -> Option<AutoMessage> {
+fn compile_auto_message(
+    section: &Spanned<MessageSection>,
+    diag: &mut Diagnostics<'_>,
+) -> Option<AutoMessage> {
     let message = section.get_ref();
     let extra_headers = render_extra_headers(&message.extra_headers, diag);
     let content_type = match &message.content_type {
@@ -375,8 +501,14 @@ fn compile_auto_message(section: &Spanned<MessageSection>, diag: &mut Diagnostic
         None => "text/plain".to_owned(),
     };
     let target = match &message.target {
-        Some(target) if crate::sip::sip_host_port(target.get_ref()).is_none() || !is_header_safe(target.get_ref()) => {
-            diag.error(target.span(), format!("target `{}` is not a sip: or sips: URI", target.get_ref()));
+        Some(target)
+            if crate::sip::sip_host_port(target.get_ref()).is_none()
+                || !is_header_safe(target.get_ref()) =>
+        {
+            diag.error(
+                target.span(),
+                format!("target `{}` is not a sip: or sips: URI", target.get_ref()),
+            );
             return None;
         }
         Some(target) => Some(target.get_ref().as_str().into()),
@@ -415,7 +547,10 @@ const ENGINE_OWNED: [HeaderName; 6] = [
 /// `Name: value` → `Name: value\r\n`, or why it is refused.
 fn render_extra_header(line: &str) -> Result<String, String> {
     if !is_header_safe(line) {
-        return Err(format!("extra header `{}` contains CR, LF or NUL", line.escape_debug()));
+        return Err(format!(
+            "extra header `{}` contains CR, LF or NUL",
+            line.escape_debug()
+        ));
     }
     let Some((name, value)) = line.split_once(':') else {
         return Err(format!("extra header `{line}` is not `Name: value`"));
@@ -438,5 +573,7 @@ fn is_header_safe(text: &str) -> bool {
 }
 
 fn first_line(text: &str) -> &str {
-    text.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| text.lines().next().unwrap_or(text))
+    text.lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| text.lines().next().unwrap_or(text))
 }

@@ -41,8 +41,6 @@ pub struct ServerSettings {
     pub timers: Timers,
 }
 
-
-
 /// One socket to bind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ListenerSpec {
@@ -139,7 +137,10 @@ fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
 }
 
 /// Deserialises one table, recording its error (with position) on failure.
-fn section<'de, T: Deserialize<'de>>(value: Spanned<DeValue<'de>>, diag: &mut Diagnostics<'_>) -> Option<Spanned<T>> {
+fn section<'de, T: Deserialize<'de>>(
+    value: Spanned<DeValue<'de>>,
+    diag: &mut Diagnostics<'_>,
+) -> Option<Spanned<T>> {
     let span = value.span();
     match T::deserialize(ValueDeserializer::from(value)) {
         Ok(parsed) => Some(Spanned::new(span, parsed)),
@@ -158,9 +159,15 @@ fn array_of<'de, T: Deserialize<'de>>(
 ) -> Vec<Spanned<T>> {
     let span = value.span();
     match value.into_inner() {
-        DeValue::Array(items) => items.into_iter().filter_map(|item| section(item, diag)).collect(),
+        DeValue::Array(items) => items
+            .into_iter()
+            .filter_map(|item| section(item, diag))
+            .collect(),
         _ => {
-            diag.error(span, format!("`{name}` must be an array of tables ([[{name}]])"));
+            diag.error(
+                span,
+                format!("`{name}` must be an array of tables ([[{name}]])"),
+            );
             Vec::new()
         }
     }

@@ -135,7 +135,10 @@ impl OneOrMany {
 /// A header condition: a regex the value must match, or `true` / `false`
 /// for "present" / "absent".
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged, expecting = "a regex string, or true/false for present/absent")]
+#[serde(
+    untagged,
+    expecting = "a regex string, or true/false for present/absent"
+)]
 pub enum HeaderCondition {
     Pattern(String),
     Present(bool),

@@ -54,30 +54,84 @@ reply = { status = 299 }
 
 #[test]
 fn unknown_keys_and_wrong_types_have_positions() {
-    assert_error("[server]\nuser_agnt = \"x\"\n", "t.toml:2:1: unknown field `user_agnt`");
-    assert_error("[[rule]]\nname = \"a\"\naccept = { staus = 200 }\n", "t.toml:3:12: unknown field `staus`");
-    assert_error("[[rule]]\nname = \"a\"\naccept = { status = \"200\" }\n", "t.toml:3:21");
+    assert_error(
+        "[server]\nuser_agnt = \"x\"\n",
+        "t.toml:2:1: unknown field `user_agnt`",
+    );
+    assert_error(
+        "[[rule]]\nname = \"a\"\naccept = { staus = 200 }\n",
+        "t.toml:3:12: unknown field `staus`",
+    );
+    assert_error(
+        "[[rule]]\nname = \"a\"\naccept = { status = \"200\" }\n",
+        "t.toml:3:21",
+    );
     assert_error("[serverx]\n", "t.toml:1:2: unknown section `serverx`");
-    assert_error("[[rule]]\nname = \"a\"\nmatch.methd = \"X\"\naccept = {}\n", "t.toml:3:7: unknown field `methd`");
+    assert_error(
+        "[[rule]]\nname = \"a\"\nmatch.methd = \"X\"\naccept = {}\n",
+        "t.toml:3:7: unknown field `methd`",
+    );
 }
 
 #[test]
 fn semantic_errors_have_positions() {
-    assert_error("[[rule]]\nname = \"a\"\nmatch.request_uri = '^(sip'\naccept = {}\n", "t.toml:3:21: bad regex for request_uri");
-    assert_error("[[rule]]\nname = \"a\"\nmatch.source = \"10.0.0.0/33\"\naccept = {}\n", "t.toml:3:16: `10.0.0.0/33` is not a CIDR");
-    assert_error("[[rule]]\nname = \"a\"\naccept = { status = 300 }\n", "t.toml:3:21: status 300 is outside accept's range 200-299");
-    assert_error("[[rule]]\nname = \"a\"\nprogress = [{ status = 200 }]\n", "t.toml:3:24: status 200 is outside progress's range 100-199");
-    assert_error("[[rule]]\nname = \"a\"\nreject = { status = 200 }\n", "status 200 is outside reject's range 300-699");
-    assert_error("[[rule]]\nname = \"a\"\nreply = {}\n", "t.toml:2:8: `reply` needs a status");
-    assert_error("[[rule]]\nname = \"a\"\naccept = {}\n[[rule]]\nname = \"a\"\naccept = {}\n", "t.toml:5:8: duplicate rule name `a`");
-    assert_error("[[rule]]\nname = \"a\"\naccept = { extra_headers = [\"NoColon\"] }\n", "t.toml:3:29: extra header `NoColon` is not `Name: value`");
-    assert_error("[[rule]]\nname = \"a\"\naccept = { extra_headers = [\"X-A: 1\\r\\nX-B: 2\"] }\n", "contains CR, LF or NUL");
-    assert_error("[[rule]]\nname = \"a\"\naccept = { extra_headers = [\"Call-ID: x\"] }\n", "extra header `Call-ID` is written by the engine");
-    assert_error("[[rule]]\nname = \"a\"\naccept = { extra_headers = [\"v: x\"] }\n", "extra header `v` is written by the engine");
-    assert_error("[[rule]]\nname = \"a\"\naccept = {}\nreject = {}\n", "at most one of accept, reject and reply");
+    assert_error(
+        "[[rule]]\nname = \"a\"\nmatch.request_uri = '^(sip'\naccept = {}\n",
+        "t.toml:3:21: bad regex for request_uri",
+    );
+    assert_error(
+        "[[rule]]\nname = \"a\"\nmatch.source = \"10.0.0.0/33\"\naccept = {}\n",
+        "t.toml:3:16: `10.0.0.0/33` is not a CIDR",
+    );
+    assert_error(
+        "[[rule]]\nname = \"a\"\naccept = { status = 300 }\n",
+        "t.toml:3:21: status 300 is outside accept's range 200-299",
+    );
+    assert_error(
+        "[[rule]]\nname = \"a\"\nprogress = [{ status = 200 }]\n",
+        "t.toml:3:24: status 200 is outside progress's range 100-199",
+    );
+    assert_error(
+        "[[rule]]\nname = \"a\"\nreject = { status = 200 }\n",
+        "status 200 is outside reject's range 300-699",
+    );
+    assert_error(
+        "[[rule]]\nname = \"a\"\nreply = {}\n",
+        "t.toml:2:8: `reply` needs a status",
+    );
+    assert_error(
+        "[[rule]]\nname = \"a\"\naccept = {}\n[[rule]]\nname = \"a\"\naccept = {}\n",
+        "t.toml:5:8: duplicate rule name `a`",
+    );
+    assert_error(
+        "[[rule]]\nname = \"a\"\naccept = { extra_headers = [\"NoColon\"] }\n",
+        "t.toml:3:29: extra header `NoColon` is not `Name: value`",
+    );
+    assert_error(
+        "[[rule]]\nname = \"a\"\naccept = { extra_headers = [\"X-A: 1\\r\\nX-B: 2\"] }\n",
+        "contains CR, LF or NUL",
+    );
+    assert_error(
+        "[[rule]]\nname = \"a\"\naccept = { extra_headers = [\"Call-ID: x\"] }\n",
+        "extra header `Call-ID` is written by the engine",
+    );
+    assert_error(
+        "[[rule]]\nname = \"a\"\naccept = { extra_headers = [\"v: x\"] }\n",
+        "extra header `v` is written by the engine",
+    );
+    assert_error(
+        "[[rule]]\nname = \"a\"\naccept = {}\nreject = {}\n",
+        "at most one of accept, reject and reply",
+    );
     assert_error("[[rule]]\nname = \"a\"\n", "no reply given");
-    assert_error("[[listen]]\ntransport = \"udp\"\naddress = \"localhost:5060\"\n", "t.toml:3:11: `localhost:5060` is not an IP:port");
-    assert_error("[[listen]]\ntransport = \"sctp\"\naddress = \"127.0.0.1:5060\"\n", "t.toml:2:13: unknown transport `sctp`");
+    assert_error(
+        "[[listen]]\ntransport = \"udp\"\naddress = \"localhost:5060\"\n",
+        "t.toml:3:11: `localhost:5060` is not an IP:port",
+    );
+    assert_error(
+        "[[listen]]\ntransport = \"sctp\"\naddress = \"127.0.0.1:5060\"\n",
+        "t.toml:2:13: unknown transport `sctp`",
+    );
 }
 
 #[test]
@@ -92,7 +146,10 @@ fn all_errors_are_reported_not_only_the_first() {
 
 #[test]
 fn a_config_without_listeners_is_refused() {
-    assert_error("[[rule]]\nname = \"a\"\naccept = {}\n", "t.toml:1:1: no listeners");
+    assert_error(
+        "[[rule]]\nname = \"a\"\naccept = {}\n",
+        "t.toml:1:1: no listeners",
+    );
 }
 
 #[test]

@@ -14,8 +14,8 @@ use crate::config::Config;
 use bytes::Bytes;
 
 use crate::engine::{Engine, EngineSettings};
-use crate::transaction::{LayerSettings, TransactionLayer};
 use crate::sip::Transport;
+use crate::transaction::{LayerSettings, TransactionLayer};
 use crate::transport::{self, ListenerInfo, bind_udp, serve_udp};
 
 /// A daemon whose listeners are bound but not yet served.
@@ -33,19 +33,19 @@ impl Daemon {
         let settings = &config.server;
         let mut udp = Vec::new();
         for spec in &config.listeners {
-            match spec.transport {
-                Transport::Udp => {
-                    let socket = bind_udp(spec.address)?;
-                    let local = socket.local_addr().map_err(|source| transport::Error::Bind {
+            // The config compiler refuses other transports for now.
+            if spec.transport == Transport::Udp {
+                let socket = bind_udp(spec.address)?;
+                let local = socket
+                    .local_addr()
+                    .map_err(|source| transport::Error::Bind {
                         transport: spec.transport,
                         address: spec.address,
                         source,
                     })?;
-                    let info = ListenerInfo::new(Transport::Udp, local, settings.public_address.as_deref());
-                    udp.push((Arc::new(socket), info));
-                }
-                // The config compiler refuses other transports for now.
-                _ => {}
+                let info =
+                    ListenerInfo::new(Transport::Udp, local, settings.public_address.as_deref());
+                udp.push((Arc::new(socket), info));
             }
         }
         let layer = TransactionLayer::new(LayerSettings {
@@ -65,7 +65,10 @@ impl Daemon {
 
     /// The bound listeners: transport and real local address.
     pub fn listeners(&self) -> Vec<(Transport, SocketAddr)> {
-        self.udp.iter().map(|(_, info)| (info.transport, info.local)).collect()
+        self.udp
+            .iter()
+            .map(|(_, info)| (info.transport, info.local))
+            .collect()
     }
 
     pub fn engine(&self) -> Arc<Engine> {
@@ -77,7 +80,13 @@ impl Daemon {
         let mut tasks = tokio::task::JoinSet::new();
         for (socket, info) in self.udp {
             info!(transport = info.transport.name(), local = %info.local, "listening for {} on {}", info.transport.via_token(), info.local);
-            tasks.spawn(serve_udp(socket, info, self.engine.clone(), self.udp_workers, shutdown.child_token()));
+            tasks.spawn(serve_udp(
+                socket,
+                info,
+                self.engine.clone(),
+                self.udp_workers,
+                shutdown.child_token(),
+            ));
         }
         while tasks.join_next().await.is_some() {}
     }

@@ -65,7 +65,8 @@ impl Engine {
     /// Handles one framed message from any transport.
     pub async fn handle_message(&self, message: Message, flow: Flow, listener: &ListenerInfo) {
         if !message.is_request() {
-            let delivered = ResponseSummary::of(&message).is_some_and(|r| self.transactions.receive_response(&r));
+            let delivered = ResponseSummary::of(&message)
+                .is_some_and(|r| self.transactions.receive_response(&r));
             if !delivered {
                 debug!(peer = %flow.peer, status = message.status(), "response matching no client transaction ignored");
             }
@@ -79,7 +80,10 @@ impl Engine {
 
     async fn dispatch(&self, request: Request, flow: Flow, listener: &ListenerInfo) {
         let source = flow.clone();
-        let NewRequest { transaction, dialog } = match self.transactions.receive(&request, flow, listener).await {
+        let NewRequest {
+            transaction,
+            dialog,
+        } = match self.transactions.receive(&request, flow, listener).await {
             Received::Handled => return,
             Received::New(new) => *new,
         };
@@ -90,7 +94,12 @@ impl Engine {
             transport: source.transport,
         };
         if let Some(refusal) = protocol::refusal(&request, &snapshot, &input) {
-            let mut context = ServerContext::new(transaction, protocol::RULE.into(), request.method(), request.call_id());
+            let mut context = ServerContext::new(
+                transaction,
+                protocol::RULE.into(),
+                request.method(),
+                request.call_id(),
+            );
             let options = ReplyOptions {
                 status: Some(refusal.status),
                 extra_headers: refusal.extra_headers.as_bytes(),
@@ -135,7 +144,9 @@ impl Engine {
         let transport = flow.transport.name();
         let data = sip::excerpt(rejected.message.as_bytes());
         let is_ack = rejected.message.method() == Some("ACK");
-        let status = rejected.status().filter(|_| !is_ack && rejected.top_via().is_some());
+        let status = rejected
+            .status()
+            .filter(|_| !is_ack && rejected.top_via().is_some());
         let Some(status) = status else {
             warn!(%peer, transport, error = %rejected.error, %data, "dropped malformed request: no response can be routed");
             return;
@@ -145,7 +156,11 @@ impl Engine {
             _ => reason_phrase(status).to_owned(),
         };
         warn!(%peer, transport, status, error = %rejected.error, %data, "rejected malformed request");
-        if let Err(error) = self.transactions.answer_rejected(rejected, flow, status, &reason).await {
+        if let Err(error) = self
+            .transactions
+            .answer_rejected(rejected, flow, status, &reason)
+            .await
+        {
             warn!(%peer, %error, "could not send the answer to a malformed request");
         }
     }

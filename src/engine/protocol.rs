@@ -16,8 +16,20 @@ pub(super) const RULE: &str = "protocol";
 
 /// Methods RFC 3261 and its extensions define; others are "unknown" (501).
 const KNOWN_METHODS: [&str; 14] = [
-    "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO", "REFER",
-    "MESSAGE", "UPDATE",
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "OPTIONS",
+    "REGISTER",
+    "PRACK",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "PUBLISH",
+    "INFO",
+    "REFER",
+    "MESSAGE",
+    "UPDATE",
 ];
 
 /// A request the rules never see, and how it is answered.
@@ -26,7 +38,11 @@ pub(super) struct Refusal {
     pub(super) extra_headers: String,
 }
 
-pub(super) fn refusal(request: &Request, snapshot: &Snapshot, input: &MatchInput<'_>) -> Option<Refusal> {
+pub(super) fn refusal(
+    request: &Request,
+    snapshot: &Snapshot,
+    input: &MatchInput<'_>,
+) -> Option<Refusal> {
     let method = request.method();
     // §8.2.1: 405 with Allow for a method the config does not allow.
     if let Some(allowed) = &snapshot.settings.allowed_methods
@@ -46,7 +62,10 @@ pub(super) fn refusal(request: &Request, snapshot: &Snapshot, input: &MatchInput
     }
     // §8.2.2.1: 416 for a Request-URI scheme the UAS does not support.
     let scheme = sip::scheme(request.uri()).unwrap_or("");
-    if !["sip", "sips", "tel"].iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
+    if !["sip", "sips", "tel"]
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(scheme))
+    {
         return Some(Refusal {
             status: 416,
             extra_headers: String::new(),
@@ -75,7 +94,11 @@ pub(super) fn refusal(request: &Request, snapshot: &Snapshot, input: &MatchInput
 /// carries an offer gets the dialog's previous SDP answer again.
 pub(super) fn in_dialog_default(request: &Request, dialog: &Dialog) -> Selected {
     let offers = matches!(request.method(), "INVITE" | "UPDATE") && !request.body().is_empty();
-    let body = if offers { dialog.answer().unwrap_or_default() } else { Bytes::new() };
+    let body = if offers {
+        dialog.answer().unwrap_or_default()
+    } else {
+        Bytes::new()
+    };
     let step = Step {
         verb: Verb::Accept,
         status: 200,

@@ -73,7 +73,11 @@ impl Job {
         if let Some(message) = policy.auto_message() {
             let reply = AutoReply {
                 message: message.clone(),
-                target: message.target.as_deref().unwrap_or(self.request.from_uri()).to_owned(),
+                target: message
+                    .target
+                    .as_deref()
+                    .unwrap_or(self.request.from_uri())
+                    .to_owned(),
                 our_uri: self.request.to_uri().to_owned(),
                 rule: self.context.rule().clone(),
                 source: self.source.clone(),
@@ -112,7 +116,10 @@ impl Job {
         if canceled {
             self.canceled().await;
         } else {
-            info!(call_id = self.request.call_id(), "ringing INVITE given up after the ring limit");
+            info!(
+                call_id = self.request.call_id(),
+                "ringing INVITE given up after the ring limit"
+            );
         }
     }
 
@@ -130,7 +137,11 @@ impl Job {
                 self.layer.create_dialog(spec)
             }
         };
-        if !self.layer.await_ack_for_2xx(&dialog, &response, &flow).await {
+        if !self
+            .layer
+            .await_ack_for_2xx(&dialog, &response, &flow)
+            .await
+        {
             self.context.fail(Cause::NoAck);
             let outcome = self.layer.send_bye(&dialog).await;
             log_bye(&dialog, "no ACK", &outcome);
@@ -150,14 +161,27 @@ impl Job {
 
     fn dialog_spec(&mut self) -> DialogSpec {
         let request = &self.request;
-        let answer = self.policy.steps().last().map(|s| s.body.clone()).filter(|b| !b.is_empty());
+        let answer = self
+            .policy
+            .steps()
+            .last()
+            .map(|s| s.body.clone())
+            .filter(|b| !b.is_empty());
         DialogSpec {
             call_id: request.call_id().to_owned(),
-            local_tag: self.context.transaction().to_tag().unwrap_or_default().to_owned(),
+            local_tag: self
+                .context
+                .transaction()
+                .to_tag()
+                .unwrap_or_default()
+                .to_owned(),
             remote_tag: request.from_tag().unwrap_or_default().to_owned(),
             local_header: request.to_value().to_owned(),
             remote_header: request.from_value().to_owned(),
-            remote_target: request.contact_uri().unwrap_or(request.from_uri()).to_owned(),
+            remote_target: request
+                .contact_uri()
+                .unwrap_or(request.from_uri())
+                .to_owned(),
             route_set: request.record_routes(),
             invite_cseq: request.cseq(),
             flow: self.source.clone(),
@@ -192,12 +216,16 @@ impl AutoReply {
             tokio::time::sleep(self.message.delay).await;
         }
         let call_id = format!("{}@{}", new_tag(), self.sent_by);
-        let flow = match self.flow().await {
-            Some(flow) => flow,
-            None => {
-                events::message(&self.rule, &call_id, &self.target, "failed", None, Some(Cause::ConnectionError));
-                return;
-            }
+        let Some(flow) = self.flow().await else {
+            events::message(
+                &self.rule,
+                &call_id,
+                &self.target,
+                "failed",
+                None,
+                Some(Cause::ConnectionError),
+            );
+            return;
         };
         let branch = format!("{MAGIC_COOKIE}{}", new_tag());
         let from = format!("<{}>", self.our_uri);
@@ -238,7 +266,10 @@ impl AutoReply {
         }
         let (host, port) = sip_host_port(&self.target)?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let address: SocketAddr = tokio::net::lookup_host((host, port.unwrap_or(5060))).await.ok()?.next()?;
+        let address: SocketAddr = tokio::net::lookup_host((host, port.unwrap_or(5060)))
+            .await
+            .ok()?
+            .next()?;
         Some(self.source.to_peer(address))
     }
 }

@@ -137,7 +137,11 @@ impl Matcher {
             let nets: Vec<_> = nets.iter().map(ToString::to_string).collect();
             out.push(format!("source in {}", nets.join(", ")));
         }
-        for (label, re) in [("request_uri", &self.request_uri), ("from", &self.from), ("to", &self.to)] {
+        for (label, re) in [
+            ("request_uri", &self.request_uri),
+            ("from", &self.from),
+            ("to", &self.to),
+        ] {
             if let Some(re) = re {
                 out.push(format!("{label} =~ /{re}/"));
             }
@@ -160,5 +164,6 @@ impl Matcher {
 /// tried so either spelling in the config matches.
 fn source_allowed(nets: &[IpNet], ip: IpAddr) -> bool {
     let canonical = ip.to_canonical();
-    nets.iter().any(|net| net.contains(&ip) || net.contains(&canonical))
+    nets.iter()
+        .any(|net| net.contains(&ip) || net.contains(&canonical))
 }

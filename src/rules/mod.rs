@@ -56,7 +56,8 @@ impl RuleSet {
 
     /// The first rule that matches, else the fallback.
     pub fn select(&self, input: &MatchInput<'_>) -> Selected {
-        self.find(input).unwrap_or_else(|| self.fallback_selection())
+        self.find(input)
+            .unwrap_or_else(|| self.fallback_selection())
     }
 
     /// The first rule that matches, if any.

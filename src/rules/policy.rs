@@ -40,6 +40,7 @@ pub struct AutoMessage {
 
 /// What a rule answers.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // built once at load and shared behind an Arc
 pub enum ReplyPolicy {
     /// Answer nothing (lets clients test their timeouts).
     Drop,
@@ -75,7 +76,11 @@ impl ReplyPolicy {
     pub fn steps(&self) -> impl Iterator<Item = &Step> {
         let (progress, final_step): (&[Step], Option<&Step>) = match self {
             Self::Drop => (&[], None),
-            Self::Respond { progress, final_step, .. } => (progress, final_step.as_ref()),
+            Self::Respond {
+                progress,
+                final_step,
+                ..
+            } => (progress, final_step.as_ref()),
         };
         progress.iter().chain(final_step)
     }
@@ -125,14 +130,22 @@ impl fmt::Display for ReplyPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Drop => f.write_str("drop (no response)"),
-            Self::Respond { final_step: None, progress, .. } if progress.is_empty() => {
-                f.write_str("no response")
-            }
-            Self::Respond { progress, final_step, message } => {
+            Self::Respond {
+                final_step: None,
+                progress,
+                ..
+            } if progress.is_empty() => f.write_str("no response"),
+            Self::Respond {
+                progress,
+                final_step,
+                message,
+            } => {
                 let mut parts: Vec<String> = progress.iter().map(ToString::to_string).collect();
                 match final_step {
                     Some(step) => parts.push(step.to_string()),
-                    None => parts.push("no final response (rings until the client gives up)".into()),
+                    None => {
+                        parts.push("no final response (rings until the client gives up)".into())
+                    }
                 }
                 if let Some(message) = message {
                     let target = message.target.as_deref().unwrap_or("the sender");

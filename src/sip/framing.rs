@@ -88,7 +88,8 @@ fn stream_content_length(head: &[u8]) -> Result<usize, ParseError> {
             if found.is_some() {
                 return Err(ParseError::Duplicate("Content-Length"));
             }
-            let value = std::str::from_utf8(&line[colon + 1..]).map_err(|_| ParseError::BadContentLength)?;
+            let value = std::str::from_utf8(&line[colon + 1..])
+                .map_err(|_| ParseError::BadContentLength)?;
             found = Some(parse_content_length(value)?);
         }
     }
@@ -99,7 +100,8 @@ fn stream_content_length(head: &[u8]) -> Result<usize, ParseError> {
 mod tests {
     use super::*;
 
-    const MSG: &[u8] = b"MESSAGE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nl: 5\r\n\r\nhello";
+    const MSG: &[u8] =
+        b"MESSAGE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nl: 5\r\n\r\nhello";
 
     fn frames(framer: &StreamFramer, buf: &mut BytesMut) -> Vec<Frame> {
         let mut out = Vec::new();
@@ -114,7 +116,10 @@ mod tests {
         let framer = StreamFramer::default();
         for split in 1..MSG.len() {
             let mut buf = BytesMut::from(&MSG[..split]);
-            assert!(framer.next_frame(&mut buf).expect("no error").is_none(), "split {split}");
+            assert!(
+                framer.next_frame(&mut buf).expect("no error").is_none(),
+                "split {split}"
+            );
             buf.extend_from_slice(&MSG[split..]);
             match framer.next_frame(&mut buf) {
                 Ok(Some(Frame::Message(m))) => assert_eq!(m.body(), b"hello"),
@@ -143,12 +148,25 @@ mod tests {
             max_headers: 10,
         });
         let mut buf = BytesMut::from(&b"OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\n\r\n"[..]);
-        assert_eq!(framer.next_frame(&mut buf).err(), Some(ParseError::Missing("Content-Length")));
-        let mut buf = BytesMut::from(&b"OPTIONS sip:a@b SIP/2.0\r\nl: 18446744073709551615\r\n\r\n"[..]);
-        assert_eq!(framer.next_frame(&mut buf).err(), Some(ParseError::BadContentLength));
+        assert_eq!(
+            framer.next_frame(&mut buf).err(),
+            Some(ParseError::Missing("Content-Length"))
+        );
+        let mut buf =
+            BytesMut::from(&b"OPTIONS sip:a@b SIP/2.0\r\nl: 18446744073709551615\r\n\r\n"[..]);
+        assert_eq!(
+            framer.next_frame(&mut buf).err(),
+            Some(ParseError::BadContentLength)
+        );
         let mut buf = BytesMut::from(&b"OPTIONS sip:a@b SIP/2.0\r\nl: 500\r\n\r\n"[..]);
-        assert!(matches!(framer.next_frame(&mut buf), Err(ParseError::TooLarge { .. })));
+        assert!(matches!(
+            framer.next_frame(&mut buf),
+            Err(ParseError::TooLarge { .. })
+        ));
         let mut buf = BytesMut::from(&[b'A'; 200][..]);
-        assert!(matches!(framer.next_frame(&mut buf), Err(ParseError::TooLarge { .. })));
+        assert!(matches!(
+            framer.next_frame(&mut buf),
+            Err(ParseError::TooLarge { .. })
+        ));
     }
 }

@@ -152,7 +152,9 @@ impl HeaderKey {
     pub fn matches(&self, kind: HeaderName, raw_name: &str) -> bool {
         match self {
             Self::Known(name) => *name == kind,
-            Self::Extension(name) => kind == HeaderName::Other && name.eq_ignore_ascii_case(raw_name),
+            Self::Extension(name) => {
+                kind == HeaderName::Other && name.eq_ignore_ascii_case(raw_name)
+            }
         }
     }
 }
@@ -160,7 +162,10 @@ impl HeaderKey {
 /// RFC 3261 §25.1 `token` characters.
 pub(crate) fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
-        || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+        || matches!(
+            b,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        )
 }
 
 pub fn is_token(s: &str) -> bool {
@@ -178,7 +183,10 @@ mod tests {
         assert_eq!(HeaderName::classify("call-id"), HeaderName::CallId);
         assert_eq!(HeaderName::classify("i"), HeaderName::CallId);
         assert_eq!(HeaderName::classify("l"), HeaderName::ContentLength);
-        assert_eq!(HeaderName::classify("MaX-fOrWaRdS"), HeaderName::MaxForwards);
+        assert_eq!(
+            HeaderName::classify("MaX-fOrWaRdS"),
+            HeaderName::MaxForwards
+        );
         assert_eq!(HeaderName::classify("C%6Fntact"), HeaderName::Other);
         assert_eq!(HeaderName::classify("q"), HeaderName::Other);
     }

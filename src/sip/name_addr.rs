@@ -27,7 +27,10 @@ pub(crate) fn parse_name_addr(head: &str, text: &str) -> Option<NameAddr> {
         // display-name = *(token LWS): unquoted commas or quotes are invalid
         // (RFC 4475 baddn).
         let display = trim_lws(&text[..open]);
-        if !display.bytes().all(|b| is_token_byte(b) || b == b' ' || b == b'\t') {
+        if !display
+            .bytes()
+            .all(|b| is_token_byte(b) || b == b' ' || b == b'\t')
+        {
             return None;
         }
         let (uri, rest) = bracketed_uri(&text[open..])?;
@@ -100,22 +103,47 @@ mod tests {
 
     #[test]
     fn accepted_forms() {
-        let p = parts(r#""J Rosenberg \\\""       <sip:jdrosen@example.com>  ;  tag = 98asjd8"#).expect("wsinv from");
+        let p = parts(r#""J Rosenberg \\\""       <sip:jdrosen@example.com>  ;  tag = 98asjd8"#)
+            .expect("wsinv from");
         assert_eq!(p.1, "sip:jdrosen@example.com");
         assert_eq!(p.2.as_deref(), Some("98asjd8"));
         assert!(parts("caller<sip:caller@example.com>;tag=323").is_some());
-        assert!(parts("token1~` token2'+_ token3*%!.- <sip:mundane@example.com>;tag=_token~1'+`*%!-.").is_some());
-        assert_eq!(parts("isbn:2983792873").expect("unksm2").1, "isbn:2983792873");
+        assert!(
+            parts("token1~` token2'+_ token3*%!.- <sip:mundane@example.com>;tag=_token~1'+`*%!-.")
+                .is_some()
+        );
+        assert_eq!(
+            parts("isbn:2983792873").expect("unksm2").1,
+            "isbn:2983792873"
+        );
         assert!(parts("<http://www.example.com>;tag=3234233").is_some());
-        assert_eq!(parts("sip:a@b;tag=x").expect("addr-spec").2.as_deref(), Some("x"));
+        assert_eq!(
+            parts("sip:a@b;tag=x").expect("addr-spec").2.as_deref(),
+            Some("x")
+        );
     }
 
     #[test]
     fn rejected_forms() {
-        assert!(parts(r#""Mr. J. User <sip:j.user@example.com>"#).is_none(), "quotbal");
-        assert!(parts("Bell, Alexander <sip:a.g.bell@example.com>;tag=43").is_none(), "baddn");
-        assert!(parts(r#""Watson, Thomas" < sip:t.watson@example.org >"#).is_none(), "badaspec");
-        assert!(parts("sip:user@example.com?Route=%3Csip:sip.example.com%3E").is_none(), "regbadct");
-        assert!(parts(r#""Joe" <sip:joe@example.org>;;;;"#).is_none(), "badinv01 contact");
+        assert!(
+            parts(r#""Mr. J. User <sip:j.user@example.com>"#).is_none(),
+            "quotbal"
+        );
+        assert!(
+            parts("Bell, Alexander <sip:a.g.bell@example.com>;tag=43").is_none(),
+            "baddn"
+        );
+        assert!(
+            parts(r#""Watson, Thomas" < sip:t.watson@example.org >"#).is_none(),
+            "badaspec"
+        );
+        assert!(
+            parts("sip:user@example.com?Route=%3Csip:sip.example.com%3E").is_none(),
+            "regbadct"
+        );
+        assert!(
+            parts(r#""Joe" <sip:joe@example.org>;;;;"#).is_none(),
+            "badinv01 contact"
+        );
     }
 }

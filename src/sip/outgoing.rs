@@ -90,7 +90,11 @@ impl ResponseSummary {
                 .find(|(n, _)| n.trim().eq_ignore_ascii_case("branch"))
                 .map(|(_, v)| v.trim().to_owned())
         })?;
-        let cseq_method = message.header(HeaderName::CSeq)?.split_ascii_whitespace().nth(1)?.to_owned();
+        let cseq_method = message
+            .header(HeaderName::CSeq)?
+            .split_ascii_whitespace()
+            .nth(1)?
+            .to_owned();
         Some(Self {
             status,
             branch,

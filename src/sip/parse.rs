@@ -52,7 +52,9 @@ pub(crate) fn find_head_end(data: &[u8]) -> Option<HeadEnd> {
 
 /// Number of leading CR/LF bytes (RFC 3261 §7.5: ignored before a start line).
 pub(crate) fn leading_line_ends(data: &[u8]) -> usize {
-    data.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count()
+    data.iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .count()
 }
 
 /// Parses one UDP datagram. Content-Length may be absent (the body is the rest
@@ -74,7 +76,9 @@ pub fn parse_datagram(data: &[u8], limits: &Limits) -> Result<Message, ParseErro
     let available = data.len() - end.body_start;
     match content_length(&message) {
         Ok(Some(length)) if length > available => {
-            message.defect.get_or_insert(ParseError::ContentLengthTooLarge);
+            message
+                .defect
+                .get_or_insert(ParseError::ContentLengthTooLarge);
             message.body = Span::new(end.body_start, data.len());
         }
         Ok(Some(length)) => message.body = Span::new(end.body_start, end.body_start + length),
@@ -118,7 +122,9 @@ pub(crate) fn parse_content_length(value: &str) -> Result<usize, ParseError> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ParseError::BadContentLength);
     }
-    value.parse::<usize>().map_err(|_| ParseError::BadContentLength)
+    value
+        .parse::<usize>()
+        .map_err(|_| ParseError::BadContentLength)
 }
 
 fn tokenize(mut buf: BytesMut, end: HeadEnd, limits: &Limits) -> Result<Message, ParseError> {
@@ -202,7 +208,9 @@ fn parse_start_line(
     // Request-Line = Method SP Request-URI SP SIP-Version (single spaces).
     let (uri, version) = rest.rsplit_once(' ').unwrap_or((rest, ""));
     if version.is_empty() {
-        defect.get_or_insert(ParseError::BadRequestLine("trailing whitespace or missing version"));
+        defect.get_or_insert(ParseError::BadRequestLine(
+            "trailing whitespace or missing version",
+        ));
     } else if version != "SIP/2.0" {
         if version.starts_with("SIP/") {
             defect.get_or_insert(ParseError::UnsupportedVersion(version.to_owned()));
@@ -211,7 +219,9 @@ fn parse_start_line(
         }
     }
     if uri.is_empty() || uri.bytes().any(|b| b.is_ascii_whitespace()) {
-        defect.get_or_insert(ParseError::BadRequestLine("whitespace in or around the Request-URI"));
+        defect.get_or_insert(ParseError::BadRequestLine(
+            "whitespace in or around the Request-URI",
+        ));
     }
     Ok(StartLine::Request {
         method: Span::of(head, method),
@@ -256,9 +266,8 @@ mod tests {
 
     #[test]
     fn folded_lines_are_joined_and_offsets_stay_valid() {
-        let m = parse(
-            "OPTIONS sip:a@b SIP/2.0\r\nSubject: one\r\n two\r\nVia : SIP/2.0/UDP h\r\n\r\n",
-        );
+        let m =
+            parse("OPTIONS sip:a@b SIP/2.0\r\nSubject: one\r\n two\r\nVia : SIP/2.0/UDP h\r\n\r\n");
         assert_eq!(m.header(HeaderName::Subject), Some("one   two"));
         assert_eq!(m.header(HeaderName::Via), Some("SIP/2.0/UDP h"));
     }

@@ -253,11 +253,19 @@ fn optional_single<'a>(
     Ok(first)
 }
 
-fn single<'a>(message: &'a Message, name: HeaderName, label: &'static str) -> Result<&'a str, ParseError> {
+fn single<'a>(
+    message: &'a Message,
+    name: HeaderName,
+    label: &'static str,
+) -> Result<&'a str, ParseError> {
     optional_single(message, name, label)?.ok_or(ParseError::Missing(label))
 }
 
-fn name_addr(message: &Message, name: HeaderName, label: &'static str) -> Result<NameAddr, ParseError> {
+fn name_addr(
+    message: &Message,
+    name: HeaderName,
+    label: &'static str,
+) -> Result<NameAddr, ParseError> {
     let value = single(message, name, label)?;
     parse_name_addr(message.head(), value).ok_or(ParseError::Malformed(label))
 }
@@ -333,7 +341,10 @@ mod tests {
         assert_eq!(r.to_tag(), None);
         assert_eq!(r.max_forwards(), Some(70));
         let via = r.top_via();
-        assert_eq!((via.transport, via.host, via.branch, via.rport), ("UDP", "h", Some("z9hG4bK1"), true));
+        assert_eq!(
+            (via.transport, via.host, via.branch, via.rport),
+            ("UDP", "h", Some("z9hG4bK1"), true)
+        );
     }
 
     #[test]
@@ -345,8 +356,14 @@ mod tests {
                 .join("\n")
                 + "\n"
         };
-        assert_eq!(validate(&without("Call-ID")).err(), Some(ParseError::Missing("Call-ID")));
-        assert_eq!(validate(&without("Via")).err(), Some(ParseError::Missing("Via")));
+        assert_eq!(
+            validate(&without("Call-ID")).err(),
+            Some(ParseError::Missing("Call-ID"))
+        );
+        assert_eq!(
+            validate(&without("Via")).err(),
+            Some(ParseError::Missing("Via"))
+        );
         assert_eq!(
             validate(&OK.replace("1 OPTIONS", "1 INVITE")).err(),
             Some(ParseError::CSeqMethodMismatch)

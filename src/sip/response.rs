@@ -52,7 +52,14 @@ impl ResponseTemplate {
             push_line(&mut dialog, "Contact", &format!("<{contact}>"));
         }
         let to_tag = request.to_tag().is_none().then(|| to_tag.to_owned());
-        Self::build(message, Some(request.top_via_raw()), source, to_tag, dialog, creates_dialog)
+        Self::build(
+            message,
+            Some(request.top_via_raw()),
+            source,
+            to_tag,
+            dialog,
+            creates_dialog,
+        )
     }
 
     /// The template for a 400/505 to a request that failed validation; `None`
@@ -64,7 +71,14 @@ impl ResponseTemplate {
             .header(HeaderName::To)
             .is_some_and(|to| to.to_ascii_lowercase().contains("tag="));
         let to_tag = (!has_tag).then(|| to_tag.to_owned());
-        Some(Self::build(message, Some(&via), source, to_tag, Vec::new(), false))
+        Some(Self::build(
+            message,
+            Some(&via),
+            source,
+            to_tag,
+            Vec::new(),
+            false,
+        ))
     }
 
     fn build(
@@ -80,7 +94,9 @@ impl ResponseTemplate {
         for header in message.headers.iter().filter(|h| h.name == HeaderName::Via) {
             via_from.extend_from_slice(b"Via: ");
             match top_via {
-                Some(via) if first_via => write_top_via(&mut via_from, message, header.value, via, source),
+                Some(via) if first_via => {
+                    write_top_via(&mut via_from, message, header.value, via, source)
+                }
                 _ => via_from.extend_from_slice(message.text(header.value).as_bytes()),
             }
             via_from.extend_from_slice(b"\r\n");
@@ -98,7 +114,10 @@ impl ResponseTemplate {
         }
         Self {
             via_from,
-            to_value: message.header(HeaderName::To).unwrap_or_default().to_owned(),
+            to_value: message
+                .header(HeaderName::To)
+                .unwrap_or_default()
+                .to_owned(),
             to_tag,
             call_id_cseq,
             dialog,
@@ -150,17 +169,23 @@ fn push_line(out: &mut Vec<u8>, name: &str, value: &str) {
 /// Copies the Via field line holding the top via-parm, filling `rport`
 /// (RFC 3581 §4) and adding `received` when the sent-by host is not the
 /// source address or rport was asked for (RFC 3261 §18.2.1).
-fn write_top_via(out: &mut Vec<u8>, message: &Message, line: super::message::Span, via: &Via, source: SocketAddr) {
+fn write_top_via(
+    out: &mut Vec<u8>,
+    message: &Message,
+    line: super::message::Span,
+    via: &Via,
+    source: SocketAddr,
+) {
     let text = message.text(line);
     let base = line.start as usize;
     let via_end = via.value.end as usize - base;
     match via.rport {
         Some(rport) => {
-            out.extend_from_slice(text[..rport.start as usize - base].as_bytes());
+            out.extend_from_slice(&text.as_bytes()[..rport.start as usize - base]);
             let _ = write!(out, "rport={}", source.port());
-            out.extend_from_slice(text[rport.end as usize - base..via_end].as_bytes());
+            out.extend_from_slice(&text.as_bytes()[rport.end as usize - base..via_end]);
         }
-        None => out.extend_from_slice(text[..via_end].as_bytes()),
+        None => out.extend_from_slice(&text.as_bytes()[..via_end]),
     }
     let host = message.text(via.host);
     if (via.rport.is_some() || !host_is(host, source.ip())) && !via.has_received {
@@ -173,7 +198,7 @@ fn write_top_via(out: &mut Vec<u8>, message: &Message, line: super::message::Spa
             }
         }
     }
-    out.extend_from_slice(text[via_end..].as_bytes());
+    out.extend_from_slice(&text.as_bytes()[via_end..]);
 }
 
 fn host_is(host: &str, ip: IpAddr) -> bool {
@@ -186,7 +211,12 @@ fn host_is(host: &str, ip: IpAddr) -> bool {
 /// source address — never the sent-by host, so the responder cannot be used
 /// as a reflector — at the source port when rport was asked for (or
 /// `force_rport` is set), else the sent-by port, else 5060.
-pub fn udp_response_destination(source: SocketAddr, via_port: Option<u16>, rport: bool, force_rport: bool) -> SocketAddr {
+pub fn udp_response_destination(
+    source: SocketAddr,
+    via_port: Option<u16>,
+    rport: bool,
+    force_rport: bool,
+) -> SocketAddr {
     if rport || force_rport {
         source
     } else {
@@ -200,7 +230,8 @@ mod tests {
     use crate::sip::parse::{Limits, parse_datagram};
 
     fn request(text: &str) -> Request {
-        Request::validate(parse_datagram(text.as_bytes(), &Limits::default()).expect("parse")).expect("valid")
+        Request::validate(parse_datagram(text.as_bytes(), &Limits::default()).expect("parse"))
+            .expect("valid")
     }
 
     fn render(template: &ResponseTemplate, status: u16, body: &[u8]) -> String {
@@ -231,24 +262,48 @@ mod tests {
         let trying = render(&template, 100, b"");
         assert!(trying.contains("To: <sip:u@h>\r\n") && !trying.contains("Contact"));
         let busy = render(&template, 486, b"hi");
-        assert!(!busy.contains("Record-Route") && busy.ends_with("Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi"));
+        assert!(
+            !busy.contains("Record-Route")
+                && busy.ends_with("Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi")
+        );
     }
 
     #[test]
     fn no_received_when_host_is_source() {
-        let r = request("OPTIONS sip:u@h SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:u@h>;tag=x\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\n\r\n");
+        let r = request(
+            "OPTIONS sip:u@h SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:u@h>;tag=x\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\n\r\n",
+        );
         let source: SocketAddr = "192.0.2.7:5062".parse().expect("addr");
-        let text = render(&ResponseTemplate::for_request(&r, source, "abc", "sip:h"), 200, b"");
-        assert!(text.contains("Via: SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bK1\r\n"), "{text}");
+        let text = render(
+            &ResponseTemplate::for_request(&r, source, "abc", "sip:h"),
+            200,
+            b"",
+        );
+        assert!(
+            text.contains("Via: SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bK1\r\n"),
+            "{text}"
+        );
         assert!(text.contains("To: <sip:u@h>;tag=x\r\n"), "{text}");
     }
 
     #[test]
     fn udp_destination_never_leaves_the_source_host() {
         let source: SocketAddr = "192.0.2.7:40000".parse().expect("addr");
-        assert_eq!(udp_response_destination(source, Some(5070), false, false), "192.0.2.7:5070".parse().expect("addr"));
-        assert_eq!(udp_response_destination(source, None, false, false), "192.0.2.7:5060".parse().expect("addr"));
-        assert_eq!(udp_response_destination(source, Some(5070), true, false), source);
-        assert_eq!(udp_response_destination(source, Some(5070), false, true), source);
+        assert_eq!(
+            udp_response_destination(source, Some(5070), false, false),
+            "192.0.2.7:5070".parse().expect("addr")
+        );
+        assert_eq!(
+            udp_response_destination(source, None, false, false),
+            "192.0.2.7:5060".parse().expect("addr")
+        );
+        assert_eq!(
+            udp_response_destination(source, Some(5070), true, false),
+            source
+        );
+        assert_eq!(
+            udp_response_destination(source, Some(5070), false, true),
+            source
+        );
     }
 }

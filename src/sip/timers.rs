@@ -45,6 +45,10 @@ impl Timers {
     /// Timer J: how long a completed non-INVITE transaction answers
     /// retransmissions.
     pub fn timer_j(&self, reliable: bool) -> Duration {
-        if reliable { Duration::ZERO } else { self.timeout() }
+        if reliable {
+            Duration::ZERO
+        } else {
+            self.timeout()
+        }
     }
 }

@@ -66,7 +66,10 @@ mod tests {
     #[test]
     fn schemes() {
         assert_eq!(scheme("soap.beep://192.0.2.103:3002"), Some("soap.beep"));
-        assert_eq!(scheme("nobodyKnowsThisScheme:totallyopaquecontent"), Some("nobodyKnowsThisScheme"));
+        assert_eq!(
+            scheme("nobodyKnowsThisScheme:totallyopaquecontent"),
+            Some("nobodyKnowsThisScheme")
+        );
         assert_eq!(scheme("<sip:user@example.com>"), None);
     }
 
@@ -77,11 +80,15 @@ mod tests {
         assert!(is_valid_request_uri("sip:[2001:db8::10]:5070"));
         assert!(!is_valid_request_uri("sip:2001:db8::10"));
         assert!(!is_valid_request_uri("sip:user@[2001:db8:::192.0.2.1]"));
-        assert!(!is_valid_request_uri("sip:user@example.com?Route=%3Csip:example.com%3E"));
+        assert!(!is_valid_request_uri(
+            "sip:user@example.com?Route=%3Csip:example.com%3E"
+        ));
         assert!(is_valid_request_uri(
             "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com"
         ));
-        assert!(is_valid_request_uri("sip:user;par=u%40example.net@example.com"));
+        assert!(is_valid_request_uri(
+            "sip:user;par=u%40example.net@example.com"
+        ));
         assert!(is_valid_request_uri("tel:+15551234"));
         assert_eq!(sip_user("sip:busy@example.com"), Some("busy"));
     }

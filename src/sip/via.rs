@@ -23,7 +23,11 @@ pub(crate) struct Via {
 }
 
 /// Parses every via-parm of one Via header field value.
-pub(crate) fn parse_via_field(head: &str, value: &str, out: &mut Vec<Via>) -> Result<(), ParseError> {
+pub(crate) fn parse_via_field(
+    head: &str,
+    value: &str,
+    out: &mut Vec<Via>,
+) -> Result<(), ParseError> {
     for part in split_list(value) {
         out.push(parse_via_parm(head, part).ok_or(ParseError::Malformed("Via"))?);
     }
@@ -145,7 +149,9 @@ pub(crate) fn parse_host_port(text: &str) -> Option<(&str, Option<u16>, &str)> {
         host[1..close].parse::<std::net::Ipv6Addr>().ok()?;
         (host, &text[close + 1..])
     } else {
-        let (host, rest) = take_while(text, |b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        let (host, rest) = take_while(text, |b| {
+            b.is_ascii_alphanumeric() || b == b'-' || b == b'.'
+        });
         if host.is_empty() {
             return None;
         }
@@ -164,7 +170,10 @@ pub(crate) fn parse_host_port(text: &str) -> Option<(&str, Option<u16>, &str)> {
 mod tests {
     use super::*;
 
-    fn vias(value: &str) -> Result<Vec<(String, String, Option<u16>, Option<String>)>, ParseError> {
+    /// (transport, host, port, branch) of each via-parm.
+    type ViaParts = (String, String, Option<u16>, Option<String>);
+
+    fn vias(value: &str) -> Result<Vec<ViaParts>, ParseError> {
         let mut out = Vec::new();
         parse_via_field(value, value, &mut out)?;
         Ok(out
@@ -195,11 +204,14 @@ mod tests {
 
     #[test]
     fn ipv6_and_ports() {
-        let parsed = vias("SIP/2.0/UDP [2001:db8::9:1]:6050;branch=z9hG4bKas3;received=[2001:db8::9:255]")
-            .expect("valid");
+        let parsed =
+            vias("SIP/2.0/UDP [2001:db8::9:1]:6050;branch=z9hG4bKas3;received=[2001:db8::9:255]")
+                .expect("valid");
         assert_eq!(parsed[0].1, "[2001:db8::9:1]");
         assert_eq!(parsed[0].2, Some(6050));
-        assert!(vias("SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=z9hG4bKas3").is_err());
+        assert!(
+            vias("SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=z9hG4bKas3").is_err()
+        );
         assert!(vias("SIP/2.0/UDP [2001:db8:::1]").is_err());
     }
 
@@ -225,7 +237,10 @@ mod tests {
         let via = parse_sent_by_leniently(value, value).expect("sent-by");
         assert_eq!(via.port, Some(5070));
         assert_eq!(via.rport.map(|r| &value[r.range()]), Some("rport"));
-        assert_eq!(&value[via.value.range()], "SIP/2.0/UDP 192.0.2.1:5070;rport;branch=z9hG4bK1");
+        assert_eq!(
+            &value[via.value.range()],
+            "SIP/2.0/UDP 192.0.2.1:5070;rport;branch=z9hG4bK1"
+        );
         assert!(parse_sent_by_leniently("HTTP/1.1/TCP h", "HTTP/1.1/TCP h").is_none());
     }
 }

@@ -29,8 +29,12 @@ pub(crate) struct ClientTable {
 }
 
 impl ClientTable {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, mpsc::UnboundedSender<u16>)>> {
-        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (String, mpsc::UnboundedSender<u16>)>> {
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Hands a response to its client transaction (§17.1.3: branch and CSeq
@@ -38,22 +42,37 @@ impl ClientTable {
     pub(crate) fn deliver(&self, response: &ResponseSummary) -> bool {
         let pending = self.lock();
         match pending.get(&response.branch) {
-            Some((method, sender)) if *method == response.cseq_method => sender.send(response.status).is_ok(),
+            Some((method, sender)) if *method == response.cseq_method => {
+                sender.send(response.status).is_ok()
+            }
             _ => false,
         }
     }
 
     /// Sends `request` and runs Timers E and F until a final response.
-    pub(crate) async fn run(&self, timers: Timers, flow: &Flow, request: Bytes, branch: String, method: &str) -> ClientOutcome {
+    pub(crate) async fn run(
+        &self,
+        timers: Timers,
+        flow: &Flow,
+        request: Bytes,
+        branch: String,
+        method: &str,
+    ) -> ClientOutcome {
         let (sender, mut responses) = mpsc::unbounded_channel();
-        self.lock().insert(branch.clone(), (method.to_owned(), sender));
+        self.lock()
+            .insert(branch.clone(), (method.to_owned(), sender));
         let outcome = exchange(timers, flow, &request, &mut responses).await;
         self.lock().remove(&branch);
         outcome
     }
 }
 
-async fn exchange(timers: Timers, flow: &Flow, request: &[u8], responses: &mut mpsc::UnboundedReceiver<u16>) -> ClientOutcome {
+async fn exchange(
+    timers: Timers,
+    flow: &Flow,
+    request: &[u8],
+    responses: &mut mpsc::UnboundedReceiver<u16>,
+) -> ClientOutcome {
     if let Err(error) = flow.send(request).await {
         return ClientOutcome::TransportError(error.to_string());
     }
@@ -63,7 +82,11 @@ async fn exchange(timers: Timers, flow: &Flow, request: &[u8], responses: &mut m
     let deadline = Instant::now() + timers.timeout();
     let mut interval = timers.t1;
     loop {
-        let wait = if reliable { deadline } else { (Instant::now() + interval).min(deadline) };
+        let wait = if reliable {
+            deadline
+        } else {
+            (Instant::now() + interval).min(deadline)
+        };
         tokio::select! {
             status = responses.recv() => match status {
                 Some(status) if status >= 200 => return ClientOutcome::Final(status),

@@ -109,7 +109,10 @@ impl Dialog {
 
     /// The last SDP answer sent in this dialog.
     pub fn answer(&self) -> Option<Bytes> {
-        self.answer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.answer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Request-URI and Route set for a request in the dialog (§12.2.1.1):
@@ -118,9 +121,17 @@ impl Dialog {
     pub fn request_target(&self) -> (String, Vec<String>) {
         match self.route_set.first() {
             None => (self.remote_target.to_string(), Vec::new()),
-            Some(first) if first.contains(";lr") => (self.remote_target.to_string(), self.route_set.clone()),
+            Some(first) if first.contains(";lr") => {
+                (self.remote_target.to_string(), self.route_set.clone())
+            }
             Some(first) => {
-                let uri = first.trim().trim_start_matches('<').split('>').next().unwrap_or(first).to_owned();
+                let uri = first
+                    .trim()
+                    .trim_start_matches('<')
+                    .split('>')
+                    .next()
+                    .unwrap_or(first)
+                    .to_owned();
                 let mut routes: Vec<String> = self.route_set[1..].to_vec();
                 routes.push(format!("<{}>", self.remote_target));
                 (uri, routes)
@@ -137,7 +148,9 @@ pub(crate) struct DialogTable {
 
 impl DialogTable {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<DialogKey, Arc<Dialog>>> {
-        self.dialogs.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.dialogs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn insert(&self, dialog: Arc<Dialog>) {
@@ -146,13 +159,23 @@ impl DialogTable {
         }
     }
 
-    pub(crate) fn find(&self, call_id: &str, local_tag: &str, remote_tag: &str) -> Option<Arc<Dialog>> {
-        self.lock().get(&DialogKey::new(call_id, local_tag, remote_tag)).cloned()
+    pub(crate) fn find(
+        &self,
+        call_id: &str,
+        local_tag: &str,
+        remote_tag: &str,
+    ) -> Option<Arc<Dialog>> {
+        self.lock()
+            .get(&DialogKey::new(call_id, local_tag, remote_tag))
+            .cloned()
     }
 
     pub(crate) fn remove(&self, dialog: &Dialog) {
         let mut dialogs = self.lock();
-        if dialogs.get(&dialog.key).is_some_and(|d| std::ptr::eq(Arc::as_ptr(d), dialog)) {
+        if dialogs
+            .get(&dialog.key)
+            .is_some_and(|d| std::ptr::eq(Arc::as_ptr(d), dialog))
+        {
             dialogs.remove(&dialog.key);
         }
         dialog.ended.cancel();

@@ -28,7 +28,10 @@ impl TransactionKey {
     fn with_method(request: &Request, method: &str) -> Self {
         let via = request.top_via();
         let port = via.port.unwrap_or(0);
-        let key = match via.branch.filter(|b| b.starts_with(MAGIC_COOKIE) && b.len() > MAGIC_COOKIE.len()) {
+        let key = match via
+            .branch
+            .filter(|b| b.starts_with(MAGIC_COOKIE) && b.len() > MAGIC_COOKIE.len())
+        {
             // §17.2.3: branch + sent-by + method.
             Some(branch) => format!("{branch}|{}:{port}|{method}", via.host),
             // RFC 2543 §17.2.3 fallback: Call-ID, From tag, CSeq number and
@@ -55,23 +58,33 @@ mod tests {
         let text = format!(
             "{method} sip:u@h SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch={branch}\r\nFrom: <sip:a@h>;tag=f\r\nTo: <sip:u@h>\r\nCall-ID: c\r\nCSeq: 1 {cseq_method}\r\n\r\n"
         );
-        Request::validate(parse_datagram(text.as_bytes(), &Limits::default()).expect("parse")).expect("valid")
+        Request::validate(parse_datagram(text.as_bytes(), &Limits::default()).expect("parse"))
+            .expect("valid")
     }
 
     #[test]
     fn ack_and_cancel_find_their_invite() {
         let invite = TransactionKey::of(&request("INVITE", "z9hG4bK1", "INVITE"));
-        assert_eq!(TransactionKey::of(&request("ACK", "z9hG4bK1", "ACK")), invite);
+        assert_eq!(
+            TransactionKey::of(&request("ACK", "z9hG4bK1", "ACK")),
+            invite
+        );
         let cancel = request("CANCEL", "z9hG4bK1", "CANCEL");
         assert_ne!(TransactionKey::of(&cancel), invite);
         assert_eq!(TransactionKey::invite_of(&cancel), invite);
-        assert_ne!(TransactionKey::of(&request("INVITE", "z9hG4bK2", "INVITE")), invite);
+        assert_ne!(
+            TransactionKey::of(&request("INVITE", "z9hG4bK2", "INVITE")),
+            invite
+        );
     }
 
     #[test]
     fn branches_without_cookie_fall_back_to_rfc2543() {
         let bare = TransactionKey::of(&request("OPTIONS", "z9hG4bK", "OPTIONS"));
         assert!(bare.0.starts_with("2543|"));
-        assert_eq!(bare, TransactionKey::of(&request("OPTIONS", "z9hG4bK", "OPTIONS")));
+        assert_eq!(
+            bare,
+            TransactionKey::of(&request("OPTIONS", "z9hG4bK", "OPTIONS"))
+        );
     }
 }

@@ -20,7 +20,9 @@ pub use dialog::{Dialog, DialogSpec};
 pub use key::TransactionKey;
 pub use server::{ServerTransaction, new_tag};
 
-use crate::sip::{Rejected, Request, ResponseParts, ResponseSummary, ResponseTemplate, Timers, reason_phrase};
+use crate::sip::{
+    Rejected, Request, ResponseParts, ResponseSummary, ResponseTemplate, Timers, reason_phrase,
+};
 use crate::transport::{Flow, ListenerInfo};
 use client::ClientTable;
 use dialog::DialogTable;
@@ -55,13 +57,18 @@ pub(crate) struct Core {
 
 impl std::fmt::Debug for Table {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Table").field("active", &self.active()).field("len", &self.len()).finish()
+        f.debug_struct("Table")
+            .field("active", &self.active())
+            .field("len", &self.len())
+            .finish()
     }
 }
 
 impl Core {
     pub(crate) fn table(&self) -> MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.table
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -123,7 +130,12 @@ impl TransactionLayer {
 
     /// Takes a valid request: absorbs what belongs to an existing
     /// transaction or dialog and opens a transaction for the rest.
-    pub async fn receive(&self, request: &Request, flow: Flow, listener: &ListenerInfo) -> Received {
+    pub async fn receive(
+        &self,
+        request: &Request,
+        flow: Flow,
+        listener: &ListenerInfo,
+    ) -> Received {
         let method = request.method();
         if method == "ACK" {
             self.receive_ack(request);
@@ -141,7 +153,11 @@ impl TransactionLayer {
         }
         let dialog = match request.to_tag() {
             None => None,
-            Some(to_tag) => match self.core.dialogs.find(request.call_id(), to_tag, request.from_tag().unwrap_or("")) {
+            Some(to_tag) => match self.core.dialogs.find(
+                request.call_id(),
+                to_tag,
+                request.from_tag().unwrap_or(""),
+            ) {
                 // §12.2.2: a request for a dialog we do not know.
                 None => {
                     self.answer(request, key, flow, listener, 481, None).await;
@@ -160,9 +176,13 @@ impl TransactionLayer {
             self.answer(request, key, flow, listener, 481, None).await;
             return Received::Handled;
         }
-        let full = method == "INVITE" && dialog.is_none() && self.core.dialogs.len() >= self.core.max;
+        let full =
+            method == "INVITE" && dialog.is_none() && self.core.dialogs.len() >= self.core.max;
         match self.open(request, key, flow.clone(), listener, None, full) {
-            Some(transaction) => Received::New(Box::new(NewRequest { transaction, dialog })),
+            Some(transaction) => Received::New(Box::new(NewRequest {
+                transaction,
+                dialog,
+            })),
             None => {
                 self.refuse_when_full(request, flow, listener).await;
                 Received::Handled
@@ -176,7 +196,13 @@ impl TransactionLayer {
     }
 
     /// Answers a request that failed validation (400/505), statelessly.
-    pub async fn answer_rejected(&self, rejected: &Rejected, flow: Flow, status: u16, reason: &str) -> Result<(), crate::transport::Error> {
+    pub async fn answer_rejected(
+        &self,
+        rejected: &Rejected,
+        flow: Flow,
+        status: u16,
+        reason: &str,
+    ) -> Result<(), crate::transport::Error> {
         let Some(via) = rejected.top_via() else {
             return Ok(());
         };
@@ -252,12 +278,22 @@ impl TransactionLayer {
 
     /// Sends an out-of-dialog non-INVITE request through a client
     /// transaction (Timers E and F).
-    pub async fn send_request(&self, flow: &Flow, request: &crate::sip::OutgoingRequest<'_>) -> ClientOutcome {
+    pub async fn send_request(
+        &self,
+        flow: &Flow,
+        request: &crate::sip::OutgoingRequest<'_>,
+    ) -> ClientOutcome {
         let mut buf = Vec::with_capacity(512);
         request.write(&mut buf);
         self.core
             .clients
-            .run(self.core.timers, flow, Bytes::from(buf), request.branch.to_owned(), request.method)
+            .run(
+                self.core.timers,
+                flow,
+                Bytes::from(buf),
+                request.branch.to_owned(),
+                request.method,
+            )
             .await
     }
 
@@ -265,15 +301,28 @@ impl TransactionLayer {
     /// 2xx goes to the dialog (§13.3.1.4). Others are absorbed silently.
     fn receive_ack(&self, request: &Request) {
         let key = TransactionKey::of(request);
-        let transaction = self.core.table().get(&key, Instant::now());
-        if let Some(transaction) = transaction
+        let mut table = self.core.table();
+        let now = Instant::now();
+        if let Some(transaction) = table.get(&key, now)
             && transaction.final_status().is_some_and(|s| s >= 300)
         {
+            // Confirmed: the slot is freed now and lingers for Timer I to
+            // absorb retransmitted ACKs.
+            let linger = self
+                .core
+                .timers
+                .timer_i(transaction.flow.transport.is_reliable());
+            table.complete(&key, linger, now);
+            drop(table);
             transaction.ack.notify_one();
             return;
         }
+        drop(table);
         if let Some(to_tag) = request.to_tag()
-            && let Some(dialog) = self.core.dialogs.find(request.call_id(), to_tag, request.from_tag().unwrap_or(""))
+            && let Some(dialog) =
+                self.core
+                    .dialogs
+                    .find(request.call_id(), to_tag, request.from_tag().unwrap_or(""))
         {
             dialog.ack.notify_one();
         }
@@ -282,14 +331,24 @@ impl TransactionLayer {
     /// §9.2: 200 to the CANCEL and, if the INVITE has no final response yet,
     /// the INVITE is cancelled (its TU sends 487); 481 when there is no
     /// matching INVITE.
-    async fn receive_cancel(&self, request: &Request, key: TransactionKey, flow: Flow, listener: &ListenerInfo) {
-        let invite = self.core.table().get(&TransactionKey::invite_of(request), Instant::now());
+    async fn receive_cancel(
+        &self,
+        request: &Request,
+        key: TransactionKey,
+        flow: Flow,
+        listener: &ListenerInfo,
+    ) {
+        let invite = self
+            .core
+            .table()
+            .get(&TransactionKey::invite_of(request), Instant::now());
         let Some(invite) = invite.filter(|t| t.is_invite) else {
             self.answer(request, key, flow, listener, 481, None).await;
             return;
         };
         // The 200 to CANCEL carries the INVITE's To-tag (§9.2).
-        self.answer(request, key, flow, listener, 200, invite.to_tag.clone()).await;
+        self.answer(request, key, flow, listener, 200, invite.to_tag.clone())
+            .await;
         if invite.final_status().is_none() {
             invite.cancel.cancel();
         }
@@ -309,21 +368,47 @@ impl TransactionLayer {
         let template = ResponseTemplate::for_request(request, flow.peer, &tag, &listener.contact);
         let via = request.top_via();
         let flow = self.response_flow(flow, via.port, via.rport);
-        let shared = Arc::new(TxShared::new(flow, request.method() == "INVITE", template.to_tag().map(str::to_owned)));
-        if refuse || self.core.table().insert(key.clone(), shared.clone(), Instant::now()).is_err() {
+        let shared = Arc::new(TxShared::new(
+            flow,
+            request.method() == "INVITE",
+            template.to_tag().map(str::to_owned),
+        ));
+        if refuse
+            || self
+                .core
+                .table()
+                .insert(key.clone(), shared.clone(), Instant::now())
+                .is_err()
+        {
             return None;
         }
-        Some(ServerTransaction::new(self.core.clone(), Some(key), shared, template))
+        Some(ServerTransaction::new(
+            self.core.clone(),
+            Some(key),
+            shared,
+            template,
+        ))
     }
 
     /// Sends a final response the layer decides itself, in a transaction of
-    /// its own so retransmissions get it again.
-    async fn answer(&self, request: &Request, key: TransactionKey, flow: Flow, listener: &ListenerInfo, status: u16, to_tag: Option<String>) {
+    /// its own so retransmissions get it again. When the table is full the
+    /// answer goes out statelessly: CANCEL and BYE free resources and must
+    /// never be refused for lack of them.
+    async fn answer(
+        &self,
+        request: &Request,
+        key: TransactionKey,
+        flow: Flow,
+        listener: &ListenerInfo,
+        status: u16,
+        to_tag: Option<String>,
+    ) {
         let peer = flow.peer;
-        let Some(mut transaction) = self.open(request, key, flow.clone(), listener, to_tag, false) else {
-            self.refuse_when_full(request, flow, listener).await;
-            return;
-        };
+        let mut transaction =
+            match self.open(request, key, flow.clone(), listener, to_tag.clone(), false) {
+                Some(transaction) => transaction,
+                None => self.stateless(request, flow, listener, to_tag),
+            };
         let parts = ResponseParts {
             status,
             reason: reason_phrase(status),
@@ -333,19 +418,28 @@ impl TransactionLayer {
         if let Err(error) = transaction.respond(&parts).await {
             warn!(%error, status, "response not sent");
         }
-        if status >= 200 && transaction.shared_is_invite() {
-            transaction.accepted();
-        }
+    }
+
+    /// A transaction that is not stored: its response is sent once.
+    fn stateless(
+        &self,
+        request: &Request,
+        flow: Flow,
+        listener: &ListenerInfo,
+        to_tag: Option<String>,
+    ) -> ServerTransaction {
+        let tag = to_tag.unwrap_or_else(new_tag);
+        let template = ResponseTemplate::for_request(request, flow.peer, &tag, &listener.contact);
+        let via = request.top_via();
+        let flow = self.response_flow(flow, via.port, via.rport);
+        let shared = Arc::new(TxShared::new(flow, false, None));
+        ServerTransaction::new(self.core.clone(), None, shared, template)
     }
 
     /// 503 with Retry-After when the table is full; nothing is stored.
     async fn refuse_when_full(&self, request: &Request, flow: Flow, listener: &ListenerInfo) {
         warn!(method = request.method(), call_id = request.call_id(), peer = %flow.peer, limit = self.core.max, "transaction table full: 503");
-        let template = ResponseTemplate::for_request(request, flow.peer, &new_tag(), &listener.contact);
-        let via = request.top_via();
-        let flow = self.response_flow(flow, via.port, via.rport);
-        let shared = Arc::new(TxShared::new(flow, false, None));
-        let mut transaction = ServerTransaction::new(self.core.clone(), None, shared, template);
+        let mut transaction = self.stateless(request, flow, listener, None);
         let parts = ResponseParts {
             status: 503,
             reason: reason_phrase(503),
@@ -360,7 +454,8 @@ impl TransactionLayer {
         if flow.transport.is_reliable() {
             return flow;
         }
-        let destination = crate::sip::udp_response_destination(flow.peer, via_port, rport, self.core.force_rport);
+        let destination =
+            crate::sip::udp_response_destination(flow.peer, via_port, rport, self.core.force_rport);
         flow.to_peer(destination)
     }
 }

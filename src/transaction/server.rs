@@ -74,7 +74,9 @@ impl TxShared {
     fn lock(&self) -> std::sync::MutexGuard<'_, LastResponse> {
         // A poisoned lock only means another task panicked mid-update; the
         // data (bytes and a status) is still consistent.
-        self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -91,7 +93,12 @@ pub struct ServerTransaction {
 }
 
 impl ServerTransaction {
-    pub(crate) fn new(core: Arc<Core>, key: Option<TransactionKey>, shared: Arc<TxShared>, template: ResponseTemplate) -> Self {
+    pub(crate) fn new(
+        core: Arc<Core>,
+        key: Option<TransactionKey>,
+        shared: Arc<TxShared>,
+        template: ResponseTemplate,
+    ) -> Self {
         Self {
             core,
             settled: key.is_none(),
@@ -105,7 +112,8 @@ impl ServerTransaction {
     /// Renders and sends one response; a final response to a non-INVITE
     /// request completes the transaction (Timer J keeps it for retransmissions).
     pub async fn respond(&mut self, parts: &ResponseParts<'_>) -> Result<(), transport::Error> {
-        self.template.write(&mut self.buf, &self.core.server_header, parts);
+        self.template
+            .write(&mut self.buf, &self.core.server_header, parts);
         let bytes = Bytes::copy_from_slice(&self.buf);
         {
             let mut last = self.shared.lock();
@@ -140,7 +148,11 @@ impl ServerTransaction {
         let deadline = Instant::now() + timers.timeout();
         let mut interval = timers.t1;
         let acked = loop {
-            let wait = if reliable { deadline } else { (Instant::now() + interval).min(deadline) };
+            let wait = if reliable {
+                deadline
+            } else {
+                (Instant::now() + interval).min(deadline)
+            };
             tokio::select! {
                 () = self.shared.ack.notified() => break true,
                 () = tokio::time::sleep_until(wait) => {}
@@ -152,8 +164,8 @@ impl ServerTransaction {
             interval = timers.backoff(interval);
         };
         if acked {
-            // Timer I: absorb retransmitted ACKs.
-            self.settle(timers.timer_i(reliable));
+            // The layer moved the slot to Timer I when the ACK arrived.
+            self.settled = true;
         } else {
             warn!(peer = %self.peer(), status = self.shared.final_status(), "no ACK for final response (Timer H)");
             self.settle(Duration::ZERO);
@@ -179,10 +191,6 @@ impl ServerTransaction {
 
     pub fn to_tag(&self) -> Option<&str> {
         self.template.to_tag()
-    }
-
-    pub(crate) fn shared_is_invite(&self) -> bool {
-        self.shared.is_invite
     }
 
     pub fn flow(&self) -> &Flow {

@@ -51,13 +51,18 @@ impl Table {
     }
 
     /// Registers a new transaction in progress, unless the table is full.
-    pub(crate) fn insert(&mut self, key: TransactionKey, tx: Arc<TxShared>, now: Instant) -> Result<(), Full> {
+    pub(crate) fn insert(
+        &mut self,
+        key: TransactionKey,
+        tx: Arc<TxShared>,
+        now: Instant,
+    ) -> Result<(), Full> {
         self.sweep(now);
         if self.active >= self.max {
             return Err(Full);
         }
         let previous = self.slots.insert(key, Slot { tx, expires: None });
-        if !previous.is_some_and(|slot| slot.expires.is_none()) {
+        if previous.is_none_or(|slot| slot.expires.is_some()) {
             self.active += 1;
         }
         Ok(())
@@ -120,7 +125,11 @@ impl Table {
     /// Removes `key` only if it is still the completed entry that was queued
     /// with `at` (a new transaction may have reused the key meanwhile).
     fn remove_if_expiring(&mut self, key: &TransactionKey, at: Instant) {
-        if self.slots.get(key).is_some_and(|slot| slot.expires == Some(at)) {
+        if self
+            .slots
+            .get(key)
+            .is_some_and(|slot| slot.expires == Some(at))
+        {
             self.slots.remove(key);
         }
     }

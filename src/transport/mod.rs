@@ -87,17 +87,26 @@ impl Flow {
 
     /// The same flow, sending to another port or address.
     pub fn to_peer(&self, peer: SocketAddr) -> Self {
-        Self { peer, ..self.clone() }
+        Self {
+            peer,
+            ..self.clone()
+        }
     }
 
     pub async fn send(&self, bytes: &[u8]) -> Result<(), Error> {
-        let send_error = |source| Error::Send { peer: self.peer, source };
+        let send_error = |source| Error::Send {
+            peer: self.peer,
+            source,
+        };
         // Fast path: most sends complete without waiting for writability.
         match self.socket.try_send_to(bytes, self.peer) {
             Ok(_) => Ok(()),
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                self.socket.send_to(bytes, self.peer).await.map(|_| ()).map_err(send_error)
-            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => self
+                .socket
+                .send_to(bytes, self.peer)
+                .await
+                .map(|_| ())
+                .map_err(send_error),
             Err(error) => Err(send_error(error)),
         }
     }

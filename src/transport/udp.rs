@@ -17,7 +17,12 @@ use crate::sip::Transport;
 /// Receives datagrams from a UDP listener.
 pub trait DatagramHandler: Send + Sync + 'static {
     /// Handles one datagram; `flow` leads back to its source.
-    fn handle_datagram(&self, data: &[u8], flow: Flow, listener: &ListenerInfo) -> impl Future<Output = ()> + Send;
+    fn handle_datagram(
+        &self,
+        data: &[u8],
+        flow: Flow,
+        listener: &ListenerInfo,
+    ) -> impl Future<Output = ()> + Send;
 }
 
 /// Largest UDP payload; datagrams are read whole.
@@ -33,7 +38,12 @@ pub fn bind_udp(address: SocketAddr) -> Result<UdpSocket, Error> {
         address,
         source,
     };
-    let socket = Socket::new(Domain::for_address(address), Type::DGRAM, Some(Protocol::UDP)).map_err(bind_error)?;
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )
+    .map_err(bind_error)?;
     if address.is_ipv6() {
         socket.set_only_v6(true).map_err(bind_error)?;
     }
@@ -56,7 +66,12 @@ pub async fn serve_udp<H: DatagramHandler>(
     let info = Arc::new(info);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..workers.max(1) {
-        tasks.spawn(receive_loop(socket.clone(), info.clone(), handler.clone(), cancel.clone()));
+        tasks.spawn(receive_loop(
+            socket.clone(),
+            info.clone(),
+            handler.clone(),
+            cancel.clone(),
+        ));
     }
     while tasks.join_next().await.is_some() {}
 }
@@ -94,6 +109,8 @@ async fn receive_loop<H: DatagramHandler>(
 fn is_transient(error: &io::Error) -> bool {
     matches!(
         error.kind(),
-        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset | io::ErrorKind::Interrupted
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
     )
 }

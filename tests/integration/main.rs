@@ -6,4 +6,5 @@ mod cli;
 mod conformance;
 mod matchers;
 mod responses;
+mod transactions;
 mod verbs;

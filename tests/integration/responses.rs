@@ -38,14 +38,31 @@ async fn copies_via_from_to_call_id_cseq_in_order() {
     assert_eq!(vias.len(), 2, "{}", response.raw);
     assert_eq!(
         vias[0],
-        format!("SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKtop;rport={};received=127.0.0.1", client.port())
+        format!(
+            "SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKtop;rport={};received=127.0.0.1",
+            client.port()
+        )
     );
-    assert_eq!(vias[1], "SIP/2.0/TCP proxy2.example.com;branch=z9hG4bKmiddle, SIP/2.0/UDP proxy3.example.com;branch=z9hG4bKlow");
-    assert_eq!(response.header("From"), Some("\"Alice\" <sip:alice@example.com>;tag=a1"));
-    assert!(response.header("To").is_some_and(|to| to.starts_with("<sip:responder@example.com>;tag=")));
+    assert_eq!(
+        vias[1],
+        "SIP/2.0/TCP proxy2.example.com;branch=z9hG4bKmiddle, SIP/2.0/UDP proxy3.example.com;branch=z9hG4bKlow"
+    );
+    assert_eq!(
+        response.header("From"),
+        Some("\"Alice\" <sip:alice@example.com>;tag=a1")
+    );
+    assert!(
+        response
+            .header("To")
+            .is_some_and(|to| to.starts_with("<sip:responder@example.com>;tag="))
+    );
     assert_eq!(response.header("Call-ID"), Some("fields-1@example.com"));
     assert_eq!(response.header("CSeq"), Some("42 OPTIONS"));
-    assert!(response.header("Server").is_some_and(|s| s.starts_with("sip-autoresponder")));
+    assert!(
+        response
+            .header("Server")
+            .is_some_and(|s| s.starts_with("sip-autoresponder"))
+    );
     assert_eq!(response.header("Content-Length"), Some("0"));
     // Not a dialog-creating response: no Contact.
     assert_eq!(response.header("Contact"), None);
@@ -61,7 +78,10 @@ async fn received_only_when_sent_by_differs_and_no_rport() {
         &format!("Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-recv-1"),
     );
     let response = client.request(&message).await;
-    assert_eq!(response.header("Via"), Some(format!("SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-recv-1").as_str()));
+    assert_eq!(
+        response.header("Via"),
+        Some(format!("SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-recv-1").as_str())
+    );
 
     let message = options("recv-2").replace(
         "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-recv-2;rport",
@@ -85,12 +105,19 @@ async fn udp_response_goes_to_source_address_at_via_port() {
     let receiver = UdpClient::new(daemon.udp()).await;
     let message = options("route-1").replace(
         "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-route-1;rport",
-        &format!("Via: SIP/2.0/UDP 192.0.2.99:{};branch=z9hG4bK-route-1", receiver.port()),
+        &format!(
+            "Via: SIP/2.0/UDP 192.0.2.99:{};branch=z9hG4bK-route-1",
+            receiver.port()
+        ),
     );
     sender.send(&message).await;
     let response = receiver.recv().await;
     assert_eq!(response.status, 200);
-    assert!(response.header("Via").is_some_and(|v| v.ends_with(";received=127.0.0.1")));
+    assert!(
+        response
+            .header("Via")
+            .is_some_and(|v| v.ends_with(";received=127.0.0.1"))
+    );
     sender.expect_silence().await;
 }
 
@@ -115,13 +142,19 @@ async fn invite_responses_share_one_to_tag_and_carry_contact_and_record_route() 
     let ringing = client.recv().await;
     let progress = client.recv().await;
     let ok = client.recv().await;
-    assert_eq!((ringing.status, progress.status, ok.status), (180, 183, 200));
+    assert_eq!(
+        (ringing.status, progress.status, ok.status),
+        (180, 183, 200)
+    );
     let tag = ringing.to_tag().expect("To-tag on 180");
     assert_eq!(progress.to_tag().as_deref(), Some(tag.as_str()));
     assert_eq!(ok.to_tag().as_deref(), Some(tag.as_str()));
     let contact = format!("<sip:127.0.0.1:{}>", daemon.udp().port());
     for response in [&ringing, &progress, &ok] {
-        assert_eq!(response.all("Record-Route"), ["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"]);
+        assert_eq!(
+            response.all("Record-Route"),
+            ["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"]
+        );
         assert_eq!(response.header("Contact"), Some(contact.as_str()));
     }
     assert_eq!(ok.header("Content-Type"), Some("application/sdp"));
@@ -146,8 +179,15 @@ async fn compact_form_request_is_answered() {
         .await;
     assert_eq!(response.status, 200);
     assert_eq!(response.header("Call-ID"), Some("compact-1"));
-    assert_eq!(response.header("From"), Some("<sip:alice@example.com>;tag=c1"));
-    assert!(response.header("Via").is_some_and(|v| v.starts_with("SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKcompact")));
+    assert_eq!(
+        response.header("From"),
+        Some("<sip:alice@example.com>;tag=c1")
+    );
+    assert!(
+        response
+            .header("Via")
+            .is_some_and(|v| v.starts_with("SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKcompact"))
+    );
 }
 
 #[tokio::test]
@@ -160,13 +200,22 @@ async fn ipv6_listener_on_loopback() {
     let client = UdpClient::new(server).await;
     let message = request("OPTIONS", "sip:[::1]", "v6-1", "", "").replace(
         "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-v6-1;rport",
-        &format!("Via: SIP/2.0/UDP [::1]:{};branch=z9hG4bK-v6-1;rport", client.port()),
+        &format!(
+            "Via: SIP/2.0/UDP [::1]:{};branch=z9hG4bK-v6-1;rport",
+            client.port()
+        ),
     );
     let response = client.request(&message).await;
     assert_eq!(response.status, 200);
     assert_eq!(
         response.header("Via"),
-        Some(format!("SIP/2.0/UDP [::1]:{port};branch=z9hG4bK-v6-1;rport={port};received=[::1]", port = client.port()).as_str())
+        Some(
+            format!(
+                "SIP/2.0/UDP [::1]:{port};branch=z9hG4bK-v6-1;rport={port};received=[::1]",
+                port = client.port()
+            )
+            .as_str()
+        )
     );
 }
 
@@ -174,6 +223,14 @@ async fn ipv6_listener_on_loopback() {
 async fn ack_is_never_answered() {
     let daemon = TestDaemon::start(&config_with("[[rule]]\nname = \"all\"\naccept = {}\n"));
     let client = UdpClient::new(daemon.udp()).await;
-    client.send(&request("ACK", "sip:responder@example.com", "ack-1", "", "")).await;
+    client
+        .send(&request(
+            "ACK",
+            "sip:responder@example.com",
+            "ack-1",
+            "",
+            "",
+        ))
+        .await;
     client.expect_silence().await;
 }

@@ -25,11 +25,23 @@ progress = [{}]
 "#,
     ));
     let client = UdpClient::new(daemon.udp()).await;
-    let r = client.request(&request("MESSAGE", "sip:accept@example.com", "d1", "", "")).await;
-    assert_eq!((r.status, r.reason.as_str(), r.body.as_str()), (200, "OK", ""));
-    let r = client.request(&request("MESSAGE", "sip:reject@example.com", "d2", "", "")).await;
-    assert_eq!((r.status, r.reason.as_str()), (480, "Temporarily Unavailable"));
-    let r = client.request(&request("INVITE", "sip:progress@example.com", "d3", "", "")).await;
+    let r = client
+        .request(&request("MESSAGE", "sip:accept@example.com", "d1", "", ""))
+        .await;
+    assert_eq!(
+        (r.status, r.reason.as_str(), r.body.as_str()),
+        (200, "OK", "")
+    );
+    let r = client
+        .request(&request("MESSAGE", "sip:reject@example.com", "d2", "", ""))
+        .await;
+    assert_eq!(
+        (r.status, r.reason.as_str()),
+        (480, "Temporarily Unavailable")
+    );
+    let r = client
+        .request(&request("INVITE", "sip:progress@example.com", "d3", "", ""))
+        .await;
     assert_eq!((r.status, r.reason.as_str()), (180, "Ringing"));
     // No final step: the INVITE rings until the client gives up.
     client.expect_silence().await;
@@ -63,9 +75,14 @@ reply = { status = 499 }
     ));
     let client = UdpClient::new(daemon.udp()).await;
 
-    client.send(&request("INVITE", "sip:p@example.com", "o1", "", "")).await;
+    client
+        .send(&request("INVITE", "sip:p@example.com", "o1", "", ""))
+        .await;
     let early = client.recv().await;
-    assert_eq!((early.status, early.reason.as_str()), (183, "Early Media Now"));
+    assert_eq!(
+        (early.status, early.reason.as_str()),
+        (183, "Early Media Now")
+    );
     assert_eq!(early.header("X-Step"), Some("one"));
     assert_eq!(early.header("P-Early-Media"), Some("sendrecv"));
     assert_eq!(early.header("Content-Type"), Some("application/sdp"));
@@ -77,18 +94,31 @@ reply = { status = 499 }
     assert_eq!(last.header("Content-Type"), Some("text/x-custom"));
     assert_eq!(last.body, "done");
 
-    let r = client.request(&request("MESSAGE", "sip:a@example.com", "o2", "", "")).await;
-    assert_eq!((r.status, r.reason.as_str(), r.body.as_str()), (202, "Queued Up", "hello"));
-    assert_eq!(r.header("Content-Type"), Some("text/plain"), "default content type for text");
+    let r = client
+        .request(&request("MESSAGE", "sip:a@example.com", "o2", "", ""))
+        .await;
+    assert_eq!(
+        (r.status, r.reason.as_str(), r.body.as_str()),
+        (202, "Queued Up", "hello")
+    );
+    assert_eq!(
+        r.header("Content-Type"),
+        Some("text/plain"),
+        "default content type for text"
+    );
     assert_eq!(r.header("X-A"), Some("1"));
 
-    let r = client.request(&request("INVITE", "sip:r@example.com", "o3", "", "")).await;
+    let r = client
+        .request(&request("INVITE", "sip:r@example.com", "o3", "", ""))
+        .await;
     assert_eq!((r.status, r.reason.as_str()), (486, "Busy Here"));
     assert_eq!(r.header("Retry-After"), Some("60"));
     assert_eq!(r.body, "busy");
 
     // An unregistered code gets the empty reason phrase.
-    let r = client.request(&request("OPTIONS", "sip:y@example.com", "o4", "", "")).await;
+    let r = client
+        .request(&request("OPTIONS", "sip:y@example.com", "o4", "", ""))
+        .await;
     assert_eq!(r.status, 499);
     assert_eq!(r.reason, "");
     assert!(r.raw.starts_with("SIP/2.0 499 \r\n"));
@@ -117,7 +147,15 @@ reject = { status = 486, delay_ms = 3000 }
     ));
     let client = UdpClient::new(daemon.udp()).await;
     let start = tokio::time::Instant::now();
-    client.send(&request("INVITE", "sip:callee@example.com", "delay-1", "", "")).await;
+    client
+        .send(&request(
+            "INVITE",
+            "sip:callee@example.com",
+            "delay-1",
+            "",
+            "",
+        ))
+        .await;
     let wait = Duration::from_secs(30);
     let mut seen = Vec::new();
     for _ in 0..4 {
@@ -136,9 +174,19 @@ reject = { status = 486, delay_ms = 3000 }
 
 #[tokio::test]
 async fn immediate_first_response_needs_no_trying() {
-    let daemon = TestDaemon::start(&config_with("[[rule]]\nname = \"r\"\nprogress = [{}]\nreject = { status = 603, delay_ms = 20 }\n"));
+    let daemon = TestDaemon::start(&config_with(
+        "[[rule]]\nname = \"r\"\nprogress = [{}]\nreject = { status = 603, delay_ms = 20 }\n",
+    ));
     let client = UdpClient::new(daemon.udp()).await;
-    client.send(&request("INVITE", "sip:callee@example.com", "imm-1", "", "")).await;
+    client
+        .send(&request(
+            "INVITE",
+            "sip:callee@example.com",
+            "imm-1",
+            "",
+            "",
+        ))
+        .await;
     assert_eq!(client.recv().await.status, 180);
     let r = client.recv().await;
     assert_eq!((r.status, r.reason.as_str()), (603, "Decline"));

@@ -25,7 +25,8 @@ pub struct TestDaemon {
 
 impl TestDaemon {
     pub fn start(toml: &str) -> Self {
-        let config = Config::parse(toml, "test.toml").unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
+        let config = Config::parse(toml, "test.toml")
+            .unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
         let daemon = Daemon::bind(&config).expect("bind test listeners");
         let addrs = daemon.listeners();
         let cancel = CancellationToken::new();
@@ -56,7 +57,9 @@ impl Drop for TestDaemon {
 /// A config with one UDP listener on 127.0.0.1:0, replies routed to the
 /// source port (`force_rport`), plus `rules`.
 pub fn config_with(rules: &str) -> String {
-    format!("[server]\nforce_rport = true\n\n[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n\n{rules}")
+    format!(
+        "[server]\nforce_rport = true\n\n[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n\n{rules}"
+    )
 }
 
 /// A response as the test sees it: parsed by the test itself, not by the
@@ -73,11 +76,17 @@ pub struct Response {
 impl Response {
     pub fn parse(raw: &[u8]) -> Self {
         let raw = String::from_utf8(raw.to_vec()).expect("response is UTF-8");
-        let (head, body) = raw.split_once("\r\n\r\n").expect("response has an empty line");
+        let (head, body) = raw
+            .split_once("\r\n\r\n")
+            .expect("response has an empty line");
         let mut lines = head.split("\r\n");
         let status_line = lines.next().expect("status line");
-        let rest = status_line.strip_prefix("SIP/2.0 ").expect("SIP/2.0 status line");
-        let (code, reason) = rest.split_once(' ').expect("code and reason separated by SP");
+        let rest = status_line
+            .strip_prefix("SIP/2.0 ")
+            .expect("SIP/2.0 status line");
+        let (code, reason) = rest
+            .split_once(' ')
+            .expect("code and reason separated by SP");
         let headers = lines
             .map(|l| {
                 let (n, v) = l.split_once(": ").expect("header line `Name: value`");
@@ -125,7 +134,11 @@ pub struct UdpClient {
 
 impl UdpClient {
     pub async fn new(server: SocketAddr) -> Self {
-        let bind = if server.is_ipv6() { "[::1]:0" } else { "127.0.0.1:0" };
+        let bind = if server.is_ipv6() {
+            "[::1]:0"
+        } else {
+            "127.0.0.1:0"
+        };
         let socket = UdpSocket::bind(bind).await.expect("bind client socket");
         Self { socket, server }
     }
@@ -152,7 +165,9 @@ impl UdpClient {
     }
 
     pub async fn recv(&self) -> Response {
-        self.recv_within(REPLY_WAIT).await.expect("a response within the wait")
+        self.recv_within(REPLY_WAIT)
+            .await
+            .expect("a response within the wait")
     }
 
     /// Asserts nothing arrives for a short while.
@@ -191,4 +206,187 @@ pub fn request(method: &str, uri: &str, call_id: &str, extra: &str, body: &str) 
 /// A plain OPTIONS request.
 pub fn options(call_id: &str) -> String {
     request("OPTIONS", "sip:responder@example.com", call_id, "", "")
+}
+
+/// Any message the client receives: a response, or a request the daemon
+/// originates (BYE, MESSAGE).
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub raw: String,
+    pub from: SocketAddr,
+}
+
+impl Received {
+    pub fn is_request(&self, method: &str) -> bool {
+        self.raw.starts_with(&format!("{method} "))
+    }
+
+    pub fn start_line(&self) -> &str {
+        self.raw.split("\r\n").next().unwrap_or("")
+    }
+
+    /// First value of a header (long name, case-insensitive).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.all(name).into_iter().next()
+    }
+
+    pub fn all(&self, name: &str) -> Vec<String> {
+        let head = self.raw.split("\r\n\r\n").next().unwrap_or("");
+        head.split("\r\n")
+            .skip(1)
+            .filter_map(|l| l.split_once(": "))
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.to_owned())
+            .collect()
+    }
+
+    pub fn body(&self) -> &str {
+        self.raw.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        self.raw.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()
+    }
+
+    /// A response to this request, copying Via, From, To, Call-ID and CSeq
+    /// (RFC 3261 §8.2.6), as a client answering BYE or MESSAGE would.
+    pub fn response(&self, status: u16, reason: &str) -> String {
+        let mut out = format!("SIP/2.0 {status} {reason}\r\n");
+        for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
+            for value in self.all(name) {
+                let value = if name == "To" && !value.contains("tag=") {
+                    format!("{value};tag=client")
+                } else {
+                    value
+                };
+                out.push_str(&format!("{name}: {value}\r\n"));
+            }
+        }
+        out.push_str("Content-Length: 0\r\n\r\n");
+        out
+    }
+}
+
+impl UdpClient {
+    /// The next message of any kind, or `None` after `wait`.
+    pub async fn recv_any_within(&self, wait: Duration) -> Option<Received> {
+        let mut buf = vec![0u8; 65_535];
+        match tokio::time::timeout(wait, self.socket.recv_from(&mut buf)).await {
+            Ok(Ok((len, from))) => Some(Received {
+                raw: String::from_utf8_lossy(&buf[..len]).into_owned(),
+                from,
+            }),
+            _ => None,
+        }
+    }
+
+    pub async fn send_to(&self, message: &str, to: SocketAddr) {
+        self.socket
+            .send_to(message.as_bytes(), to)
+            .await
+            .expect("send");
+    }
+}
+
+/// An ACK for a non-2xx final response: same branch as the INVITE
+/// (RFC 3261 §17.1.1.3), To with the response's tag.
+pub fn ack_for(invite: &str, to_tag: &str) -> String {
+    in_transaction(invite, "ACK", Some(to_tag))
+}
+
+/// A CANCEL for `invite` (same branch, Request-URI, Call-ID, From, To, CSeq number).
+pub fn cancel_for(invite: &str) -> String {
+    in_transaction(invite, "CANCEL", None)
+}
+
+fn in_transaction(invite: &str, method: &str, to_tag: Option<&str>) -> String {
+    let head = invite.split("\r\n\r\n").next().unwrap_or("");
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or("").replacen("INVITE", method, 1);
+    let mut out = format!("{request_line}\r\n");
+    for line in lines {
+        let lower = line.to_ascii_lowercase();
+        if lower.starts_with("content-")
+            || lower.starts_with("contact")
+            || lower.starts_with("record-route")
+        {
+            continue;
+        }
+        if lower.starts_with("cseq:") {
+            let number = line[5..].split_whitespace().next().unwrap_or("1");
+            out.push_str(&format!("CSeq: {number} {method}\r\n"));
+        } else if lower.starts_with("to:") && to_tag.is_some() {
+            out.push_str(&format!("{line};tag={}\r\n", to_tag.unwrap_or_default()));
+        } else {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
+/// An in-dialog request (ACK for a 2xx, BYE, …) from the caller side: a new
+/// branch, To with the dialog's tag, the given CSeq.
+pub fn in_dialog(method: &str, call_id: &str, to_tag: &str, cseq: u32, branch: &str) -> String {
+    format!(
+        "{method} sip:responder@example.com SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-{branch};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: \"Alice\" <sip:alice@example.com>;tag=from-{call_id}\r\n\
+         To: <sip:callee@example.com>;tag={to_tag}\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: {cseq} {method}\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// Collects the daemon's log lines while the guard lives (current-thread
+/// runtimes only: every task runs on the test thread).
+pub struct LogCapture {
+    buffer: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl LogCapture {
+    pub fn start() -> Self {
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = CaptureWriter(buffer.clone());
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        Self {
+            buffer,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buffer.lock().expect("log buffer")).into_owned()
+    }
+
+    /// Lines holding every one of `parts`.
+    pub fn lines_with(&self, parts: &[&str]) -> Vec<String> {
+        self.text()
+            .lines()
+            .filter(|l| parts.iter().all(|p| l.contains(p)))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+#[derive(Clone)]
+struct CaptureWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
