@@ -41,14 +41,46 @@ impl HeaderName {
         if raw.len() == 1 {
             return Self::from_compact(raw.as_bytes()[0].to_ascii_lowercase());
         }
-        // Compare against the long names; most names are short, a linear scan
-        // over the known set is cheaper than hashing.
-        for (name, long) in LONG_NAMES {
-            if long.eq_ignore_ascii_case(raw) {
-                return *name;
-            }
+        // Lower-case into a stack buffer and let `match` compare by length
+        // then bytes: no allocation, no scan over every known name.
+        let mut buf = [0u8; 24];
+        let Some(lower) = buf.get_mut(..raw.len()) else {
+            return Self::Other;
+        };
+        for (dst, src) in lower.iter_mut().zip(raw.bytes()) {
+            *dst = src.to_ascii_lowercase();
         }
-        Self::Other
+        match &*lower {
+            b"via" => Self::Via,
+            b"from" => Self::From,
+            b"to" => Self::To,
+            b"call-id" => Self::CallId,
+            b"cseq" => Self::CSeq,
+            b"max-forwards" => Self::MaxForwards,
+            b"content-length" => Self::ContentLength,
+            b"content-type" => Self::ContentType,
+            b"contact" => Self::Contact,
+            b"record-route" => Self::RecordRoute,
+            b"route" => Self::Route,
+            b"require" => Self::Require,
+            b"proxy-require" => Self::ProxyRequire,
+            b"supported" => Self::Supported,
+            b"date" => Self::Date,
+            b"expires" => Self::Expires,
+            b"subject" => Self::Subject,
+            b"content-encoding" => Self::ContentEncoding,
+            b"event" => Self::Event,
+            b"refer-to" => Self::ReferTo,
+            b"referred-by" => Self::ReferredBy,
+            b"allow-events" => Self::AllowEvents,
+            b"session-expires" => Self::SessionExpires,
+            b"accept-contact" => Self::AcceptContact,
+            b"reject-contact" => Self::RejectContact,
+            b"request-disposition" => Self::RequestDisposition,
+            b"identity" => Self::Identity,
+            b"identity-info" => Self::IdentityInfo,
+            _ => Self::Other,
+        }
     }
 
     fn from_compact(letter: u8) -> Self {
@@ -189,6 +221,15 @@ mod tests {
         );
         assert_eq!(HeaderName::classify("C%6Fntact"), HeaderName::Other);
         assert_eq!(HeaderName::classify("q"), HeaderName::Other);
+    }
+
+    #[test]
+    fn every_long_name_classifies_to_itself() {
+        for (name, long) in LONG_NAMES {
+            assert_eq!(HeaderName::classify(long), *name, "{long}");
+            assert_eq!(HeaderName::classify(&long.to_ascii_uppercase()), *name, "{long}");
+        }
+        assert_eq!(HeaderName::classify("a-very-long-extension-header-name"), HeaderName::Other);
     }
 
     #[test]

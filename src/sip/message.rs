@@ -2,6 +2,7 @@
 //! can outlive the socket read without copying each field.
 
 use bytes::Bytes;
+use bytestring::ByteString;
 
 use super::HeaderName;
 use super::error::ParseError;
@@ -51,9 +52,10 @@ pub(crate) enum StartLine {
 /// beyond the framing has been validated yet.
 #[derive(Debug, Clone)]
 pub struct Message {
+    /// The whole message as received (after unfolding).
     pub(crate) buf: Bytes,
-    /// Length of the head (start line + headers), which is valid UTF-8.
-    pub(crate) head_len: usize,
+    /// The head (start line + header lines), checked as UTF-8 once.
+    pub(crate) head: ByteString,
     pub(crate) start: StartLine,
     pub(crate) headers: Vec<HeaderField>,
     pub(crate) body: Span,
@@ -64,9 +66,7 @@ pub struct Message {
 
 impl Message {
     pub(crate) fn head(&self) -> &str {
-        // The parser checked the head is UTF-8 before building a Message;
-        // an empty string is returned rather than panicking if that ever broke.
-        std::str::from_utf8(&self.buf[..self.head_len]).unwrap_or("")
+        &self.head
     }
 
     pub(crate) fn text(&self, span: Span) -> &str {

@@ -3,6 +3,7 @@
 //! in `validate`.
 
 use bytes::BytesMut;
+use bytestring::ByteString;
 
 use super::error::ParseError;
 use super::header::{HeaderName, is_token};
@@ -131,7 +132,8 @@ fn tokenize(mut buf: BytesMut, end: HeadEnd, limits: &Limits) -> Result<Message,
     unfold(&mut buf[..end.head_len]);
     replace_invalid_utf8(&mut buf[..end.head_len]);
     let buf = buf.freeze();
-    let head = std::str::from_utf8(&buf[..end.head_len]).map_err(|_| ParseError::NotUtf8)?;
+    let head_text = ByteString::try_from(buf.slice(..end.head_len)).map_err(|_| ParseError::NotUtf8)?;
+    let head: &str = &head_text;
 
     let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let first = lines.next().unwrap_or("");
@@ -160,7 +162,7 @@ fn tokenize(mut buf: BytesMut, end: HeadEnd, limits: &Limits) -> Result<Message,
     }
     Ok(Message {
         buf,
-        head_len: end.head_len,
+        head: head_text.clone(),
         start,
         headers,
         body: Span::default(),
