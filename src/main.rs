@@ -1,5 +1,6 @@
 //! sip-autoresponder: parse the command line, load the config, run.
 
+use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -32,16 +33,18 @@ fn load(path: Option<&Path>) -> Result<Config, LoadError> {
 fn check(path: Option<&Path>) -> ExitCode {
     match load(path) {
         Ok(config) => {
-            println!("{}: OK", config.source);
+            let mut report = format!("{}: OK\n", config.source);
             for warning in &config.warnings {
-                println!("warning: {warning}");
+                report.push_str(&format!("warning: {warning}\n"));
             }
-            println!("listeners:");
+            report.push_str("listeners:\n");
             for listener in &config.listeners {
-                println!("   {} {}", listener.transport, listener.address);
+                report.push_str(&format!("   {} {}\n", listener.transport, listener.address));
             }
-            println!("rules (first match wins):");
-            print!("{}", config.rules);
+            report.push_str("rules (first match wins):\n");
+            report.push_str(&config.rules.to_string());
+            // A closed pipe (`check | head`) is not an error worth a panic.
+            let _ = std::io::stdout().write_all(report.as_bytes());
             ExitCode::SUCCESS
         }
         Err(error) => config_failure(&error),

@@ -227,9 +227,16 @@ mod tests {
     fn every_long_name_classifies_to_itself() {
         for (name, long) in LONG_NAMES {
             assert_eq!(HeaderName::classify(long), *name, "{long}");
-            assert_eq!(HeaderName::classify(&long.to_ascii_uppercase()), *name, "{long}");
+            assert_eq!(
+                HeaderName::classify(&long.to_ascii_uppercase()),
+                *name,
+                "{long}"
+            );
         }
-        assert_eq!(HeaderName::classify("a-very-long-extension-header-name"), HeaderName::Other);
+        assert_eq!(
+            HeaderName::classify("a-very-long-extension-header-name"),
+            HeaderName::Other
+        );
     }
 
     #[test]

@@ -132,7 +132,8 @@ fn tokenize(mut buf: BytesMut, end: HeadEnd, limits: &Limits) -> Result<Message,
     unfold(&mut buf[..end.head_len]);
     replace_invalid_utf8(&mut buf[..end.head_len]);
     let buf = buf.freeze();
-    let head_text = ByteString::try_from(buf.slice(..end.head_len)).map_err(|_| ParseError::NotUtf8)?;
+    let head_text =
+        ByteString::try_from(buf.slice(..end.head_len)).map_err(|_| ParseError::NotUtf8)?;
     let head: &str = &head_text;
 
     let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
