@@ -18,6 +18,7 @@ pub mod config;
 pub mod context;
 pub mod daemon;
 pub mod engine;
+pub mod explain;
 pub mod events;
 pub mod rules;
 pub mod sip;

@@ -2,6 +2,7 @@
 //! serves until shutdown. The only layer that binds sockets.
 
 pub mod logging;
+pub mod systemd;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

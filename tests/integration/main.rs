@@ -4,6 +4,7 @@ mod common;
 
 mod cli;
 mod conformance;
+mod interop;
 mod matchers;
 mod responses;
 mod transactions;

@@ -1,0 +1,1 @@
+//! sd_notify protocol (filled in by the systemd work).

@@ -1,0 +1,1 @@
+//! Explaining which rule a message matches (filled in by the explain work).

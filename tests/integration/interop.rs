@@ -1,0 +1,1 @@
+//! Interop tests with third-party SIP stacks (filled in by the interop work).
