@@ -5,7 +5,6 @@
 use thiserror::Error;
 
 use crate::events::{self, EventContext};
-use crate::rules::Step;
 use crate::sip::{Cause, ResponseParts, Verb, reason_phrase};
 use crate::transaction::ServerTransaction;
 use crate::transport;
@@ -31,18 +30,6 @@ pub struct ReplyOptions<'a> {
     pub extra_headers: &'a [u8],
     pub content_type: Option<&'a str>,
     pub body: &'a [u8],
-}
-
-impl<'a> From<&'a Step> for ReplyOptions<'a> {
-    fn from(step: &'a Step) -> Self {
-        Self {
-            status: Some(step.status),
-            reason: Some(&step.reason),
-            extra_headers: &step.extra_headers,
-            content_type: step.content_type.as_deref(),
-            body: &step.body,
-        }
-    }
 }
 
 /// Replies to one request.
@@ -91,9 +78,13 @@ impl ServerContext {
         self.send(Verb::Reply, options).await
     }
 
-    /// Runs the verb a policy step names.
-    pub async fn run_step(&mut self, step: &Step) -> Result<(), ContextError> {
-        self.send(step.verb, step.into()).await
+    /// Runs `verb` with `options` (what a policy step renders to).
+    pub async fn respond(
+        &mut self,
+        verb: Verb,
+        options: ReplyOptions<'_>,
+    ) -> Result<(), ContextError> {
+        self.send(verb, options).await
     }
 
     /// The final status sent, if any.

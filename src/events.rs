@@ -38,12 +38,13 @@ pub fn failed(ctx: &EventContext<'_>, cause: Cause) {
 }
 
 fn emit(ctx: &EventContext<'_>, event: &'static str, status: Option<u16>, cause: Option<Cause>) {
+    // Dotted names become SIP_METHOD, SIP_CALL_ID, SIP_STATUS in the journal.
     info!(
         event,
         rule = ctx.rule,
-        method = ctx.method,
-        call_id = ctx.call_id,
-        status,
+        sip.method = ctx.method,
+        sip.call_id = ctx.call_id,
+        sip.status = status,
         cause = cause.map(Cause::as_str),
         peer = %ctx.peer,
         transport = ctx.transport.name(),
@@ -64,10 +65,10 @@ pub fn message(
     info!(
         event,
         rule,
-        method = "MESSAGE",
-        call_id,
-        target,
-        status,
+        sip.method = "MESSAGE",
+        sip.call_id = call_id,
+        sip.target = target,
+        sip.status = status,
         cause = cause.map(Cause::as_str),
         "message {event}"
     );

@@ -4,10 +4,17 @@
 
 mod compile;
 mod error;
+mod listeners;
 pub mod model;
+mod policy;
+mod rules;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -18,7 +25,7 @@ pub use error::{ConfigError, ConfigErrors, LoadError};
 use crate::rules::RuleSet;
 use crate::sip::{Limits, Timers, Transport};
 use error::Diagnostics;
-use model::{ListenSection, PolicySection, RuleSection, ServerSection, TimersSection};
+use model::{ListenSection, LogSection, PolicySection, RuleSection, ServerSection, TimersSection};
 
 /// The embedded default config (config/default.toml).
 pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");
@@ -39,14 +46,60 @@ pub struct ServerSettings {
     /// `None`: every method may reach the rules.
     pub allowed_methods: Option<Vec<String>>,
     pub timers: Timers,
+    /// On SIGTERM, how long transactions in flight may finish.
+    pub drain_timeout: Duration,
+    /// `[log] level`, when set (`RUST_LOG` overrides it).
+    pub log_level: Option<String>,
 }
 
-/// One socket to bind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// One socket to bind, with its options.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenerSpec {
     pub transport: Transport,
     pub address: SocketAddr,
+    /// TLS and WSS: the certificate chain and key, read and checked at load.
+    pub tls: Option<Arc<TlsMaterial>>,
+    /// WS and WSS: the HTTP path the handshake must use, if any.
+    pub path: Option<String>,
+    pub limits: ConnectionLimits,
 }
+
+/// Limits of a stream listener (ignored for UDP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
+    pub message_timeout: Duration,
+    pub max_ws_message_size: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            idle_timeout: Duration::from_secs(300),
+            message_timeout: Duration::from_secs(10),
+            max_ws_message_size: 64 * 1024,
+        }
+    }
+}
+
+/// A TLS certificate chain and private key loaded from PEM files.
+#[derive(Debug)]
+pub struct TlsMaterial {
+    pub certificate_path: PathBuf,
+    pub private_key_path: PathBuf,
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl PartialEq for TlsMaterial {
+    fn eq(&self, other: &Self) -> bool {
+        self.chain == other.chain && self.key.secret_der() == other.key.secret_der()
+    }
+}
+
+impl Eq for TlsMaterial {}
 
 /// A loaded, validated and compiled config.
 #[derive(Debug, Clone)]
@@ -55,7 +108,7 @@ pub struct Config {
     pub source: String,
     pub server: ServerSettings,
     pub listeners: Vec<ListenerSpec>,
-    pub rules: RuleSet,
+    pub rules: Arc<RuleSet>,
     /// Things that load but are probably mistakes (`check` prints them).
     pub warnings: Vec<ConfigError>,
 }
@@ -106,9 +159,10 @@ pub(crate) struct Sections {
     pub(crate) rules: Vec<Spanned<RuleSection>>,
     pub(crate) fallback: Option<Spanned<PolicySection>>,
     pub(crate) timers: TimersSection,
+    pub(crate) log: LogSection,
 }
 
-const SECTIONS: &str = "server, timers, listen, rule, fallback";
+const SECTIONS: &str = "server, timers, log, listen, rule, fallback";
 
 fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
     let mut sections = Sections::default();
@@ -122,6 +176,11 @@ fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
             "listen" => sections.listen = array_of(value, "listen", diag),
             "rule" => sections.rules = array_of(value, "rule", diag),
             "fallback" => sections.fallback = section(value, diag),
+            "log" => {
+                if let Some(log) = section::<LogSection>(value, diag) {
+                    sections.log = log.into_inner();
+                }
+            }
             "timers" => {
                 if let Some(timers) = section::<TimersSection>(value, diag) {
                     sections.timers = timers.into_inner();

@@ -34,6 +34,25 @@ pub struct ServerSection {
     pub max_transactions: Spanned<usize>,
     /// When set, requests with any other method get 405 with Allow.
     pub allowed_methods: Option<Spanned<Vec<String>>>,
+    /// On SIGTERM, how long transactions in flight may finish, ms.
+    #[serde(default = "default_drain_timeout")]
+    pub drain_timeout_ms: Spanned<u64>,
+    /// Seed for weighted outcomes and delay ranges: the same seed gives the
+    /// same sequence of draws.
+    pub seed: Option<u64>,
+}
+
+fn default_drain_timeout() -> Spanned<u64> {
+    Spanned::new(0..0, 30_000)
+}
+
+/// `[log]`: logging.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `error`, `warn`, `info`, `debug`, `trace` or a tracing filter such as
+    /// `info,sip_autoresponder::transport=debug`; `RUST_LOG` overrides it.
+    pub level: Option<Spanned<String>>,
 }
 
 /// `[timers]`: RFC 3261 §17 timer bases (shorten them in tests).
@@ -89,6 +108,8 @@ impl Default for ServerSection {
             udp_workers: None,
             max_transactions: default_max_transactions(),
             allowed_methods: None,
+            drain_timeout_ms: default_drain_timeout(),
+            seed: None,
         }
     }
 }
@@ -109,10 +130,27 @@ fn default_max_headers() -> Spanned<usize> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenSection {
-    /// `udp` (more transports arrive with later releases).
+    /// `udp`, `tcp`, `tls`, `ws` or `wss`.
     pub transport: Spanned<String>,
     /// `IP:port`; IPv6 as `[::1]:5060`; port 0 picks a free port.
     pub address: Spanned<String>,
+    /// TLS and WSS: PEM file with the certificate chain.
+    pub certificate: Option<Spanned<String>>,
+    /// TLS and WSS: PEM file with the private key.
+    pub private_key: Option<Spanned<String>>,
+    /// WS and WSS: the only HTTP path the WebSocket handshake accepts
+    /// (default: any).
+    pub path: Option<Spanned<String>>,
+    /// Stream transports: most connections open at once.
+    pub max_connections: Option<Spanned<usize>>,
+    /// Stream transports: close a connection idle this long, ms.
+    pub idle_timeout_ms: Option<Spanned<u64>>,
+    /// Stream transports: a message (or handshake) must arrive whole within
+    /// this time once started, ms; slower senders are cut off.
+    pub message_timeout_ms: Option<Spanned<u64>>,
+    /// WS and WSS: largest WebSocket message, bytes (default: the
+    /// server's max_message_size).
+    pub max_ws_message_size: Option<Spanned<usize>>,
 }
 
 /// One value or a list of them (`method = "INVITE"` or `["INVITE", "BYE"]`).
@@ -168,6 +206,7 @@ pub struct MatchSection {
 }
 
 /// One response step of a policy (the options of a ServerContext verb).
+/// `reason`, `extra_headers` and `body` may use `${...}` substitutions.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepSection {
@@ -175,82 +214,182 @@ pub struct StepSection {
     pub status: Option<Spanned<u16>>,
     /// Reason phrase; default: the registered phrase for the status, or "".
     pub reason: Option<Spanned<String>>,
-    /// Extra `Name: value` header lines, added verbatim.
+    /// Extra `Name: value` header lines.
     #[serde(default)]
     pub extra_headers: Vec<Spanned<String>>,
-    /// Body text.
-    pub body: Option<String>,
-    /// Content-Type of the body; default application/sdp for a body starting
-    /// with `v=0`, else text/plain.
+    /// Body: text, or `{ sdp = "answer" }` for an SDP answer to the offer.
+    pub body: Option<Spanned<BodySection>>,
+    /// Content-Type of the body; default application/sdp for an SDP body,
+    /// else text/plain.
     pub content_type: Option<Spanned<String>>,
-    /// Wait before sending this step, in milliseconds after the previous one.
+    /// Wait before sending this step, in milliseconds after the previous
+    /// one: a number, or `{ min, max }` drawn uniformly.
     #[serde(default)]
-    pub delay_ms: u64,
+    pub delay_ms: DelaySection,
     /// `accept` of an INVITE only: send BYE this many ms after the 2xx.
     pub hangup_after_ms: Option<Spanned<u64>>,
 }
 
-/// `message = { … }` on a MESSAGE rule: an auto-reply MESSAGE sent after the
-/// final response, like `JsSIP.Message.send(target, body, contentType, {extraHeaders})`.
+/// A body: literal text (with substitutions) or a generated one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged, expecting = "a string, or { sdp = \"answer\" }")]
+pub enum BodySection {
+    Text(String),
+    Generated(GeneratedBody),
+}
+
+/// `{ sdp = "answer" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratedBody {
+    pub sdp: Spanned<String>,
+}
+
+/// A delay in milliseconds: fixed, or drawn uniformly from a range.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged, expecting = "milliseconds, or { min, max }")]
+pub enum DelaySection {
+    Fixed(u64),
+    Range { min: u64, max: u64 },
+}
+
+impl Default for DelaySection {
+    fn default() -> Self {
+        Self::Fixed(0)
+    }
+}
+
+/// `message = { … }`: an auto-reply MESSAGE sent after the final response,
+/// like `JsSIP.Message.send(target, body, contentType, {extraHeaders})`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessageSection {
-    /// Body text.
-    #[serde(default)]
-    pub body: String,
+    /// Body text (with substitutions).
+    pub body: Option<Spanned<String>>,
     /// Content-Type of the body (default text/plain).
     pub content_type: Option<Spanned<String>>,
-    /// Extra `Name: value` header lines.
+    /// Extra `Name: value` header lines (with substitutions).
     #[serde(default)]
     pub extra_headers: Vec<Spanned<String>>,
-    /// SIP URI to send to; default: the sender's From URI, over the flow the
-    /// request came from.
+    /// SIP URI to send to; default: the sender's live registration, else its
+    /// From URI over the flow the request came from.
     pub target: Option<Spanned<String>>,
     /// Wait after the final response, in milliseconds.
     #[serde(default)]
     pub delay_ms: u64,
 }
 
-/// The reply part of a rule or of `[fallback]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PolicySection {
-    #[serde(default)]
-    pub progress: Vec<StepSection>,
-    pub accept: Option<StepSection>,
-    pub reject: Option<StepSection>,
-    pub reply: Option<StepSection>,
-    /// Answer nothing at all (to test client timeouts).
-    #[serde(default)]
-    pub drop: bool,
-}
-
-/// `[[rule]]`: a name, conditions and a reply policy.
+/// `register = { … }`: the built-in registrar policy for REGISTER.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RuleSection {
-    pub name: Spanned<String>,
-    #[serde(rename = "match", default)]
-    pub conditions: MatchSection,
-    #[serde(default)]
-    pub progress: Vec<StepSection>,
-    pub accept: Option<StepSection>,
-    pub reject: Option<StepSection>,
-    pub reply: Option<StepSection>,
-    #[serde(default)]
-    pub drop: bool,
-    /// Auto-reply MESSAGE sent after the final response.
-    pub message: Option<Spanned<MessageSection>>,
+pub struct RegisterSection {
+    /// Below this many seconds: 423 Interval Too Brief with Min-Expires.
+    #[serde(default = "default_min_expires")]
+    pub min_expires: u32,
+    /// Longer requests are granted this many seconds.
+    #[serde(default = "default_max_expires")]
+    pub max_expires: u32,
+    /// Granted when the request names no expiry (default 3600, within the
+    /// min-max range).
+    pub default_expires: Option<u32>,
 }
 
-impl RuleSection {
-    pub fn policy(&self) -> PolicySection {
-        PolicySection {
-            progress: self.progress.clone(),
-            accept: self.accept.clone(),
-            reject: self.reject.clone(),
-            reply: self.reply.clone(),
-            drop: self.drop,
-        }
-    }
+fn default_min_expires() -> u32 {
+    60
 }
+
+fn default_max_expires() -> u32 {
+    3600
+}
+
+macro_rules! policy_fields {
+    ($(#[$meta:meta])* $name:ident { $($extra:tt)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($extra)*
+            /// Provisional responses, in order.
+            #[serde(default)]
+            pub progress: Vec<StepSection>,
+            pub accept: Option<StepSection>,
+            pub reject: Option<StepSection>,
+            pub reply: Option<StepSection>,
+            /// Answer nothing at all (to test client timeouts).
+            #[serde(default)]
+            pub drop: bool,
+            /// Auto-reply MESSAGE sent after the final response.
+            pub message: Option<Spanned<MessageSection>>,
+            /// The built-in registrar (REGISTER).
+            pub register: Option<Spanned<RegisterSection>>,
+        }
+
+        impl $name {
+            /// The reply fields alone.
+            pub fn policy(&self) -> PolicySection {
+                PolicySection {
+                    progress: self.progress.clone(),
+                    accept: self.accept.clone(),
+                    reject: self.reject.clone(),
+                    reply: self.reply.clone(),
+                    drop: self.drop,
+                    message: self.message.clone(),
+                    register: self.register.clone(),
+                }
+            }
+        }
+    };
+}
+
+policy_fields!(
+    /// The reply part of a rule, of `[fallback]`, of an outcome or of a
+    /// sequence entry.
+    PolicySection {}
+);
+
+policy_fields!(
+    /// `[[rule.outcome]]`: one of several policies, picked at random by weight.
+    OutcomeSection {
+        /// Relative weight (default 1).
+        #[serde(default = "default_weight")]
+        pub weight: Spanned<u32>,
+    }
+);
+
+fn default_weight() -> Spanned<u32> {
+    Spanned::new(0..0, 1)
+}
+
+/// `[rule.sequence]`: the nth request with the same key gets the nth policy
+/// (the last one repeats).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SequenceSection {
+    /// `call_id`, `from_user` or `request_uri`.
+    pub key: Spanned<String>,
+    /// How long a key is remembered after its last request, ms.
+    #[serde(default = "default_sequence_ttl")]
+    pub ttl_ms: u64,
+    /// The policies, in order.
+    #[serde(default)]
+    pub policy: Vec<PolicySection>,
+}
+
+fn default_sequence_ttl() -> u64 {
+    60_000
+}
+
+policy_fields!(
+    /// `[[rule]]`: a name, conditions and a reply policy (or outcomes, or a
+    /// sequence).
+    RuleSection {
+        pub name: Spanned<String>,
+        #[serde(rename = "match", default)]
+        pub conditions: MatchSection,
+        /// Only every Nth matching request takes this rule.
+        pub every: Option<Spanned<u64>>,
+        #[serde(default)]
+        pub outcome: Vec<Spanned<OutcomeSection>>,
+        pub sequence: Option<Spanned<SequenceSection>>,
+    }
+);

@@ -18,7 +18,7 @@ fn assert_error(text: &str, expected: &str) {
 #[test]
 fn embedded_default_loads() {
     let config = Config::embedded_default().expect("default config is valid");
-    assert_eq!(config.listeners.len(), 1);
+    assert_eq!(config.listeners.len(), 3);
     assert!(config.rules.rules().len() >= 4);
 }
 

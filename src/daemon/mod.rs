@@ -1,30 +1,36 @@
 //! The daemon: binds every listener, hands the sockets to the transports,
 //! serves until shutdown. The only layer that binds sockets.
 
+mod listeners;
 pub mod logging;
+mod reload;
+mod signals;
 pub mod systemd;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use tokio::net::UdpSocket;
+use anyhow::Context as _;
+
+use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::Config;
-use bytes::Bytes;
-
 use crate::engine::{Engine, EngineSettings};
 use crate::sip::Transport;
 use crate::transaction::{LayerSettings, TransactionLayer};
-use crate::transport::{self, ListenerInfo, bind_udp, serve_udp};
+use crate::transport;
+use listeners::{BoundListener, RunningListener, bind_listener};
+use signals::{Control, Controls};
+use systemd::Notifier;
 
 /// A daemon whose listeners are bound but not yet served.
 #[derive(Debug)]
 pub struct Daemon {
     engine: Arc<Engine>,
-    udp: Vec<(Arc<UdpSocket>, ListenerInfo)>,
-    udp_workers: usize,
+    bound: Vec<BoundListener>,
 }
 
 impl Daemon {
@@ -32,23 +38,11 @@ impl Daemon {
     /// learns the real addresses (port 0 resolved) first.
     pub fn bind(config: &Config) -> Result<Self, transport::Error> {
         let settings = &config.server;
-        let mut udp = Vec::new();
-        for spec in &config.listeners {
-            // The config compiler refuses other transports for now.
-            if spec.transport == Transport::Udp {
-                let socket = bind_udp(spec.address)?;
-                let local = socket
-                    .local_addr()
-                    .map_err(|source| transport::Error::Bind {
-                        transport: spec.transport,
-                        address: spec.address,
-                        source,
-                    })?;
-                let info =
-                    ListenerInfo::new(Transport::Udp, local, settings.public_address.as_deref());
-                udp.push((Arc::new(socket), info));
-            }
-        }
+        let bound = config
+            .listeners
+            .iter()
+            .map(|spec| bind_listener(spec, settings))
+            .collect::<Result<Vec<_>, _>>()?;
         let layer = TransactionLayer::new(LayerSettings {
             timers: settings.timers,
             max_transactions: settings.max_transactions,
@@ -59,16 +53,15 @@ impl Daemon {
         let engine = Engine::new(config.rules.clone(), engine_settings(config), layer);
         Ok(Self {
             engine: Arc::new(engine),
-            udp,
-            udp_workers: settings.udp_workers,
+            bound,
         })
     }
 
     /// The bound listeners: transport and real local address.
     pub fn listeners(&self) -> Vec<(Transport, SocketAddr)> {
-        self.udp
+        self.bound
             .iter()
-            .map(|(_, info)| (info.transport, info.local))
+            .map(|l| (l.info.transport, l.local()))
             .collect()
     }
 
@@ -78,18 +71,15 @@ impl Daemon {
 
     /// Serves every listener until `shutdown` is cancelled.
     pub async fn serve(self, shutdown: CancellationToken) {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (socket, info) in self.udp {
-            info!(transport = info.transport.name(), local = %info.local, "listening for {} on {}", info.transport.via_token(), info.local);
-            tasks.spawn(serve_udp(
-                socket,
-                info,
-                self.engine.clone(),
-                self.udp_workers,
-                shutdown.child_token(),
-            ));
+        let running: Vec<_> = self
+            .bound
+            .into_iter()
+            .map(|l| l.start(self.engine.clone(), &shutdown))
+            .collect();
+        shutdown.cancelled().await;
+        for listener in running {
+            listener.stop().await;
         }
-        while tasks.join_next().await.is_some() {}
     }
 }
 
@@ -101,24 +91,95 @@ pub fn engine_settings(config: &Config) -> EngineSettings {
     }
 }
 
-/// Binds and serves `config` until SIGINT or SIGTERM.
-pub async fn run(config: Config) -> anyhow::Result<()> {
-    let daemon = Daemon::bind(&config)?;
+/// Runs `config` (loaded from `path`, or the embedded default when `None`)
+/// as a service: binds, tells systemd it is ready, reloads on SIGHUP, and on
+/// SIGTERM/SIGINT stops taking requests, drains what is in flight (bounded
+/// by the drain timeout; a second signal exits at once) and returns.
+pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
+    let notifier = Notifier::from_env();
+    let mut controls = Controls::install().context("cannot install signal handlers")?;
+    let daemon = Daemon::bind(&config).context("cannot bind listeners")?;
+    let engine = daemon.engine();
     let shutdown = CancellationToken::new();
-    let serving = tokio::spawn(daemon.serve(shutdown.clone()));
-    wait_for_stop_signal().await?;
-    info!("stopping");
+    let mut running: Vec<RunningListener> = daemon
+        .bound
+        .into_iter()
+        .map(|l| l.start(engine.clone(), &shutdown))
+        .collect();
+    notifier.ready(&status_line(&running));
+    let watchdog = notifier.watchdog_interval().map(|period| {
+        let notifier = Notifier::from_env();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            loop {
+                ticks.tick().await;
+                notifier.watchdog();
+            }
+        })
+    });
+    let source = config.source.clone();
+    while let Some(control) = controls.next().await {
+        match control {
+            Control::Reload => {
+                notifier.reloading();
+                let outcome = reload::reload(
+                    path.as_deref(),
+                    &mut config,
+                    &engine,
+                    &mut running,
+                    &shutdown,
+                )
+                .await;
+                reload::log_outcome(&source, &outcome);
+                notifier.ready(&status_line(&running));
+            }
+            Control::Shutdown => break,
+        }
+    }
+    notifier.stopping();
+    engine.start_draining();
+    info!(
+        drain_timeout_ms = config.server.drain_timeout.as_millis() as u64,
+        "stopping: draining transactions in flight"
+    );
+    let drained = tokio::select! {
+        drained = drain(&engine, config.server.drain_timeout) => drained,
+        _ = controls.next() => {
+            warn!("second stop signal: exiting at once");
+            false
+        }
+    };
+    if !drained {
+        warn!("transactions still in flight at exit");
+    }
+    if let Some(watchdog) = watchdog {
+        watchdog.abort();
+    }
     shutdown.cancel();
-    serving.await?;
+    for listener in running {
+        listener.stop().await;
+    }
+    info!("stopped");
     Ok(())
 }
 
-async fn wait_for_stop_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate())?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result?,
-        _ = terminate.recv() => {}
+/// Waits until nothing is in flight, or `limit` passes. True when drained.
+async fn drain(engine: &Engine, limit: std::time::Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !engine.is_idle() {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    Ok(())
+    true
+}
+
+/// STATUS= text naming the listeners.
+fn status_line(running: &[RunningListener]) -> String {
+    let listeners: Vec<String> = running
+        .iter()
+        .map(|l| format!("{} {}", l.info.transport, l.info.local))
+        .collect();
+    format!("listening on {}", listeners.join(", "))
 }

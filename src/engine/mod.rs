@@ -2,19 +2,25 @@
 //! protocol checks → the rule set snapshot → a ServerContext running the
 //! chosen policy.
 
-mod protocol;
+mod auto_reply;
+pub mod protocol;
+pub mod registrar;
 mod runner;
+pub mod sdp;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use arc_swap::ArcSwap;
 use tracing::{debug, info, warn};
 
 use crate::context::{ReplyOptions, ServerContext};
-use crate::rules::{MatchInput, ReplyPolicy, RuleSet, Selected};
+use crate::rules::{MatchInput, ReplyPolicy, RuleSet};
 use crate::sip::{self, Limits, Message, Rejected, Request, ResponseSummary, reason_phrase};
 use crate::transaction::{NewRequest, Received, TransactionLayer};
-use crate::transport::{DatagramHandler, Flow, ListenerInfo};
+use crate::transport::{Flow, ListenerInfo, MessageHandler};
+use registrar::Registrar;
+use sdp::SdpService;
 
 /// Settings the engine applies to every message; swapped with the rules on
 /// reload.
@@ -29,7 +35,7 @@ pub struct EngineSettings {
 /// arrived. Swapped whole on reload, so a request never mixes two configs.
 #[derive(Debug)]
 pub struct Snapshot {
-    pub rules: RuleSet,
+    pub rules: Arc<RuleSet>,
     pub settings: EngineSettings,
 }
 
@@ -38,19 +44,67 @@ pub struct Snapshot {
 pub struct Engine {
     current: ArcSwap<Snapshot>,
     transactions: TransactionLayer,
+    registrar: Arc<Registrar>,
+    sdp: Arc<SdpService>,
+    /// Policies still running (delays, ACK waits, hang-ups, auto-replies).
+    jobs: Arc<AtomicUsize>,
+    /// Set on shutdown: new requests get 503, work in flight finishes.
+    draining: AtomicBool,
+}
+
+/// Counts a running job until dropped.
+pub(super) struct JobGuard(Arc<AtomicUsize>);
+
+impl Clone for JobGuard {
+    fn clone(&self) -> Self {
+        Self::new(&self.0)
+    }
+}
+
+impl JobGuard {
+    fn new(jobs: &Arc<AtomicUsize>) -> Self {
+        jobs.fetch_add(1, Ordering::AcqRel);
+        Self(jobs.clone())
+    }
+}
+
+impl Drop for JobGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Engine {
-    pub fn new(rules: RuleSet, settings: EngineSettings, transactions: TransactionLayer) -> Self {
+    pub fn new(
+        rules: Arc<RuleSet>,
+        settings: EngineSettings,
+        transactions: TransactionLayer,
+    ) -> Self {
         Self {
             current: ArcSwap::from_pointee(Snapshot { rules, settings }),
             transactions,
+            registrar: Arc::new(Registrar::default()),
+            sdp: Arc::new(SdpService),
+            jobs: Arc::new(AtomicUsize::new(0)),
+            draining: AtomicBool::new(false),
         }
+    }
+
+    /// Stops taking new requests (they get 503 with Retry-After); requests
+    /// of transactions and dialogs already in flight are still served.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// Whether anything is still in flight: running policies or
+    /// transactions in progress.
+    pub fn is_idle(&self) -> bool {
+        self.jobs.load(Ordering::Acquire) == 0 && self.transactions.transactions_in_progress() == 0
     }
 
     /// Installs a new rule set and settings; transactions already running
     /// keep the policy they started with.
-    pub fn replace(&self, rules: RuleSet, settings: EngineSettings) {
+    pub fn replace(&self, rules: Arc<RuleSet>, settings: EngineSettings) {
         self.current.store(Arc::new(Snapshot { rules, settings }));
     }
 
@@ -62,8 +116,12 @@ impl Engine {
         &self.transactions
     }
 
+    pub fn registrar(&self) -> &Registrar {
+        &self.registrar
+    }
+
     /// Handles one framed message from any transport.
-    pub async fn handle_message(&self, message: Message, flow: Flow, listener: &ListenerInfo) {
+    pub async fn process_message(&self, message: Message, flow: Flow, listener: &ListenerInfo) {
         if !message.is_request() {
             let delivered = ResponseSummary::of(&message)
                 .is_some_and(|r| self.transactions.receive_response(&r));
@@ -87,13 +145,33 @@ impl Engine {
             Received::Handled => return,
             Received::New(new) => *new,
         };
+        if dialog.is_none() && self.draining.load(Ordering::Acquire) {
+            let mut context = ServerContext::new(
+                transaction,
+                protocol::RULE.into(),
+                request.method(),
+                request.call_id(),
+            );
+            let options = ReplyOptions {
+                status: Some(503),
+                extra_headers: b"Retry-After: 5\r\n",
+                ..ReplyOptions::default()
+            };
+            let _ = context.reply(options).await;
+            return;
+        }
         let snapshot = self.current.load_full();
         let input = MatchInput {
             request: &request,
             source: source.peer,
             transport: source.transport,
         };
-        if let Some(refusal) = protocol::refusal(&request, &snapshot, &input) {
+        if let Some(refusal) = protocol::refusal(
+            &request,
+            &snapshot.rules,
+            snapshot.settings.allowed_methods.as_deref(),
+            &input,
+        ) {
             let mut context = ServerContext::new(
                 transaction,
                 protocol::RULE.into(),
@@ -110,25 +188,35 @@ impl Engine {
             }
             return;
         }
-        let Selected { rule, policy } = match (&dialog, snapshot.rules.find(&input)) {
+        let selected = match (&dialog, snapshot.rules.find(&input)) {
             (_, Some(selected)) => selected,
             // §12.2.2: in-dialog requests no rule answers get 200.
             (Some(dialog), None) => protocol::in_dialog_default(&request, dialog),
             (None, None) => snapshot.rules.fallback_selection(),
         };
-        if matches!(*policy, ReplyPolicy::Drop) {
-            info!(event = "dropped", rule = &*rule, method = request.method(), call_id = request.call_id(), peer = %source.peer, "request dropped by rule");
+        if matches!(*selected.policy, ReplyPolicy::Drop) {
+            info!(event = "dropped", rule = &*selected.rule, method = request.method(), call_id = request.call_id(), peer = %source.peer, "request dropped by rule");
             return;
         }
-        let context = ServerContext::new(transaction, rule, request.method(), request.call_id());
+        let context = ServerContext::new(
+            transaction,
+            selected.rule.clone(),
+            request.method(),
+            request.call_id(),
+        );
         let job = runner::Job {
+            guard: JobGuard::new(&self.jobs),
             context,
-            policy,
+            selected,
             request,
             dialog,
             source,
-            layer: self.transactions.clone(),
             sent_by: listener.sent_by.clone(),
+            services: runner::Services {
+                layer: self.transactions.clone(),
+                registrar: self.registrar.clone(),
+                sdp: self.sdp.clone(),
+            },
         };
         if job.runs_to_completion_at_once() {
             job.run().await;
@@ -144,9 +232,10 @@ impl Engine {
         let transport = flow.transport.name();
         let data = sip::excerpt(rejected.message.as_bytes());
         let is_ack = rejected.message.method() == Some("ACK");
-        let status = rejected
-            .status()
-            .filter(|_| !is_ack && rejected.top_via().is_some());
+        // Over a connection an answer always reaches the sender; over UDP it
+        // needs a top Via to go back to.
+        let routable = rejected.top_via().is_some() || flow.transport.is_reliable();
+        let status = rejected.status().filter(|_| !is_ack && routable);
         let Some(status) = status else {
             warn!(%peer, transport, error = %rejected.error, %data, "dropped malformed request: no response can be routed");
             return;
@@ -156,29 +245,65 @@ impl Engine {
             _ => reason_phrase(status).to_owned(),
         };
         warn!(%peer, transport, status, error = %rejected.error, %data, "rejected malformed request");
-        if let Err(error) = self
-            .transactions
-            .answer_rejected(rejected, flow, status, &reason)
-            .await
-        {
+        let sent = if rejected.top_via().is_some() {
+            self.transactions
+                .answer_rejected(rejected, flow, status, &reason)
+                .await
+        } else {
+            self.transactions
+                .answer_minimal(&flow, status, &reason)
+                .await
+        };
+        if let Err(error) = sent {
             warn!(%peer, %error, "could not send the answer to a malformed request");
         }
     }
 }
 
-impl DatagramHandler for Engine {
+impl MessageHandler for Engine {
     async fn handle_datagram(&self, data: &[u8], flow: Flow, listener: &ListenerInfo) {
         let limits = self.current.load().settings.limits;
         match sip::parse_datagram(data, &limits) {
-            Ok(message) => self.handle_message(message, flow, listener).await,
-            Err(sip::ParseError::Empty) => {} // CRLF keep-alive on UDP
-            Err(error) => warn!(
-                peer = %flow.peer,
-                transport = flow.transport.name(),
-                %error,
-                data = %sip::excerpt(data),
-                "dropped unparseable message"
-            ),
+            Ok(message) => self.process_message(message, flow, listener).await,
+            Err(sip::ParseError::Empty) => {} // CRLF keep-alive
+            Err(error) => {
+                warn!(
+                    peer = %flow.peer,
+                    transport = flow.transport.name(),
+                    %error,
+                    data = %sip::excerpt(data),
+                    "dropped unparseable message"
+                );
+                // RFC 7118 §5.1: over WebSocket the sender is known, so a
+                // message that holds no SIP message still gets 400.
+                if flow.transport.is_reliable() {
+                    let reason = format!("{} ({error})", reason_phrase(400));
+                    let _ = self.transactions.answer_minimal(&flow, 400, &reason).await;
+                }
+            }
+        }
+    }
+
+    async fn handle_message(&self, message: Message, flow: Flow, listener: &ListenerInfo) {
+        self.process_message(message, flow, listener).await;
+    }
+
+    async fn handle_unframeable(
+        &self,
+        head: Option<Message>,
+        error: sip::ParseError,
+        flow: Flow,
+        _listener: &ListenerInfo,
+    ) {
+        match head.filter(Message::is_request) {
+            Some(message) => {
+                self.answer_malformed(&Rejected { message, error }, flow)
+                    .await
+            }
+            None => {
+                let reason = format!("{} ({error})", reason_phrase(400));
+                let _ = self.transactions.answer_minimal(&flow, 400, &reason).await;
+            }
         }
     }
 }

@@ -2,17 +2,14 @@
 //! default answer to in-dialog requests no rule handles.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use bytes::Bytes;
-
-use super::Snapshot;
-use crate::rules::{MatchInput, ReplyPolicy, Selected, Step};
+use crate::rules::template::Template;
+use crate::rules::{Body, Delay, HeaderLines, MatchInput, ReplyPolicy, RuleSet, Selected, Step};
 use crate::sip::{self, HeaderName, Request, Verb, reason_phrase};
 use crate::transaction::Dialog;
 
 /// The rule name events carry for answers these checks give.
-pub(super) const RULE: &str = "protocol";
+pub const RULE: &str = "protocol";
 
 /// Methods RFC 3261 and its extensions define; others are "unknown" (501).
 const KNOWN_METHODS: [&str; 14] = [
@@ -33,31 +30,41 @@ const KNOWN_METHODS: [&str; 14] = [
 ];
 
 /// A request the rules never see, and how it is answered.
-pub(super) struct Refusal {
-    pub(super) status: u16,
-    pub(super) extra_headers: String,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    /// `Name: value\r\n` lines.
+    pub extra_headers: String,
+    /// Why, for logs and `explain`.
+    pub why: String,
 }
 
-pub(super) fn refusal(
+/// The RFC 3261 §8.2 checks a UAS makes before the rules see a request.
+/// `allowed_methods` is the config's list, if any. Rules are only matched,
+/// never taken (no `every` or sequence state moves).
+pub fn refusal(
     request: &Request,
-    snapshot: &Snapshot,
+    rules: &RuleSet,
+    allowed_methods: Option<&[String]>,
     input: &MatchInput<'_>,
 ) -> Option<Refusal> {
     let method = request.method();
     // §8.2.1: 405 with Allow for a method the config does not allow.
-    if let Some(allowed) = &snapshot.settings.allowed_methods
+    if let Some(allowed) = allowed_methods
         && !allowed.iter().any(|m| m == method)
     {
         return Some(Refusal {
             status: 405,
             extra_headers: format!("Allow: {}\r\n", allowed.join(", ")),
+            why: format!("{method} is not in allowed_methods (RFC 3261 §8.2.1)"),
         });
     }
     // §8.2.1: 501 for a method nobody knows, unless a rule answers it.
-    if !KNOWN_METHODS.contains(&method) && snapshot.rules.find(input).is_none() {
+    if !KNOWN_METHODS.contains(&method) && !rules.matches_any(input) {
         return Some(Refusal {
             status: 501,
             extra_headers: String::new(),
+            why: format!("{method} is an unknown method no rule answers (RFC 3261 §8.2.1)"),
         });
     }
     // §8.2.2.1: 416 for a Request-URI scheme the UAS does not support.
@@ -69,6 +76,9 @@ pub(super) fn refusal(
         return Some(Refusal {
             status: 416,
             extra_headers: String::new(),
+            why: format!(
+                "Request-URI scheme `{scheme}` is not sip, sips or tel (RFC 3261 §8.2.2.1)"
+            ),
         });
     }
     // §8.2.2.3: no extension is implemented, so every Require option is
@@ -81,9 +91,11 @@ pub(super) fn refusal(
             .filter(|tag| !tag.is_empty())
             .collect();
         if !unsupported.is_empty() {
+            let list = unsupported.join(", ");
             return Some(Refusal {
                 status: 420,
-                extra_headers: format!("Unsupported: {}\r\n", unsupported.join(", ")),
+                extra_headers: format!("Unsupported: {list}\r\n"),
+                why: format!("Require: {list} is not supported (RFC 3261 §8.2.2.3)"),
             });
         }
     }
@@ -94,19 +106,18 @@ pub(super) fn refusal(
 /// carries an offer gets the dialog's previous SDP answer again.
 pub(super) fn in_dialog_default(request: &Request, dialog: &Dialog) -> Selected {
     let offers = matches!(request.method(), "INVITE" | "UPDATE") && !request.body().is_empty();
-    let body = if offers {
-        dialog.answer().unwrap_or_default()
-    } else {
-        Bytes::new()
-    };
+    let answer = dialog
+        .answer()
+        .filter(|_| offers)
+        .and_then(|b| String::from_utf8(b.to_vec()).ok());
     let step = Step {
         verb: Verb::Accept,
         status: 200,
-        reason: reason_phrase(200).into(),
-        extra_headers: Bytes::new(),
-        content_type: (!body.is_empty()).then(|| "application/sdp".into()),
-        body,
-        delay: Duration::ZERO,
+        reason: Template::literal(reason_phrase(200)),
+        extra_headers: HeaderLines::default(),
+        content_type: answer.is_some().then(|| "application/sdp".into()),
+        body: answer.map_or(Body::None, |sdp| Body::Text(Template::literal(&sdp))),
+        delay: Delay::ZERO,
         hangup_after: None,
     };
     Selected {
@@ -116,5 +127,8 @@ pub(super) fn in_dialog_default(request: &Request, dialog: &Dialog) -> Selected 
             final_step: Some(step),
             message: None,
         }),
+        counter: 0,
+        captures: Vec::new(),
+        seed: 0,
     }
 }

@@ -1,18 +1,20 @@
-//! Runs one reply policy: steps with their delays, CANCEL while ringing,
-//! the ACK wait after a final response, the dialog of a 2xx (No ACK BYE,
-//! hang-up BYE) and the auto-reply MESSAGE.
+//! Runs one reply policy: steps rendered for the request, with their delays,
+//! CANCEL while ringing, the ACK wait after a final response, the dialog of
+//! a 2xx (No ACK BYE, hang-up BYE), the registrar and the auto-reply MESSAGE.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::{info, warn};
 
+use super::auto_reply::AutoReply;
+use super::registrar::Registrar;
+use super::sdp::SdpService;
 use crate::context::{ReplyOptions, ServerContext};
-use crate::events;
-use crate::rules::{AutoMessage, ReplyPolicy};
-use crate::sip::{Cause, MAGIC_COOKIE, OutgoingRequest, Request, sip_host_port};
-use crate::transaction::{ClientOutcome, Dialog, DialogSpec, TransactionLayer, new_tag};
+use crate::rules::template::Vars;
+use crate::rules::{RegisterPolicy, ReplyPolicy, Selected, Step};
+use crate::sip::{Cause, Request};
+use crate::transaction::{ClientOutcome, Dialog, DialogSpec, TransactionLayer};
 use crate::transport::Flow;
 
 /// How long an INVITE without a final step rings before the responder
@@ -20,32 +22,59 @@ use crate::transport::Flow;
 /// 3 minutes of RFC 3261 Timer C).
 const RING_LIMIT: Duration = Duration::from_secs(180);
 
+/// Shared services a job uses.
+#[derive(Clone)]
+pub(super) struct Services {
+    pub(super) layer: TransactionLayer,
+    pub(super) registrar: Arc<Registrar>,
+    pub(super) sdp: Arc<SdpService>,
+}
+
 /// Everything needed to answer one request.
 pub(super) struct Job {
+    /// Keeps the engine's count of running jobs while this one lives.
+    pub(super) guard: super::JobGuard,
     pub(super) context: ServerContext,
-    pub(super) policy: Arc<ReplyPolicy>,
+    pub(super) selected: Selected,
     pub(super) request: Request,
     pub(super) dialog: Option<Arc<Dialog>>,
     /// The flow the request came from.
     pub(super) source: Flow,
-    pub(super) layer: TransactionLayer,
     pub(super) sent_by: Arc<str>,
+    pub(super) services: Services,
 }
 
 impl Job {
     /// Whether the job finishes without waiting (no delay, no INVITE, no
     /// auto-reply), so the receive loop can run it inline.
     pub(super) fn runs_to_completion_at_once(&self) -> bool {
+        let policy = &self.selected.policy;
         self.request.method() != "INVITE"
-            && self.policy.auto_message().is_none()
-            && self.policy.steps().all(|s| s.delay.is_zero())
+            && policy.auto_message().is_none()
+            && policy.steps().all(|s| s.delay.is_zero())
+    }
+
+    fn vars(&self) -> Vars<'_> {
+        Vars {
+            request: &self.request,
+            source: self.source.peer,
+            transport: self.source.transport,
+            local: self.source.local,
+            rule: self.context.rule(),
+            counter: self.selected.counter,
+            captures: &self.selected.captures,
+        }
     }
 
     pub(super) async fn run(mut self) {
+        let policy = self.selected.policy.clone();
+        if let ReplyPolicy::Register(register) = policy.as_ref() {
+            return self.register(register).await;
+        }
         let is_invite = self.request.method() == "INVITE";
         // RFC 3261 §17.2.1: an INVITE whose first answer is not immediate
         // gets 100 Trying at once, so the client stops retransmitting.
-        if is_invite && !self.policy.first_response_is_immediate() {
+        if is_invite && !policy.first_response_is_immediate() {
             let trying = ReplyOptions {
                 status: Some(100),
                 ..ReplyOptions::default()
@@ -54,36 +83,33 @@ impl Job {
                 warn!(%error, "could not send 100 Trying");
             }
         }
-        let policy = self.policy.clone();
+        let mut rng = fastrand::Rng::with_seed(self.selected.seed);
         for step in policy.steps() {
-            if !step.delay.is_zero() {
+            let delay = step.delay.draw(&mut rng);
+            if !delay.is_zero() {
                 tokio::select! {
-                    () = tokio::time::sleep(step.delay) => {}
+                    () = tokio::time::sleep(delay) => {}
                     () = self.context.transaction().cancelled(), if is_invite => {}
                 }
             }
             if is_invite && self.context.transaction().is_cancelled() {
                 return self.canceled().await;
             }
-            if let Err(error) = self.context.run_step(step).await {
+            if let Err(error) = self.send_step(step).await {
                 warn!(%error, status = step.status, "response not sent");
                 return;
             }
         }
         if let Some(message) = policy.auto_message() {
-            let reply = AutoReply {
-                message: message.clone(),
-                target: message
-                    .target
-                    .as_deref()
-                    .unwrap_or(self.request.from_uri())
-                    .to_owned(),
-                our_uri: self.request.to_uri().to_owned(),
-                rule: self.context.rule().clone(),
-                source: self.source.clone(),
-                layer: self.layer.clone(),
-                sent_by: self.sent_by.clone(),
-            };
+            let reply = AutoReply::new(
+                message,
+                &self.request,
+                &self.vars(),
+                &self.source,
+                &self.sent_by,
+                &self.services,
+                &self.guard,
+            );
             tokio::spawn(reply.send());
         }
         if !is_invite {
@@ -95,6 +121,44 @@ impl Job {
             Some(_) => {
                 self.context.transaction().await_ack().await;
             }
+        }
+    }
+
+    /// Renders one step for this request and sends it.
+    async fn send_step(&mut self, step: &Step) -> Result<(), crate::context::ContextError> {
+        let rendered = step.render(&self.vars(), || {
+            self.services
+                .sdp
+                .answer(&self.request, self.dialog.as_deref())
+        });
+        let options = ReplyOptions {
+            status: Some(step.status),
+            reason: Some(&rendered.reason),
+            extra_headers: &rendered.extra_headers,
+            content_type: rendered.content_type,
+            body: &rendered.body,
+        };
+        self.context.respond(step.verb, options).await
+    }
+
+    /// The registrar answers REGISTER (RFC 3261 §10.3).
+    async fn register(mut self, policy: &RegisterPolicy) {
+        let answer = self
+            .services
+            .registrar
+            .register(&self.request, policy, &self.source);
+        let options = ReplyOptions {
+            status: Some(answer.status),
+            extra_headers: answer.headers.as_bytes(),
+            ..ReplyOptions::default()
+        };
+        let sent = if answer.status < 300 {
+            self.context.accept(options).await
+        } else {
+            self.context.reject(options).await
+        };
+        if let Err(error) = sent {
+            warn!(%error, "REGISTER answer not sent");
         }
     }
 
@@ -130,28 +194,30 @@ impl Job {
         };
         let flow = self.context.transaction().flow().clone();
         self.context.transaction().accepted();
+        let layer = self.services.layer.clone();
         let dialog = match self.dialog.clone() {
             Some(dialog) => dialog,
             None => {
-                let spec = self.dialog_spec();
-                self.layer.create_dialog(spec)
+                let spec = self.dialog_spec(&response);
+                layer.create_dialog(spec)
             }
         };
-        if !self
-            .layer
-            .await_ack_for_2xx(&dialog, &response, &flow)
-            .await
-        {
+        if !layer.await_ack_for_2xx(&dialog, &response, &flow).await {
             self.context.fail(Cause::NoAck);
-            let outcome = self.layer.send_bye(&dialog).await;
+            let outcome = layer.send_bye(&dialog).await;
             log_bye(&dialog, "no ACK", &outcome);
             return;
         }
-        let hangup = self.policy.steps().last().and_then(|s| s.hangup_after);
+        let hangup = self
+            .selected
+            .policy
+            .steps()
+            .last()
+            .and_then(|s| s.hangup_after);
         if let Some(after) = hangup {
             tokio::select! {
                 () = tokio::time::sleep(after) => {
-                    let outcome = self.layer.send_bye(&dialog).await;
+                    let outcome = layer.send_bye(&dialog).await;
                     log_bye(&dialog, "hangup_after_ms", &outcome);
                 }
                 () = dialog.ended() => {}
@@ -159,14 +225,14 @@ impl Job {
         }
     }
 
-    fn dialog_spec(&mut self) -> DialogSpec {
+    fn dialog_spec(&mut self, response: &[u8]) -> DialogSpec {
         let request = &self.request;
-        let answer = self
-            .policy
-            .steps()
-            .last()
-            .map(|s| s.body.clone())
-            .filter(|b| !b.is_empty());
+        // The SDP we answered with, echoed to later offers in the dialog.
+        let answer = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|end| bytes::Bytes::copy_from_slice(&response[end + 4..]))
+            .filter(|body| body.starts_with(b"v=0"));
         DialogSpec {
             call_id: request.call_id().to_owned(),
             local_tag: self
@@ -194,82 +260,4 @@ impl Job {
 
 fn log_bye(dialog: &Dialog, why: &str, outcome: &ClientOutcome) {
     info!(call_id = &*dialog.call_id, rule = &*dialog.rule, reason = why, outcome = ?outcome, "sent BYE");
-}
-
-/// JsSIP `Message.send(target, body, contentType, {extraHeaders})`: after
-/// the final response, a MESSAGE to the sender (or the configured target).
-struct AutoReply {
-    message: AutoMessage,
-    /// Request-URI and To of the MESSAGE.
-    target: String,
-    /// Our identity: the To URI of the request answered.
-    our_uri: String,
-    rule: Arc<str>,
-    source: Flow,
-    layer: TransactionLayer,
-    sent_by: Arc<str>,
-}
-
-impl AutoReply {
-    async fn send(self) {
-        if !self.message.delay.is_zero() {
-            tokio::time::sleep(self.message.delay).await;
-        }
-        let call_id = format!("{}@{}", new_tag(), self.sent_by);
-        let Some(flow) = self.flow().await else {
-            events::message(
-                &self.rule,
-                &call_id,
-                &self.target,
-                "failed",
-                None,
-                Some(Cause::ConnectionError),
-            );
-            return;
-        };
-        let branch = format!("{MAGIC_COOKIE}{}", new_tag());
-        let from = format!("<{}>", self.our_uri);
-        let to = format!("<{}>", self.target);
-        let request = OutgoingRequest {
-            method: "MESSAGE",
-            request_uri: &self.target,
-            transport: flow.transport,
-            sent_by: &self.sent_by,
-            branch: &branch,
-            from: &from,
-            from_tag: &new_tag(),
-            to: &to,
-            call_id: &call_id,
-            cseq: 1,
-            routes: &[],
-            user_agent: self.layer.user_agent(),
-            extra_headers: &self.message.extra_headers,
-            content_type: Some(&self.message.content_type),
-            body: &self.message.body,
-        };
-        events::message(&self.rule, &call_id, &self.target, "sending", None, None);
-        let (event, status, cause) = match self.layer.send_request(&flow, &request).await {
-            ClientOutcome::Final(status @ 200..=299) => ("succeeded", Some(status), None),
-            ClientOutcome::Final(status) => ("failed", Some(status), Cause::of_status(status)),
-            ClientOutcome::Timeout => ("failed", None, Some(Cause::RequestTimeout)),
-            ClientOutcome::TransportError(_) => ("failed", None, Some(Cause::ConnectionError)),
-        };
-        events::message(&self.rule, &call_id, &self.target, event, status, cause);
-    }
-
-    /// By default the MESSAGE goes back over the flow the request came from
-    /// (never to a host the request merely names); an explicit target is
-    /// resolved and reached from the same listener.
-    async fn flow(&self) -> Option<Flow> {
-        if self.message.target.is_none() {
-            return Some(self.source.clone());
-        }
-        let (host, port) = sip_host_port(&self.target)?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let address: SocketAddr = tokio::net::lookup_host((host, port.unwrap_or(5060)))
-            .await
-            .ok()?
-            .next()?;
-        Some(self.source.to_peer(address))
-    }
 }

@@ -123,6 +123,72 @@ impl Matcher {
         Ok(())
     }
 
+    /// Named captures of every regex condition, for `${match.NAME}` (the
+    /// first header field that matches is used).
+    pub fn captures(&self, input: &MatchInput<'_>) -> Vec<(Box<str>, String)> {
+        let request = input.request;
+        let mut out = Vec::new();
+        let mut collect = |re: &Regex, text: &str| {
+            if let Some(caps) = re.captures(text) {
+                for name in re.capture_names().flatten() {
+                    if let Some(m) = caps.name(name) {
+                        out.push((name.into(), m.as_str().to_owned()));
+                    }
+                }
+            }
+        };
+        for (re, text) in [
+            (&self.request_uri, request.uri()),
+            (&self.from, request.from_uri()),
+            (&self.to, request.to_uri()),
+        ] {
+            if let Some(re) = re {
+                collect(re, text);
+            }
+        }
+        for (_, key, test) in &self.headers {
+            if let HeaderTest::Matches(re) = test
+                && let Some((_, _, value)) = request
+                    .message()
+                    .header_fields()
+                    .find(|(kind, raw, value)| key.matches(*kind, raw) && re.is_match(value))
+            {
+                collect(re, value);
+            }
+        }
+        if let Some(re) = &self.body
+            && let Some(caps) = re.captures(request.body())
+        {
+            for name in re.capture_names().flatten() {
+                if let Some(m) = caps.name(name) {
+                    out.push((
+                        name.into(),
+                        String::from_utf8_lossy(m.as_bytes()).into_owned(),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// Names of the capture groups of every regex condition.
+    pub fn capture_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = [&self.request_uri, &self.from, &self.to]
+            .into_iter()
+            .flatten()
+            .flat_map(|re| re.capture_names().flatten())
+            .collect();
+        for (_, _, test) in &self.headers {
+            if let HeaderTest::Matches(re) = test {
+                names.extend(re.capture_names().flatten());
+            }
+        }
+        if let Some(re) = &self.body {
+            names.extend(re.capture_names().flatten());
+        }
+        names
+    }
+
     /// One line per condition, for `check` and `explain`.
     pub fn describe(&self) -> Vec<String> {
         let mut out = Vec::new();

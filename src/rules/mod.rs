@@ -1,48 +1,93 @@
 //! Rules: an ordered, immutable set of (conditions → reply policy); the first
-//! rule whose conditions all hold answers the request.
+//! rule whose conditions all hold (and whose `every` lets it) answers the
+//! request, with one policy, a weighted pick or the next of a sequence.
 
+mod choice;
 mod matcher;
 mod policy;
+pub mod sdp;
+pub mod template;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
+pub use choice::{Choice, SequenceKey};
 pub use matcher::{HeaderTest, MatchInput, Matcher, Mismatch};
-pub use policy::{AutoMessage, ReplyPolicy, Step};
+pub use policy::{
+    AutoMessage, Body, Delay, HeaderLines, RegisterPolicy, RenderedStep, ReplyPolicy, Step,
+};
 
 /// One named rule.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Rule {
     pub name: Arc<str>,
     pub matcher: Matcher,
-    pub policy: Arc<ReplyPolicy>,
+    pub choice: Choice,
+    /// Only every Nth matching request takes the rule (1: all).
+    pub every: u64,
+    /// Whether its replies use `${match.NAME}` (captures are then taken).
+    pub uses_captures: bool,
+    matched: AtomicU64,
+    taken: AtomicU64,
 }
 
-/// The rule chosen for a request: its name and the policy the transaction
-/// keeps for its whole life, even across a reload.
+impl Rule {
+    pub fn new(
+        name: Arc<str>,
+        matcher: Matcher,
+        choice: Choice,
+        every: u64,
+        uses_captures: bool,
+    ) -> Self {
+        Self {
+            name,
+            matcher,
+            choice,
+            every: every.max(1),
+            uses_captures,
+            matched: AtomicU64::new(0),
+            taken: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The rule chosen for a request: its name, the policy the transaction
+/// keeps for its whole life (even across a reload), and what its templates
+/// and delays need.
 #[derive(Debug, Clone)]
 pub struct Selected {
     pub rule: Arc<str>,
     pub policy: Arc<ReplyPolicy>,
+    /// Requests this rule has taken, this one included (`${counter}`).
+    pub counter: u64,
+    /// Named captures of the rule's regexes (`${match.NAME}`).
+    pub captures: Vec<(Box<str>, String)>,
+    /// Seeds the draws of this request's delay ranges.
+    pub seed: u64,
 }
 
 /// The name events carry when no rule matched.
 pub const FALLBACK_RULE: &str = "fallback";
 
 /// Rules in file order plus the fallback policy.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RuleSet {
     rules: Vec<Rule>,
     fallback: Arc<ReplyPolicy>,
     fallback_name: Arc<str>,
+    /// Draws for weighted outcomes and delay seeds; `[server] seed` makes
+    /// the sequence reproducible.
+    rng: Mutex<fastrand::Rng>,
 }
 
 impl RuleSet {
-    pub fn new(rules: Vec<Rule>, fallback: ReplyPolicy) -> Self {
+    pub fn new(rules: Vec<Rule>, fallback: ReplyPolicy, seed: Option<u64>) -> Self {
         Self {
             rules,
             fallback: Arc::new(fallback),
             fallback_name: FALLBACK_RULE.into(),
+            rng: Mutex::new(seed.map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed)),
         }
     }
 
@@ -54,21 +99,51 @@ impl RuleSet {
         &self.fallback
     }
 
-    /// The first rule that matches, else the fallback.
+    /// The first rule that takes the request, else the fallback.
     pub fn select(&self, input: &MatchInput<'_>) -> Selected {
         self.find(input)
             .unwrap_or_else(|| self.fallback_selection())
     }
 
-    /// The first rule that matches, if any.
+    /// The first rule that takes the request, if any.
     pub fn find(&self, input: &MatchInput<'_>) -> Option<Selected> {
+        for rule in &self.rules {
+            if rule.matcher.check(input).is_err() {
+                continue;
+            }
+            if rule.every > 1
+                && (rule.matched.fetch_add(1, Ordering::Relaxed) + 1) % rule.every != 0
+            {
+                continue;
+            }
+            let counter = rule.taken.fetch_add(1, Ordering::Relaxed) + 1;
+            let (policy, seed) = {
+                let mut rng = self
+                    .rng
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                (rule.choice.pick(input.request, &mut rng), rng.u64(..))
+            };
+            return Some(Selected {
+                rule: rule.name.clone(),
+                policy,
+                counter,
+                captures: if rule.uses_captures {
+                    rule.matcher.captures(input)
+                } else {
+                    Vec::new()
+                },
+                seed,
+            });
+        }
+        None
+    }
+
+    /// Whether any rule's conditions hold (nothing is taken or counted).
+    pub fn matches_any(&self, input: &MatchInput<'_>) -> bool {
         self.rules
             .iter()
-            .find(|rule| rule.matcher.check(input).is_ok())
-            .map(|rule| Selected {
-                rule: rule.name.clone(),
-                policy: rule.policy.clone(),
-            })
+            .any(|rule| rule.matcher.check(input).is_ok())
     }
 
     /// The fallback policy, under the name events report for it.
@@ -76,10 +151,18 @@ impl RuleSet {
         Selected {
             rule: self.fallback_name.clone(),
             policy: self.fallback.clone(),
+            counter: 0,
+            captures: Vec::new(),
+            seed: self
+                .rng
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .u64(..),
         }
     }
 
-    /// Why each rule did or did not match, in order, up to the first match.
+    /// Why each rule did or did not match, in order, up to the first match
+    /// (conditions only; `every` and choices are not advanced).
     pub fn explain(&self, input: &MatchInput<'_>) -> Vec<(&Rule, Result<(), Mismatch>)> {
         let mut out = Vec::new();
         for rule in &self.rules {
@@ -104,7 +187,10 @@ impl fmt::Display for RuleSet {
             } else {
                 writeln!(f, "   matches: {}", conditions.join(" and "))?;
             }
-            writeln!(f, "   replies: {}", rule.policy)?;
+            if rule.every > 1 {
+                writeln!(f, "   takes: every {}th matching request", rule.every)?;
+            }
+            write!(f, "{}", rule.choice)?;
         }
         writeln!(f, "fallback (no rule matched)")?;
         writeln!(f, "   replies: {}", self.fallback)

@@ -1,41 +1,191 @@
 //! Reply policies: provisional steps, then at most one final step, each a
-//! ServerContext verb with its options rendered once at load.
+//! ServerContext verb whose options are compiled once at load (templates,
+//! pre-joined static header lines) and rendered per request.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
+use tracing::warn;
 
+use super::template::{Template, Vars};
 use crate::sip::Verb;
 
-/// One response to send: the verb, its resolved status and reason, extra
-/// header lines pre-rendered as `Name: value\r\n`, and the body.
+/// A wait before a step: fixed, or drawn uniformly from a range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delay {
+    Fixed(Duration),
+    Range { min: Duration, max: Duration },
+}
+
+impl Delay {
+    pub const ZERO: Self = Self::Fixed(Duration::ZERO);
+
+    pub fn is_zero(&self) -> bool {
+        *self == Self::ZERO
+    }
+
+    /// The wait for one request.
+    pub fn draw(&self, rng: &mut fastrand::Rng) -> Duration {
+        match *self {
+            Self::Fixed(delay) => delay,
+            Self::Range { min, max } => {
+                let (low, high) = (min.as_millis() as u64, max.as_millis() as u64);
+                Duration::from_millis(rng.u64(low..=high.max(low)))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Delay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fixed(delay) => write!(f, "{} ms", delay.as_millis()),
+            Self::Range { min, max } => write!(f, "{}-{} ms", min.as_millis(), max.as_millis()),
+        }
+    }
+}
+
+/// Extra header lines: templates, pre-joined when none substitutes.
+#[derive(Debug, Clone, Default)]
+pub struct HeaderLines {
+    lines: Vec<Template>,
+    /// `Name: value\r\n…` when every line is static.
+    joined: Option<Bytes>,
+}
+
+impl HeaderLines {
+    /// `lines` are `Name: value` (validated by the config compiler).
+    pub fn new(lines: Vec<Template>) -> Self {
+        let joined = lines.iter().all(Template::is_static).then(|| {
+            let mut out = Vec::new();
+            for line in &lines {
+                out.extend_from_slice(line.raw().as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            Bytes::from(out)
+        });
+        Self { lines, joined }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// The lines for one request. A substitution that would inject CR, LF or
+    /// NUL is refused: that line falls back to its configured text.
+    pub fn render(&self, vars: &Vars<'_>) -> Cow<'_, [u8]> {
+        if let Some(joined) = &self.joined {
+            return Cow::Borrowed(joined);
+        }
+        let mut out = Vec::with_capacity(128);
+        for line in &self.lines {
+            match line.render_header(vars) {
+                Ok(text) => out.extend_from_slice(text.as_bytes()),
+                Err(raw) => {
+                    warn!(
+                        rule = vars.rule,
+                        call_id = vars.request.call_id(),
+                        header = raw,
+                        "substitution refused: it would put CR, LF or NUL into a header"
+                    );
+                    out.extend_from_slice(raw.as_bytes());
+                }
+            }
+            out.extend_from_slice(b"\r\n");
+        }
+        Cow::Owned(out)
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.lines.iter().map(Template::raw).collect()
+    }
+}
+
+/// What a step sends as its body.
+#[derive(Debug, Clone)]
+pub enum Body {
+    None,
+    Text(Template),
+    /// An SDP answer derived from the offer in the request (RFC 3264).
+    SdpAnswer,
+}
+
+/// One response to send.
 #[derive(Debug, Clone)]
 pub struct Step {
     pub verb: Verb,
     pub status: u16,
-    pub reason: Box<str>,
-    pub extra_headers: Bytes,
+    pub reason: Template,
+    pub extra_headers: HeaderLines,
     pub content_type: Option<Box<str>>,
-    pub body: Bytes,
+    pub body: Body,
     /// Wait before sending, counted from the previous step.
-    pub delay: Duration,
+    pub delay: Delay,
     /// For a 2xx to INVITE: send BYE this long after it.
     pub hangup_after: Option<Duration>,
+}
+
+/// A step's options rendered for one request.
+#[derive(Debug, Clone)]
+pub struct RenderedStep<'s> {
+    pub reason: Cow<'s, str>,
+    pub extra_headers: Cow<'s, [u8]>,
+    pub content_type: Option<&'s str>,
+    pub body: Cow<'s, [u8]>,
+}
+
+impl Step {
+    /// Renders the step for one request; `sdp_answer` makes the body of a
+    /// `{ sdp = "answer" }` step. A substitution refused in the reason falls
+    /// back to the configured text.
+    pub fn render<'s>(
+        &'s self,
+        vars: &Vars<'_>,
+        sdp_answer: impl FnOnce() -> String,
+    ) -> RenderedStep<'s> {
+        let reason = self
+            .reason
+            .render_header(vars)
+            .unwrap_or(Cow::Borrowed(self.reason.raw()));
+        let body = match &self.body {
+            Body::None => Cow::Borrowed(&b""[..]),
+            Body::Text(template) => match template.render(vars) {
+                Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+                Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+            },
+            Body::SdpAnswer => Cow::Owned(sdp_answer().into_bytes()),
+        };
+        RenderedStep {
+            reason,
+            extra_headers: self.extra_headers.render(vars),
+            content_type: self.content_type.as_deref(),
+            body,
+        }
+    }
 }
 
 /// An auto-reply MESSAGE sent after the final response (JsSIP
 /// `Message.send(target, body, contentType, {extraHeaders})`).
 #[derive(Debug, Clone)]
 pub struct AutoMessage {
-    pub body: Bytes,
+    pub body: Template,
     pub content_type: Box<str>,
-    /// Pre-rendered `Name: value\r\n` lines.
-    pub extra_headers: Bytes,
-    /// Explicit target URI; `None` sends to the From URI over the flow the
-    /// request came from.
+    pub extra_headers: HeaderLines,
+    /// Explicit target URI; `None` sends to the sender (its live
+    /// registration, else its From URI over the flow the request came from).
     pub target: Option<Box<str>>,
     pub delay: Duration,
+}
+
+/// The built-in registrar: 200 echoing each Contact with its granted
+/// expiry (clamped), 423 below the minimum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegisterPolicy {
+    pub min_expires: u32,
+    pub max_expires: u32,
+    pub default_expires: u32,
 }
 
 /// What a rule answers.
@@ -51,6 +201,8 @@ pub enum ReplyPolicy {
         final_step: Option<Step>,
         message: Option<AutoMessage>,
     },
+    /// The registrar.
+    Register(RegisterPolicy),
 }
 
 impl ReplyPolicy {
@@ -61,11 +213,11 @@ impl ReplyPolicy {
             final_step: Some(Step {
                 verb: Verb::Reject,
                 status: 480,
-                reason: crate::sip::reason_phrase(480).into(),
-                extra_headers: Bytes::new(),
+                reason: Template::literal(crate::sip::reason_phrase(480)),
+                extra_headers: HeaderLines::default(),
                 content_type: None,
-                body: Bytes::new(),
-                delay: Duration::ZERO,
+                body: Body::None,
+                delay: Delay::ZERO,
                 hangup_after: None,
             }),
             message: None,
@@ -75,7 +227,7 @@ impl ReplyPolicy {
     /// Every step in sending order.
     pub fn steps(&self) -> impl Iterator<Item = &Step> {
         let (progress, final_step): (&[Step], Option<&Step>) = match self {
-            Self::Drop => (&[], None),
+            Self::Drop | Self::Register(_) => (&[], None),
             Self::Respond {
                 progress,
                 final_step,
@@ -88,41 +240,50 @@ impl ReplyPolicy {
     /// The auto-reply MESSAGE, if the policy sends one.
     pub fn auto_message(&self) -> Option<&AutoMessage> {
         match self {
-            Self::Drop => None,
             Self::Respond { message, .. } => message.as_ref(),
+            Self::Drop | Self::Register(_) => None,
         }
     }
 
     /// Whether the first response goes out at once (no delay before it);
     /// RFC 3261 §17.2.1 wants a 100 Trying otherwise.
     pub fn first_response_is_immediate(&self) -> bool {
-        self.steps().next().is_some_and(|s| s.delay.is_zero())
+        match self {
+            Self::Register(_) => true,
+            _ => self.steps().next().is_some_and(|s| s.delay.is_zero()),
+        }
     }
 }
 
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.delay.is_zero() {
-            write!(f, "after {} ms ", self.delay.as_millis())?;
+            write!(f, "after {} ", self.delay)?;
         }
-        write!(f, "{} {} {}", self.verb.name(), self.status, self.reason)?;
-        let headers = String::from_utf8_lossy(&self.extra_headers);
-        let names: Vec<_> = headers.lines().filter(|l| !l.is_empty()).collect();
-        if !names.is_empty() {
-            write!(f, " [{}]", names.join("; "))?;
+        write!(
+            f,
+            "{} {} {}",
+            self.verb.name(),
+            self.status,
+            self.reason.raw()
+        )?;
+        if !self.extra_headers.is_empty() {
+            write!(f, " [{}]", self.extra_headers.names().join("; "))?;
         }
         if let Some(hangup) = self.hangup_after {
             write!(f, " (BYE after {} ms)", hangup.as_millis())?;
         }
-        if !self.body.is_empty() {
-            write!(
+        match &self.body {
+            Body::None => Ok(()),
+            Body::SdpAnswer => f.write_str(" with an SDP answer to the offer"),
+            Body::Text(text) => write!(
                 f,
-                " with {} body ({} bytes)",
+                " with {} body ({} bytes{})",
                 self.content_type.as_deref().unwrap_or("?"),
-                self.body.len()
-            )?;
+                text.raw().len(),
+                if text.is_static() { "" } else { ", templated" }
+            ),
         }
-        Ok(())
     }
 }
 
@@ -130,6 +291,14 @@ impl fmt::Display for ReplyPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Drop => f.write_str("drop (no response)"),
+            Self::Register(register) => write!(
+                f,
+                "registrar: 200 echoing Contacts, expiry clamped to {}-{} s (default {} s), 423 below {} s",
+                register.min_expires,
+                register.max_expires,
+                register.default_expires,
+                register.min_expires
+            ),
             Self::Respond {
                 final_step: None,
                 progress,
@@ -153,7 +322,7 @@ impl fmt::Display for ReplyPolicy {
                         "after {} ms send MESSAGE to {target} ({}, {} bytes)",
                         message.delay.as_millis(),
                         message.content_type,
-                        message.body.len()
+                        message.body.raw().len()
                     ));
                 }
                 f.write_str(&parts.join(", then "))

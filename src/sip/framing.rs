@@ -74,6 +74,17 @@ impl StreamFramer {
     }
 }
 
+impl StreamFramer {
+    /// The head at the front of `buf`, tokenised, when framing failed on it:
+    /// enough to copy Via, From, To, Call-ID and CSeq into a 400.
+    pub fn head_of(&self, buf: &[u8]) -> Option<Message> {
+        let skip = leading_line_ends(buf);
+        let data = &buf[skip..];
+        let end = find_head_end(data)?;
+        super::parse::parse_datagram(&data[..end.body_start], &self.limits).ok()
+    }
+}
+
 /// On a stream Content-Length is mandatory (RFC 3261 §18.3) and must be
 /// single and numeric. Found by a quick scan so that framing does not need
 /// the full tokeniser.

@@ -28,7 +28,7 @@ pub use message::Message;
 pub use outgoing::{OutgoingRequest, ResponseSummary};
 pub use parse::{Limits, parse_datagram};
 pub use request::{Rejected, Request, TopVia};
-pub use response::{ResponseParts, ResponseTemplate, udp_response_destination};
+pub use response::{ResponseParts, ResponseTemplate, minimal_response, udp_response_destination};
 pub use status::{Verb, reason_phrase};
 pub use timers::Timers;
 pub use transport_kind::Transport;

@@ -112,6 +112,10 @@ impl Request {
         self.message.text(self.to.uri)
     }
 
+    pub fn to_display(&self) -> Option<&str> {
+        self.to.display.map(|d| self.message.text(d))
+    }
+
     pub fn to_tag(&self) -> Option<&str> {
         self.to.tag.map(|t| self.message.text(t))
     }

@@ -159,6 +159,16 @@ impl ResponseTemplate {
     }
 }
 
+/// A response with no copied fields, for stream input too broken to copy
+/// anything from (the connection is closed after it).
+pub fn minimal_response(status: u16, reason: &str, server: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(96);
+    let _ = write!(out, "SIP/2.0 {status} {reason}\r\n");
+    out.extend_from_slice(server);
+    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    out
+}
+
 fn push_line(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");

@@ -221,6 +221,22 @@ impl TransactionLayer {
             .await
     }
 
+    /// A bare response on a connection when nothing could be copied from
+    /// the input (RFC 7118 §5.1: a WebSocket message that is no SIP message).
+    pub async fn answer_minimal(
+        &self,
+        flow: &Flow,
+        status: u16,
+        reason: &str,
+    ) -> Result<(), crate::transport::Error> {
+        flow.send(&crate::sip::minimal_response(
+            status,
+            reason,
+            &self.core.server_header,
+        ))
+        .await
+    }
+
     /// Creates the dialog of an INVITE answered with a 2xx.
     pub fn create_dialog(&self, spec: DialogSpec) -> Arc<Dialog> {
         let dialog = Arc::new(Dialog::new(spec));

@@ -2,18 +2,27 @@
 //! which replies and requests go back to a peer. Bytes only; no SIP
 //! semantics beyond what framing needs.
 
+mod handler;
+mod stream;
+mod tls;
 mod udp;
+mod ws;
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use thiserror::Error;
 use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
 
 use crate::sip::Transport;
 
-pub use udp::{DatagramHandler, bind_udp, serve_udp};
+pub use handler::MessageHandler;
+pub use stream::{StreamOptions, bind_tcp, serve_stream};
+pub use tls::tls_acceptor;
+pub use udp::{bind_udp, serve_udp};
 
 /// Errors of the transport layer.
 #[derive(Debug, Error)]
@@ -25,6 +34,8 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
     #[error("send to {peer} failed: {source}")]
     Send {
         peer: SocketAddr,
@@ -65,15 +76,25 @@ impl ListenerInfo {
     }
 }
 
-/// Where messages to one peer go: over UDP from the listener's socket to an
-/// address (stream transports will add their connection here).
+/// Where messages to one peer go: a UDP socket and an address, or a stream
+/// connection (TCP, TLS, WebSocket) whose writer task sends them in order.
 #[derive(Debug, Clone)]
 pub struct Flow {
     pub transport: Transport,
     pub local: SocketAddr,
     pub peer: SocketAddr,
-    socket: Arc<UdpSocket>,
+    sink: Sink,
 }
+
+#[derive(Debug, Clone)]
+enum Sink {
+    Udp(Arc<UdpSocket>),
+    Connection(mpsc::Sender<Bytes>),
+}
+
+/// How many messages may wait for one connection's writer before senders
+/// wait (a peer that stops reading slows only its own transactions).
+pub(crate) const CONNECTION_QUEUE: usize = 64;
 
 impl Flow {
     pub fn udp(socket: Arc<UdpSocket>, local: SocketAddr, peer: SocketAddr) -> Self {
@@ -81,15 +102,33 @@ impl Flow {
             transport: Transport::Udp,
             local,
             peer,
-            socket,
+            sink: Sink::Udp(socket),
         }
     }
 
-    /// The same flow, sending to another port or address.
-    pub fn to_peer(&self, peer: SocketAddr) -> Self {
+    pub(crate) fn connection(
+        transport: Transport,
+        local: SocketAddr,
+        peer: SocketAddr,
+        writer: mpsc::Sender<Bytes>,
+    ) -> Self {
         Self {
+            transport,
+            local,
             peer,
-            ..self.clone()
+            sink: Sink::Connection(writer),
+        }
+    }
+
+    /// The same flow, sending to another address (UDP only: a connection
+    /// always reaches its own peer).
+    pub fn to_peer(&self, peer: SocketAddr) -> Self {
+        match self.sink {
+            Sink::Udp(_) => Self {
+                peer,
+                ..self.clone()
+            },
+            Sink::Connection(_) => self.clone(),
         }
     }
 
@@ -98,16 +137,28 @@ impl Flow {
             peer: self.peer,
             source,
         };
-        // Fast path: most sends complete without waiting for writability.
-        match self.socket.try_send_to(bytes, self.peer) {
-            Ok(_) => Ok(()),
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => self
-                .socket
-                .send_to(bytes, self.peer)
-                .await
-                .map(|_| ())
-                .map_err(send_error),
-            Err(error) => Err(send_error(error)),
+        match &self.sink {
+            // Fast path: most sends complete without waiting for writability.
+            Sink::Udp(socket) => match socket.try_send_to(bytes, self.peer) {
+                Ok(_) => Ok(()),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => socket
+                    .send_to(bytes, self.peer)
+                    .await
+                    .map(|_| ())
+                    .map_err(send_error),
+                Err(error) => Err(send_error(error)),
+            },
+            Sink::Connection(writer) => {
+                writer
+                    .send(Bytes::copy_from_slice(bytes))
+                    .await
+                    .map_err(|_| {
+                        send_error(io::Error::new(
+                            io::ErrorKind::NotConnected,
+                            "connection closed",
+                        ))
+                    })
+            }
         }
     }
 }

@@ -1,7 +1,6 @@
 //! UDP listener: binds with large buffers, then runs several receive loops
 //! on the same socket so every core answers datagrams.
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,19 +10,8 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::{Error, Flow, ListenerInfo};
+use super::{Error, Flow, ListenerInfo, MessageHandler};
 use crate::sip::Transport;
-
-/// Receives datagrams from a UDP listener.
-pub trait DatagramHandler: Send + Sync + 'static {
-    /// Handles one datagram; `flow` leads back to its source.
-    fn handle_datagram(
-        &self,
-        data: &[u8],
-        flow: Flow,
-        listener: &ListenerInfo,
-    ) -> impl Future<Output = ()> + Send;
-}
 
 /// Largest UDP payload; datagrams are read whole.
 const MAX_DATAGRAM: usize = 65_535;
@@ -56,7 +44,7 @@ pub fn bind_udp(address: SocketAddr) -> Result<UdpSocket, Error> {
 }
 
 /// Serves a bound socket with `workers` receive loops until `cancel` fires.
-pub async fn serve_udp<H: DatagramHandler>(
+pub async fn serve_udp<H: MessageHandler>(
     socket: Arc<UdpSocket>,
     info: ListenerInfo,
     handler: Arc<H>,
@@ -76,7 +64,7 @@ pub async fn serve_udp<H: DatagramHandler>(
     while tasks.join_next().await.is_some() {}
 }
 
-async fn receive_loop<H: DatagramHandler>(
+async fn receive_loop<H: MessageHandler>(
     socket: Arc<UdpSocket>,
     info: Arc<ListenerInfo>,
     handler: Arc<H>,

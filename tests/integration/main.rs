@@ -4,8 +4,12 @@ mod common;
 
 mod cli;
 mod conformance;
+mod daemon_process;
+mod explain;
 mod interop;
 mod matchers;
 mod responses;
+mod testlab;
 mod transactions;
+mod transports;
 mod verbs;

@@ -1,7 +1,9 @@
 //! Test harness: an in-process daemon on ephemeral loopback ports and a
-//! scripted SIP client over a real UDP socket.
+//! scripted SIP client over real sockets.
 
 #![allow(dead_code, unreachable_pub)]
+
+pub mod clients;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,0 +1,230 @@
+//! Compiling `[[listen]]` entries: transport, address, TLS material (read
+//! and checked now, so a bad file is a config error naming its path), the
+//! WebSocket path and connection limits.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use toml::Spanned;
+
+use super::error::Diagnostics;
+use super::model::ListenSection;
+use super::{ConnectionLimits, ListenerSpec, Sections, TlsMaterial};
+use crate::sip::Transport;
+
+pub(super) fn compile_listeners(
+    sections: &Sections,
+    diag: &mut Diagnostics<'_>,
+) -> Vec<ListenerSpec> {
+    let defaults = ConnectionLimits {
+        max_ws_message_size: *sections.server.max_message_size.get_ref(),
+        ..ConnectionLimits::default()
+    };
+    let mut listeners: Vec<ListenerSpec> = Vec::new();
+    for section in &sections.listen {
+        let listen = section.get_ref();
+        let transport = match listen.transport.get_ref().parse::<Transport>() {
+            Ok(transport) => Some(transport),
+            Err(()) => {
+                diag.error(
+                    listen.transport.span(),
+                    format!(
+                        "unknown transport `{}` (expected udp, tcp, tls, ws or wss)",
+                        listen.transport.get_ref()
+                    ),
+                );
+                None
+            }
+        };
+        let address = match listen.address.get_ref().parse::<SocketAddr>() {
+            Ok(address) => Some(address),
+            Err(_) => {
+                diag.error(
+                    listen.address.span(),
+                    format!(
+                        "`{}` is not an IP:port address (IPv6 as [::1]:5060)",
+                        listen.address.get_ref()
+                    ),
+                );
+                None
+            }
+        };
+        let (Some(transport), Some(address)) = (transport, address) else {
+            continue;
+        };
+        let tls = listener_tls(listen, transport, diag);
+        let path = listener_path(listen, transport, diag);
+        let limits = listener_limits(listen, transport, defaults, diag);
+        if address.port() != 0
+            && listeners.iter().any(|l| {
+                l.address == address && l.transport.is_reliable() == transport.is_reliable()
+            })
+        {
+            diag.error(
+                listen.address.span(),
+                format!(
+                    "{address} is already used by another {} listener",
+                    if transport.is_reliable() {
+                        "stream"
+                    } else {
+                        "UDP"
+                    }
+                ),
+            );
+        }
+        listeners.push(ListenerSpec {
+            transport,
+            address,
+            tls,
+            path,
+            limits,
+        });
+    }
+    listeners
+}
+
+/// TLS and WSS need a certificate and key, read and checked now so a bad
+/// file is a config error naming its path.
+fn listener_tls(
+    listen: &ListenSection,
+    transport: Transport,
+    diag: &mut Diagnostics<'_>,
+) -> Option<Arc<TlsMaterial>> {
+    let secure = matches!(transport, Transport::Tls | Transport::Wss);
+    let (certificate, private_key) = (&listen.certificate, &listen.private_key);
+    if !secure {
+        for option in [certificate, private_key].into_iter().flatten() {
+            diag.error(
+                option.span(),
+                format!(
+                    "certificate and private_key apply to tls and wss listeners, not {transport}"
+                ),
+            );
+        }
+        return None;
+    }
+    let (Some(certificate), Some(private_key)) = (certificate, private_key) else {
+        diag.error(
+            listen.transport.span(),
+            format!("a {transport} listener needs `certificate` and `private_key` (PEM files)"),
+        );
+        return None;
+    };
+    match load_tls(certificate.get_ref(), private_key.get_ref()) {
+        Ok(material) => Some(Arc::new(material)),
+        Err((which, message)) => {
+            let span = if which == 0 {
+                certificate.span()
+            } else {
+                private_key.span()
+            };
+            diag.error(span, message);
+            None
+        }
+    }
+}
+
+/// Reads PEM files; the error says which file (0: certificate, 1: key) and why.
+fn load_tls(certificate: &str, private_key: &str) -> Result<TlsMaterial, (u8, String)> {
+    use rustls_pki_types::pem::PemObject;
+    let chain = CertificateDer::pem_file_iter(certificate)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| (0, format!("cannot load certificate {certificate}: {e}")))?;
+    if chain.is_empty() {
+        return Err((0, format!("no certificate found in {certificate}")));
+    }
+    let key = PrivateKeyDer::from_pem_file(private_key)
+        .map_err(|e| (1, format!("cannot load private key {private_key}: {e}")))?;
+    // Build the acceptor once now so a key that does not fit is reported
+    // at load, with both paths.
+    crate::transport::tls_acceptor(chain.clone(), key.clone_key()).map_err(|e| {
+        (
+            1,
+            format!("private key {private_key} does not fit certificate {certificate}: {e}"),
+        )
+    })?;
+    Ok(TlsMaterial {
+        certificate_path: certificate.into(),
+        private_key_path: private_key.into(),
+        chain,
+        key,
+    })
+}
+
+fn listener_path(
+    listen: &ListenSection,
+    transport: Transport,
+    diag: &mut Diagnostics<'_>,
+) -> Option<String> {
+    let path = listen.path.as_ref()?;
+    if !matches!(transport, Transport::Ws | Transport::Wss) {
+        diag.error(
+            path.span(),
+            format!("`path` applies to ws and wss listeners, not {transport}"),
+        );
+        return None;
+    }
+    if !path.get_ref().starts_with('/') || path.get_ref().contains(char::is_whitespace) {
+        diag.error(path.span(), "path must start with / and contain no spaces");
+        return None;
+    }
+    Some(path.get_ref().clone())
+}
+
+fn listener_limits(
+    listen: &ListenSection,
+    transport: Transport,
+    defaults: ConnectionLimits,
+    diag: &mut Diagnostics<'_>,
+) -> ConnectionLimits {
+    if transport == Transport::Udp {
+        let stream_only = [
+            listen.max_connections.as_ref().map(Spanned::span),
+            listen.idle_timeout_ms.as_ref().map(Spanned::span),
+            listen.message_timeout_ms.as_ref().map(Spanned::span),
+            listen.max_ws_message_size.as_ref().map(Spanned::span),
+        ];
+        for span in stream_only.into_iter().flatten() {
+            diag.error(
+                span,
+                "connection limits apply to tcp, tls, ws and wss listeners, not udp",
+            );
+        }
+        return defaults;
+    }
+    let mut limits = defaults;
+    if let Some(max) = &listen.max_connections {
+        if *max.get_ref() == 0 {
+            diag.error(max.span(), "max_connections must be at least 1");
+        }
+        limits.max_connections = *max.get_ref();
+    }
+    for (option, target) in [
+        (&listen.idle_timeout_ms, &mut limits.idle_timeout),
+        (&listen.message_timeout_ms, &mut limits.message_timeout),
+    ] {
+        if let Some(ms) = option {
+            if *ms.get_ref() == 0 {
+                diag.error(ms.span(), "timeouts must be at least 1 ms");
+            }
+            *target = Duration::from_millis(*ms.get_ref());
+        }
+    }
+    if let Some(size) = &listen.max_ws_message_size {
+        if !matches!(transport, Transport::Ws | Transport::Wss) {
+            diag.error(
+                size.span(),
+                "max_ws_message_size applies to ws and wss listeners",
+            );
+        } else if !(1024..=16 * 1024 * 1024).contains(size.get_ref()) {
+            diag.error(
+                size.span(),
+                "max_ws_message_size must be from 1024 to 16777216 bytes",
+            );
+        }
+        limits.max_ws_message_size = *size.get_ref();
+    }
+    limits
+}

@@ -1,0 +1,359 @@
+//! Compiling reply policies: verb ranges and defaults, templates (with their
+//! variables checked against the rule's capture groups), extra header lines,
+//! bodies, delays, the auto-reply MESSAGE and the registrar.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::error::Diagnostics;
+use super::model::{
+    BodySection, DelaySection, MessageSection, PolicySection, RegisterSection, StepSection,
+};
+use crate::rules::template::{Template, Variable};
+use crate::rules::{AutoMessage, Body, Delay, HeaderLines, RegisterPolicy, ReplyPolicy, Step};
+use crate::sip::{HeaderName, Verb, is_token, reason_phrase};
+
+/// Compiles the policies of one rule (or of `[fallback]`).
+pub(super) struct PolicyCompiler<'a, 'd> {
+    pub(super) diag: &'a mut Diagnostics<'d>,
+    /// Capture group names of the rule's regexes (`${match.NAME}`).
+    pub(super) captures: Vec<String>,
+    /// Set when a template uses `${match.NAME}`.
+    pub(super) uses_captures: bool,
+}
+
+impl PolicyCompiler<'_, '_> {
+    /// A policy; `anchor` is where errors about the policy as a whole point.
+    pub(super) fn policy(
+        &mut self,
+        section: &PolicySection,
+        anchor: Range<usize>,
+    ) -> Option<ReplyPolicy> {
+        let finals: Vec<(Verb, &StepSection)> = [
+            (Verb::Accept, &section.accept),
+            (Verb::Reject, &section.reject),
+            (Verb::Reply, &section.reply),
+        ]
+        .into_iter()
+        .filter_map(|(verb, step)| step.as_ref().map(|s| (verb, s)))
+        .collect();
+        if let Some(register) = &section.register {
+            if section.drop
+                || !finals.is_empty()
+                || !section.progress.is_empty()
+                || section.message.is_some()
+            {
+                self.diag.error(register.span(), "`register` is a whole policy; remove progress/accept/reject/reply/drop/message");
+                return None;
+            }
+            return self.register(register);
+        }
+        if section.drop {
+            if !finals.is_empty() || !section.progress.is_empty() || section.message.is_some() {
+                self.diag.error(
+                    anchor,
+                    "`drop = true` answers nothing; remove progress/accept/reject/reply/message",
+                );
+                return None;
+            }
+            return Some(ReplyPolicy::Drop);
+        }
+        if finals.len() > 1 {
+            self.diag.error(
+                anchor,
+                "a policy has at most one of accept, reject and reply",
+            );
+            return None;
+        }
+        if finals.is_empty() && section.progress.is_empty() {
+            self.diag.error(anchor, "no reply given: add accept, reject, reply or progress (or `drop = true` to answer nothing, or `register = {}`)");
+            return None;
+        }
+        let progress: Vec<Step> = section
+            .progress
+            .iter()
+            .filter_map(|step| self.step(Verb::Progress, step, &anchor))
+            .collect();
+        let final_step = match finals.first() {
+            Some((verb, step)) => Some(self.step(*verb, step, &anchor)?),
+            None => None,
+        };
+        let message = match &section.message {
+            Some(message) => Some(self.auto_message(message)?),
+            None => None,
+        };
+        Some(ReplyPolicy::Respond {
+            progress,
+            final_step,
+            message,
+        })
+    }
+
+    fn step(&mut self, verb: Verb, step: &StepSection, anchor: &Range<usize>) -> Option<Step> {
+        let status = match (&step.status, verb.default_status()) {
+            (Some(status), _) => {
+                let (low, high) = verb.range();
+                if !verb.allows(*status.get_ref()) {
+                    self.diag.error(
+                        status.span(),
+                        format!(
+                            "status {} is outside {}'s range {low}-{high}",
+                            status.get_ref(),
+                            verb.name()
+                        ),
+                    );
+                    return None;
+                }
+                *status.get_ref()
+            }
+            (None, Some(default)) => default,
+            (None, None) => {
+                self.diag.error(
+                    anchor.clone(),
+                    "`reply` needs a status (100-699); it has no default",
+                );
+                return None;
+            }
+        };
+        let reason = match &step.reason {
+            Some(reason) if !is_header_safe(reason.get_ref()) => {
+                self.diag
+                    .error(reason.span(), "reason must not contain CR, LF or NUL");
+                return None;
+            }
+            Some(reason) => self.template(reason)?,
+            None => Template::literal(reason_phrase(status)),
+        };
+        let extra_headers = self.header_lines(&step.extra_headers);
+        let (body, generated) = match &step.body {
+            None => (Body::None, false),
+            Some(body) => match body.get_ref() {
+                BodySection::Text(text) => (
+                    Body::Text(self.template(&Spanned::new(body.span(), text.clone()))?),
+                    false,
+                ),
+                BodySection::Generated(generated) if generated.sdp.get_ref() == "answer" => {
+                    (Body::SdpAnswer, true)
+                }
+                BodySection::Generated(generated) => {
+                    self.diag.error(
+                        generated.sdp.span(),
+                        format!(
+                            "unknown generated body `sdp = \"{}\"` (expected \"answer\")",
+                            generated.sdp.get_ref()
+                        ),
+                    );
+                    return None;
+                }
+            },
+        };
+        let content_type = match (&step.content_type, &body) {
+            (Some(ct), _) if !is_header_safe(ct.get_ref()) || ct.get_ref().is_empty() => {
+                self.diag
+                    .error(ct.span(), "content_type must be a single non-empty line");
+                None
+            }
+            (Some(ct), _) => Some(ct.get_ref().clone()),
+            (None, Body::None) => None,
+            (None, Body::Text(text)) if !text.raw().starts_with("v=0") => {
+                Some("text/plain".to_owned())
+            }
+            (None, _) => Some("application/sdp".to_owned()),
+        };
+        if generated
+            && content_type
+                .as_deref()
+                .is_some_and(|ct| ct != "application/sdp")
+        {
+            self.diag.warn(
+                anchor.clone(),
+                "an SDP answer is sent as application/sdp; content_type is overridden",
+            );
+        }
+        let hangup_after = match &step.hangup_after_ms {
+            Some(ms) if verb != Verb::Accept => {
+                self.diag.error(
+                    ms.span(),
+                    "hangup_after_ms belongs on `accept` (the 2xx that creates the dialog)",
+                );
+                None
+            }
+            Some(ms) => Some(Duration::from_millis(*ms.get_ref())),
+            None => None,
+        };
+        Some(Step {
+            verb,
+            status,
+            reason,
+            extra_headers,
+            content_type: if generated {
+                Some("application/sdp".into())
+            } else {
+                content_type.map(Into::into)
+            },
+            body,
+            delay: self.delay(step.delay_ms, anchor),
+            hangup_after,
+        })
+    }
+
+    fn delay(&mut self, delay: DelaySection, anchor: &Range<usize>) -> Delay {
+        match delay {
+            DelaySection::Fixed(ms) => Delay::Fixed(Duration::from_millis(ms)),
+            DelaySection::Range { min, max } if min > max => {
+                self.diag.error(
+                    anchor.clone(),
+                    format!("delay_ms range {{ min = {min}, max = {max} }} has min above max"),
+                );
+                Delay::ZERO
+            }
+            DelaySection::Range { min, max } if min == max => {
+                Delay::Fixed(Duration::from_millis(min))
+            }
+            DelaySection::Range { min, max } => Delay::Range {
+                min: Duration::from_millis(min),
+                max: Duration::from_millis(max),
+            },
+        }
+    }
+
+    fn auto_message(&mut self, section: &Spanned<MessageSection>) -> Option<AutoMessage> {
+        let message = section.get_ref();
+        let extra_headers = self.header_lines(&message.extra_headers);
+        let content_type = match &message.content_type {
+            Some(ct) if !is_header_safe(ct.get_ref()) || ct.get_ref().is_empty() => {
+                self.diag
+                    .error(ct.span(), "content_type must be a single non-empty line");
+                return None;
+            }
+            Some(ct) => ct.get_ref().clone(),
+            None => "text/plain".to_owned(),
+        };
+        let target = match &message.target {
+            Some(target)
+                if crate::sip::sip_host_port(target.get_ref()).is_none()
+                    || !is_header_safe(target.get_ref()) =>
+            {
+                self.diag.error(
+                    target.span(),
+                    format!("target `{}` is not a sip: or sips: URI", target.get_ref()),
+                );
+                return None;
+            }
+            Some(target) => Some(target.get_ref().as_str().into()),
+            None => None,
+        };
+        let body = match &message.body {
+            Some(body) => self.template(body)?,
+            None => Template::literal(""),
+        };
+        Some(AutoMessage {
+            body,
+            content_type: content_type.into(),
+            extra_headers,
+            target,
+            delay: Duration::from_millis(message.delay_ms),
+        })
+    }
+
+    fn register(&mut self, section: &Spanned<RegisterSection>) -> Option<ReplyPolicy> {
+        let register = section.get_ref();
+        let default_expires = register.default_expires.unwrap_or_else(|| {
+            3600_u32.clamp(
+                register.min_expires,
+                register.max_expires.max(register.min_expires),
+            )
+        });
+        if register.min_expires > register.max_expires
+            || !(register.min_expires..=register.max_expires).contains(&default_expires)
+        {
+            self.diag.error(
+                section.span(),
+                "register needs min_expires <= default_expires <= max_expires",
+            );
+            return None;
+        }
+        Some(ReplyPolicy::Register(RegisterPolicy {
+            min_expires: register.min_expires,
+            max_expires: register.max_expires,
+            default_expires,
+        }))
+    }
+
+    /// A template; unknown variables and `${match.NAME}` without such a
+    /// capture group are errors at the value's position.
+    fn template(&mut self, text: &Spanned<String>) -> Option<Template> {
+        let template = match Template::parse(text.get_ref()) {
+            Ok(template) => template,
+            Err(error) => {
+                self.diag.error(text.span(), error.to_string());
+                return None;
+            }
+        };
+        for variable in template.variables() {
+            if let Variable::Match(name) = variable {
+                self.uses_captures = true;
+                if !self.captures.iter().any(|c| **c == **name) {
+                    self.diag.error(text.span(), format!("`${{match.{name}}}`: no regex of this rule has a capture group named `{name}` (write `(?P<{name}>…)`)"));
+                    return None;
+                }
+            }
+        }
+        Some(template)
+    }
+
+    /// `Name: value` lines (value templated).
+    fn header_lines(&mut self, lines: &[Spanned<String>]) -> HeaderLines {
+        let mut templates = Vec::new();
+        for line in lines {
+            match check_extra_header(line.get_ref()) {
+                Ok(()) => {
+                    if let Some(template) = self.template(line) {
+                        templates.push(template);
+                    }
+                }
+                Err(message) => self.diag.error(line.span(), message),
+            }
+        }
+        HeaderLines::new(templates)
+    }
+}
+
+/// Headers the engine writes itself; a rule may not set them.
+const ENGINE_OWNED: [HeaderName; 6] = [
+    HeaderName::Via,
+    HeaderName::From,
+    HeaderName::To,
+    HeaderName::CallId,
+    HeaderName::CSeq,
+    HeaderName::ContentLength,
+];
+
+/// `Name: value` with a plain header name the engine does not own.
+fn check_extra_header(line: &str) -> Result<(), String> {
+    if !is_header_safe(line) {
+        return Err(format!(
+            "extra header `{}` contains CR, LF or NUL",
+            line.escape_debug()
+        ));
+    }
+    let Some((name, _)) = line.split_once(':') else {
+        return Err(format!("extra header `{line}` is not `Name: value`"));
+    };
+    let name = name.trim();
+    if !is_token(name) {
+        return Err(format!("extra header `{line}` has no valid header name"));
+    }
+    if ENGINE_OWNED.contains(&HeaderName::classify(name)) {
+        return Err(format!(
+            "extra header `{name}` is written by the engine (Via, From, To, Call-ID, CSeq and Content-Length cannot be set)"
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn is_header_safe(text: &str) -> bool {
+    !text.contains(['\r', '\n', '\0'])
+}

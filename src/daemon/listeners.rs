@@ -1,0 +1,129 @@
+//! Binding listeners from their specs and running them, each with its own
+//! cancellation so a reload can stop one without touching the others.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::config::{ListenerSpec, ServerSettings};
+use crate::engine::Engine;
+use crate::sip::Transport;
+use crate::transport::{
+    self, ListenerInfo, StreamOptions, bind_tcp, bind_udp, serve_stream, serve_udp, tls_acceptor,
+};
+
+/// A bound socket not yet served.
+#[derive(Debug)]
+pub(crate) struct BoundListener {
+    pub(crate) spec: ListenerSpec,
+    pub(crate) info: ListenerInfo,
+    socket: Socket,
+}
+
+#[derive(Debug)]
+enum Socket {
+    Udp(Arc<UdpSocket>, usize),
+    Stream(TcpListener, StreamOptions),
+}
+
+/// A listener being served.
+#[derive(Debug)]
+pub(crate) struct RunningListener {
+    pub(crate) spec: ListenerSpec,
+    pub(crate) info: ListenerInfo,
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl RunningListener {
+    /// Stops accepting on this listener; its connections close.
+    pub(crate) async fn stop(self) {
+        self.cancel.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// Binds one listener (the socket only; nothing is served yet).
+pub(crate) fn bind_listener(
+    spec: &ListenerSpec,
+    settings: &ServerSettings,
+) -> Result<BoundListener, transport::Error> {
+    let bind_error = |source| transport::Error::Bind {
+        transport: spec.transport,
+        address: spec.address,
+        source,
+    };
+    let (socket, local) = match spec.transport {
+        Transport::Udp => {
+            let socket = bind_udp(spec.address)?;
+            let local = socket.local_addr().map_err(bind_error)?;
+            (Socket::Udp(Arc::new(socket), settings.udp_workers), local)
+        }
+        transport => {
+            let listener = bind_tcp(transport, spec.address)?;
+            let local = listener.local_addr().map_err(bind_error)?;
+            let tls = match &spec.tls {
+                Some(material) => Some(tls_acceptor(
+                    material.chain.clone(),
+                    material.key.clone_key(),
+                )?),
+                None => None,
+            };
+            let options = StreamOptions {
+                limits: settings.limits,
+                max_connections: spec.limits.max_connections,
+                idle_timeout: spec.limits.idle_timeout,
+                message_timeout: spec.limits.message_timeout,
+                max_ws_message_size: spec.limits.max_ws_message_size,
+                ws_path: spec.path.clone(),
+                tls,
+            };
+            (Socket::Stream(listener, options), local)
+        }
+    };
+    Ok(BoundListener {
+        spec: spec.clone(),
+        info: ListenerInfo::new(spec.transport, local, settings.public_address.as_deref()),
+        socket,
+    })
+}
+
+impl BoundListener {
+    pub(crate) fn local(&self) -> SocketAddr {
+        self.info.local
+    }
+
+    /// Starts serving with `engine`; stops when `parent` is cancelled or the
+    /// listener is stopped on its own.
+    pub(crate) fn start(self, engine: Arc<Engine>, parent: &CancellationToken) -> RunningListener {
+        let cancel = parent.child_token();
+        let info = self.info.clone();
+        info!(transport = info.transport.name(), local = %info.local, "listening for {} on {}", info.transport.via_token(), info.local);
+        let task = match self.socket {
+            Socket::Udp(socket, workers) => tokio::spawn(serve_udp(
+                socket,
+                info.clone(),
+                engine,
+                workers,
+                cancel.clone(),
+            )),
+            Socket::Stream(listener, options) => tokio::spawn(serve_stream(
+                listener,
+                info.clone(),
+                engine,
+                options,
+                cancel.clone(),
+            )),
+        };
+        RunningListener {
+            spec: self.spec,
+            info,
+            cancel,
+            task,
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! Tests of `explain` against a small config with a delayed INVITE policy.
+
+use super::*;
+
+const CONFIG: &str = r#"
+[server]
+user_agent = "explain-test"
+
+[[listen]]
+transport = "udp"
+address = "192.0.2.1:5060"
+
+[[rule]]
+name = "options"
+match.method = "OPTIONS"
+accept = {}
+
+[[rule]]
+name = "busy-line"
+match.method = "INVITE"
+match.request_uri = '^sip:busy@'
+progress = [{ status = 180, delay_ms = 500 }]
+reject = { status = 486, delay_ms = 2000, extra_headers = ["Retry-After: 60"] }
+
+[[rule]]
+name = "answer"
+match.method = "INVITE"
+match.headers."X-Scenario" = '^answer$'
+accept = { body = "v=0\r\n", hangup_after_ms = 30000 }
+
+[[rule]]
+name = "im"
+match.method = "MESSAGE"
+accept = { status = 202 }
+message = { body = "I am away", delay_ms = 500 }
+"#;
+
+fn config() -> Config {
+    Config::parse(CONFIG, "explain-test.toml").expect("valid config")
+}
+
+fn source() -> SocketAddr {
+    "198.51.100.7:5062".parse().expect("address")
+}
+
+fn run(message: &str) -> String {
+    explain(&config(), message.as_bytes(), source(), Transport::Udp).expect("explained")
+}
+
+fn invite(uri: &str, extra: &str) -> String {
+    format!(
+        "INVITE {uri} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds;rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:alice@example.com>;tag=1928301774\r\n\
+         To: <{uri}>\r\n\
+         Call-ID: a84b4c76e66710\r\n\
+         CSeq: 314159 INVITE\r\n\
+         Contact: <sip:alice@198.51.100.7:5062>\r\n\
+         {extra}\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn matching_invite_shows_earlier_mismatches_and_each_delayed_response() {
+    let text = run(&invite("sip:busy@example.com", ""));
+    let expected = "\
+request: INVITE sip:busy@example.com (Call-ID a84b4c76e66710) from 198.51.100.7:5062 over udp
+responses go to 198.51.100.7:5062 over udp
+rule options: no match (first failing condition: method)
+rule busy-line: MATCH
+responses (each delay counts from the previous response):
+after 0 ms:
+    SIP/2.0 100 Trying
+    Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds;rport=5062;received=198.51.100.7
+    From: <sip:alice@example.com>;tag=1928301774
+    To: <sip:busy@example.com>
+    Call-ID: a84b4c76e66710
+    CSeq: 314159 INVITE
+    Server: explain-test
+    Content-Length: 0
+after 500 ms:
+    SIP/2.0 180 Ringing
+    Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds;rport=5062;received=198.51.100.7
+    From: <sip:alice@example.com>;tag=1928301774
+    To: <sip:busy@example.com>;tag=<to-tag>
+    Call-ID: a84b4c76e66710
+    CSeq: 314159 INVITE
+    Contact: <sip:192.0.2.1:5060>
+    Server: explain-test
+    Content-Length: 0
+after 2000 ms:
+    SIP/2.0 486 Busy Here
+    Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds;rport=5062;received=198.51.100.7
+    From: <sip:alice@example.com>;tag=1928301774
+    To: <sip:busy@example.com>;tag=<to-tag>
+    Call-ID: a84b4c76e66710
+    CSeq: 314159 INVITE
+    Server: explain-test
+    Retry-After: 60
+    Content-Length: 0
+then it waits for the ACK (over UDP the response is retransmitted on Timer G, for at most 32000 ms)
+";
+    assert_eq!(text, expected, "\n{text}");
+}
+
+#[test]
+fn non_matching_invite_falls_back_naming_each_failing_condition() {
+    let text = run(&invite("sip:bob@example.com", ""));
+    assert!(
+        text.contains(
+            "rule options: no match (first failing condition: method)\n\
+             rule busy-line: no match (first failing condition: request_uri)\n\
+             rule answer: no match (first failing condition: headers.X-Scenario)\n\
+             rule im: no match (first failing condition: method)\n\
+             no rule matched: the fallback answers\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("after 0 ms:\n    SIP/2.0 480 Temporarily Unavailable\n"),
+        "{text}"
+    );
+    assert!(!text.contains("100 Trying"), "{text}");
+}
+
+#[test]
+fn answered_invite_mentions_ack_wait_and_hangup_bye() {
+    let text = run(&invite("sip:bob@example.com", "X-Scenario: answer\r\n"));
+    assert!(text.contains("rule answer: MATCH\n"), "{text}");
+    assert!(
+        text.contains("    Content-Type: application/sdp\n    Content-Length: 5\n\n    v=0\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("without an ACK within 32000 ms it sends BYE"),
+        "{text}"
+    );
+    assert!(
+        text.contains("after 30000 ms: BYE to sip:alice@198.51.100.7:5062 in the dialog"),
+        "{text}"
+    );
+}
+
+#[test]
+fn message_shows_the_auto_reply() {
+    let message = "MESSAGE sip:bob@example.com SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKm1\r\n\
+        Max-Forwards: 70\r\n\
+        From: <sip:alice@example.com>;tag=m1\r\n\
+        To: <sip:bob@example.com>\r\n\
+        Call-ID: m1@example.com\r\n\
+        CSeq: 1 MESSAGE\r\n\
+        Content-Type: text/plain\r\n\
+        Content-Length: 2\r\n\r\nhi";
+    let text = run(message);
+    assert!(
+        text.contains("after 0 ms:\n    SIP/2.0 202 Accepted\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "after 500 ms (after the final response): auto-reply MESSAGE back to 198.51.100.7:5062 over udp:\n\
+             \x20   MESSAGE sip:alice@example.com SIP/2.0\n\
+             \x20   Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK<branch>;rport\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("    Content-Length: 9\n\n    I am away\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn protocol_checks_come_before_the_rules() {
+    let text = run(&invite("sip:busy@example.com", "Require: 100rel, foo\r\n"));
+    assert!(
+        text.contains("refused before the rules are tried: Require: 100rel, foo"),
+        "{text}"
+    );
+    assert!(text.contains("    SIP/2.0 420 Bad Extension\n"), "{text}");
+    assert!(text.contains("    Unsupported: 100rel, foo\n"), "{text}");
+    assert!(!text.contains("rule busy-line"), "{text}");
+
+    let text = run(&invite("mailto:busy@example.com", ""));
+    assert!(
+        text.contains("    SIP/2.0 416 Unsupported URI Scheme\n"),
+        "{text}"
+    );
+
+    let unknown = invite("sip:x@example.com", "").replace("INVITE", "FROB");
+    assert!(run(&unknown).contains("    SIP/2.0 501 Not Implemented\n"));
+}
+
+#[test]
+fn in_dialog_requests_without_a_dialog_get_481() {
+    let bye = invite("sip:bob@example.com", "")
+        .replace("INVITE", "BYE")
+        .replace(
+            "To: <sip:bob@example.com>",
+            "To: <sip:bob@example.com>;tag=xyz",
+        );
+    let text = run(&bye);
+    assert!(
+        text.contains("    SIP/2.0 481 Call/Transaction Does Not Exist\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("would get 200 OK and end the dialog"),
+        "{text}"
+    );
+}
+
+#[test]
+fn malformed_requests_get_400_or_are_dropped() {
+    let missing = invite("sip:busy@example.com", "").replace("Call-ID: a84b4c76e66710\r\n", "");
+    let text = run(&missing);
+    assert!(
+        text.contains("malformed INVITE request: missing Call-ID header\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    SIP/2.0 400 Bad Request (missing Call-ID header)\n"),
+        "{text}"
+    );
+    let text = run("INVITE sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n");
+    assert!(
+        text.contains("dropped: no response can be routed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn empty_input_and_responses_are_errors() {
+    let config = config();
+    let response = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n";
+    assert_eq!(
+        explain(&config, response, source(), Transport::Udp),
+        Err(ExplainError::NotARequest { status: 200 })
+    );
+    assert_eq!(
+        explain(&config, b"\r\n\r\n", source(), Transport::Udp),
+        Err(ExplainError::Empty)
+    );
+}
+
+#[test]
+fn methods_outside_allowed_methods_get_405() {
+    let text = CONFIG.replace(
+        "user_agent = \"explain-test\"",
+        "user_agent = \"explain-test\"\nallowed_methods = [\"INVITE\", \"ACK\"]",
+    );
+    let config = Config::parse(&text, "allowed.toml").expect("valid config");
+    let options = invite("sip:bob@example.com", "").replace("INVITE", "OPTIONS");
+    let text = explain(&config, options.as_bytes(), source(), Transport::Udp).expect("explained");
+    assert!(text.contains("OPTIONS is not in allowed_methods"), "{text}");
+    assert!(
+        text.contains("    SIP/2.0 405 Method Not Allowed\n"),
+        "{text}"
+    );
+    assert!(text.contains("    Allow: INVITE, ACK\n"), "{text}");
+}

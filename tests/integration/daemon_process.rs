@@ -1,0 +1,390 @@
+//! The real binary as systemd runs it: sd_notify on a test NOTIFY_SOCKET,
+//! SIGHUP reloads (good and broken files, listener changes), SIGTERM drains.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::os::linux::net::SocketAddrExt as _;
+use std::os::unix::net::{SocketAddr as UnixAddr, UnixDatagram};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::common::clients::{Client, StreamClient};
+use crate::common::{UdpClient, options, request};
+
+/// A scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "sip-autoresponder-{name}-{}-{}",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+struct Daemon {
+    child: Child,
+    logs: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    fn spawn(config: &std::path::Path, notify_socket: Option<&str>) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sip-autoresponder"));
+        command
+            .arg("--config")
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .env_remove("JOURNAL_STREAM")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        match notify_socket {
+            Some(socket) => command.env("NOTIFY_SOCKET", socket),
+            None => command.env_remove("NOTIFY_SOCKET"),
+        };
+        let mut child = command.spawn().expect("spawn the daemon");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs = Arc::new(Mutex::new(String::new()));
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut logs = sink.lock().expect("logs");
+                logs.push_str(&strip_ansi(&line));
+                logs.push('\n');
+            }
+        });
+        Self { child, logs }
+    }
+
+    fn logs(&self) -> String {
+        self.logs.lock().expect("logs").clone()
+    }
+
+    /// Waits for a log line containing `text`; returns that line.
+    fn wait_for_log(&self, text: &str, after: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let logs = self.logs();
+            if let Some(line) = logs.lines().skip(after).find(|l| l.contains(text)) {
+                return line.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {text:?} in:\n{logs}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log_lines(&self) -> usize {
+        self.logs().lines().count()
+    }
+
+    /// The address a listener of `token` (UDP, TCP, …) bound, from the log.
+    fn address(&self, token: &str, after: usize) -> SocketAddr {
+        let line = self.wait_for_log(&format!("listening for {token} on "), after);
+        let rest = line
+            .split(&format!("listening for {token} on "))
+            .nth(1)
+            .expect("address");
+        rest.split_whitespace()
+            .next()
+            .expect("address")
+            .parse()
+            .expect("socket address")
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args(["-s", name, &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A notification socket like systemd's: a datagram socket the daemon
+/// writes `KEY=value` lines to.
+struct NotifySocket {
+    socket: UnixDatagram,
+    name: String,
+}
+
+impl NotifySocket {
+    fn path(dir: &std::path::Path) -> Self {
+        let path = dir.join("notify.sock");
+        let socket = UnixDatagram::bind(&path).expect("bind notify socket");
+        Self {
+            socket,
+            name: path.display().to_string(),
+        }
+    }
+
+    fn abstract_name() -> Self {
+        let name = format!(
+            "sip-autoresponder-test-{}-{}",
+            std::process::id(),
+            fastrand::u32(..)
+        );
+        let address = UnixAddr::from_abstract_name(name.as_bytes()).expect("abstract address");
+        let socket = UnixDatagram::bind_addr(&address).expect("bind abstract notify socket");
+        Self {
+            socket,
+            name: format!("@{name}"),
+        }
+    }
+
+    fn next(&self) -> String {
+        self.socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut buf = [0u8; 4096];
+        let len = self
+            .socket
+            .recv(&mut buf)
+            .expect("a notification within 10 s");
+        String::from_utf8_lossy(&buf[..len]).into_owned()
+    }
+}
+
+const LISTEN_UDP: &str = "[server]\nforce_rport = true\ndrain_timeout_ms = 3000\n[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n";
+
+#[tokio::test]
+async fn notifies_ready_reloading_and_stopping_on_a_path_socket() {
+    let dir = scratch("notify");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!("{LISTEN_UDP}[[rule]]\nname = \"o\"\naccept = {{}}\n"),
+    )
+    .expect("write config");
+    let notify = NotifySocket::path(&dir);
+    let mut daemon = Daemon::spawn(&config, Some(&notify.name));
+    let address = daemon.address("UDP", 0);
+    let ready = notify.next();
+    assert_eq!(ready, format!("READY=1\nSTATUS=listening on udp {address}"));
+
+    daemon.signal("HUP");
+    let reloading = notify.next();
+    let mut lines = reloading.lines();
+    assert_eq!(lines.next(), Some("RELOADING=1"));
+    let usec = lines
+        .next()
+        .and_then(|l| l.strip_prefix("MONOTONIC_USEC="))
+        .expect("MONOTONIC_USEC");
+    assert!(usec.parse::<u64>().is_ok_and(|v| v > 0), "{reloading}");
+    assert!(notify.next().starts_with("READY=1"));
+
+    daemon.signal("TERM");
+    assert_eq!(notify.next(), "STOPPING=1");
+    let status = daemon.wait_exit(Duration::from_secs(5)).expect("exits");
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn notifies_on_an_abstract_socket_and_sends_nothing_without_one() {
+    let dir = scratch("abstract");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!("{LISTEN_UDP}[[rule]]\nname = \"o\"\naccept = {{}}\n"),
+    )
+    .expect("write config");
+    let notify = NotifySocket::abstract_name();
+    let daemon = Daemon::spawn(&config, Some(&notify.name));
+    assert!(
+        notify
+            .next()
+            .starts_with("READY=1\nSTATUS=listening on udp 127.0.0.1:")
+    );
+    drop(daemon);
+
+    let quiet = Daemon::spawn(&config, None);
+    let address = quiet.address("UDP", 0);
+    let client = UdpClient::new(address).await;
+    assert_eq!(client.request(&options("quiet")).await.status, 200);
+}
+
+#[tokio::test]
+async fn reload_changes_answers_while_a_transaction_in_flight_keeps_its_policy() {
+    let dir = scratch("reload");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!("{LISTEN_UDP}[[rule]]\nname = \"old\"\nmatch.method = \"INVITE\"\nprogress = [{{ status = 180 }}]\nreject = {{ status = 486, delay_ms = 1500 }}\n"),
+    )
+    .expect("write config");
+    let daemon = Daemon::spawn(&config, None);
+    let address = daemon.address("UDP", 0);
+    let before = UdpClient::new(address).await;
+    before
+        .send(&request(
+            "INVITE",
+            "sip:x@example.com",
+            "before-reload",
+            "",
+            "",
+        ))
+        .await;
+    assert_eq!(before.recv().await.status, 180);
+
+    std::fs::write(&config, format!("{LISTEN_UDP}[[rule]]\nname = \"new\"\nmatch.method = \"INVITE\"\nreject = {{ status = 603 }}\n")).expect("rewrite");
+    let mark = daemon.log_lines();
+    daemon.signal("HUP");
+    daemon.wait_for_log("configuration reloaded", mark);
+    let after = UdpClient::new(address).await;
+    assert_eq!(
+        after
+            .request(&request(
+                "INVITE",
+                "sip:x@example.com",
+                "after-reload",
+                "",
+                ""
+            ))
+            .await
+            .status,
+        603
+    );
+    assert_eq!(
+        before.recv().await.status,
+        486,
+        "the transaction started before the reload keeps its policy"
+    );
+}
+
+#[tokio::test]
+async fn broken_reload_keeps_the_old_rules_and_logs_the_error_line() {
+    let dir = scratch("broken");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!("{LISTEN_UDP}[[rule]]\nname = \"o\"\nreply = {{ status = 299 }}\n"),
+    )
+    .expect("write config");
+    let daemon = Daemon::spawn(&config, None);
+    let address = daemon.address("UDP", 0);
+    std::fs::write(
+        &config,
+        format!("{LISTEN_UDP}[[rule]]\nname = \"o\"\nreply = {{ status = 299, bogus = 1 }}\n"),
+    )
+    .expect("break");
+    let mark = daemon.log_lines();
+    daemon.signal("HUP");
+    let line = daemon.wait_for_log("reload refused", mark);
+    assert!(
+        line.contains(&format!("{}:9:25: unknown field `bogus`", config.display())),
+        "{line}"
+    );
+    daemon.wait_for_log("keeping the previous configuration", mark);
+    let client = UdpClient::new(address).await;
+    assert_eq!(client.request(&options("still-old")).await.status, 299);
+}
+
+#[tokio::test]
+async fn sigterm_drains_a_delayed_policy_then_exits_zero() {
+    let dir = scratch("drain");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!("{LISTEN_UDP}[[rule]]\nname = \"slow\"\nmatch.method = \"INVITE\"\nreject = {{ status = 486, delay_ms = 700 }}\n[[rule]]\nname = \"o\"\naccept = {{}}\n"),
+    )
+    .expect("write config");
+    let mut daemon = Daemon::spawn(&config, None);
+    let address = daemon.address("UDP", 0);
+    let client = UdpClient::new(address).await;
+    let invite = request("INVITE", "sip:x@example.com", "draining", "", "");
+    client.send(&invite).await;
+    assert_eq!(client.recv().await.status, 100);
+    let start = Instant::now();
+    daemon.signal("TERM");
+    daemon.wait_for_log("stopping: draining", 0);
+    let late = UdpClient::new(address).await;
+    let refused = late.request(&options("late")).await;
+    assert_eq!(
+        (refused.status, refused.header("Retry-After")),
+        (503, Some("5")),
+        "no new requests while draining"
+    );
+    let busy = client.recv().await;
+    assert_eq!(
+        busy.status, 486,
+        "the delayed final response is still delivered"
+    );
+    client
+        .send(&crate::common::ack_for(
+            &invite,
+            &busy.to_tag().expect("tag"),
+        ))
+        .await;
+    let status = daemon
+        .wait_exit(Duration::from_secs(5))
+        .expect("exits after draining");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "within the drain timeout"
+    );
+}
+
+#[tokio::test]
+async fn reload_adds_and_removes_listeners() {
+    let dir = scratch("listeners");
+    let config = dir.join("config.toml");
+    let rules = "[[rule]]\nname = \"o\"\naccept = {}\n";
+    std::fs::write(&config, format!("{LISTEN_UDP}{rules}")).expect("write config");
+    let daemon = Daemon::spawn(&config, None);
+    let udp = daemon.address("UDP", 0);
+    std::fs::write(&config, format!("[server]\nforce_rport = true\n[[listen]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:0\"\n{rules}")).expect("rewrite");
+    let mark = daemon.log_lines();
+    daemon.signal("HUP");
+    let tcp = daemon.address("TCP", mark);
+    let summary = daemon.wait_for_log("configuration reloaded", mark);
+    assert!(
+        summary.contains(&format!("removed=[\"udp {udp}\"]"))
+            && summary.contains(&format!("added=[\"tcp {tcp}\"]")),
+        "{summary}"
+    );
+    let mut stream = Client::Stream(StreamClient::tcp(tcp).await);
+    assert_eq!(stream.request(&options("over-tcp")).await.status, 200);
+    let gone = UdpClient::new(udp).await;
+    gone.send(&options("to-removed")).await;
+    gone.expect_silence().await;
+}
