@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use sip_autoresponder::config::Config;
 use sip_autoresponder::rules::MatchInput;
+use sip_autoresponder::rules::template::Vars;
 use sip_autoresponder::sip::{
     Limits, Request, ResponseParts, ResponseTemplate, Transport, parse_datagram,
 };
@@ -85,6 +86,16 @@ fn per_message_cost() {
             };
             let selected = config.rules.select(&input);
             let step = selected.policy.steps().last().expect("a step");
+            let vars = Vars {
+                request: &request,
+                source,
+                transport: Transport::Udp,
+                local: source,
+                rule: &selected.rule,
+                counter: selected.counter,
+                captures: &selected.captures,
+            };
+            let rendered = step.render(&vars, String::new);
             let template =
                 ResponseTemplate::for_request(&request, source, "abcdefghij", "sip:127.0.0.1:5060");
             template.write(
@@ -92,10 +103,10 @@ fn per_message_cost() {
                 b"Server: bench\r\n",
                 &ResponseParts {
                     status: step.status,
-                    reason: &step.reason,
-                    extra_headers: &step.extra_headers,
-                    content_type: step.content_type.as_deref(),
-                    body: &step.body,
+                    reason: &rendered.reason,
+                    extra_headers: &rendered.extra_headers,
+                    content_type: rendered.content_type,
+                    body: &rendered.body,
                 },
             );
             black_box(&out);
