@@ -5,6 +5,7 @@
 use thiserror::Error;
 
 use crate::events::{self, EventContext};
+use crate::observe::Observer;
 use crate::sip::{Cause, ResponseParts, Verb, reason_phrase};
 use crate::transaction::ServerTransaction;
 use crate::transport;
@@ -40,6 +41,8 @@ pub struct ServerContext {
     method: Box<str>,
     call_id: Box<str>,
     final_status: Option<u16>,
+    /// The journal record of the request, when the admin listener is on.
+    observed: Option<(std::sync::Arc<Observer>, u64)>,
 }
 
 impl ServerContext {
@@ -55,7 +58,17 @@ impl ServerContext {
             method: method.into(),
             call_id: call_id.into(),
             final_status: None,
+            observed: None,
         }
+    }
+
+    /// Journals every response of this context under record `id`.
+    pub fn observed_by(mut self, observer: Option<(std::sync::Arc<Observer>, u64)>) -> Self {
+        if let Some((observer, id)) = &observer {
+            observer.rule(*id, &self.rule);
+        }
+        self.observed = observer;
+        self
     }
 
     /// A provisional response (100–199, default 180 Ringing).
@@ -115,6 +128,9 @@ impl ServerContext {
         };
         self.final_status = Some(487);
         let sent = self.transaction.respond(&parts).await;
+        if let Some((observer, id)) = &self.observed {
+            observer.response(*id, &self.rule, 487, parts.reason);
+        }
         self.fail(Cause::Canceled);
         sent.map_err(Into::into)
     }
@@ -149,12 +165,16 @@ impl ServerContext {
         if status >= 200 {
             self.final_status = Some(status);
         }
+        if let Some((observer, id)) = &self.observed {
+            observer.response(*id, &self.rule, status, parts.reason);
+        }
         events::response_sent(&self.event_context(), status);
         Ok(())
     }
 
     fn event_context(&self) -> EventContext<'_> {
         EventContext {
+            observer: self.observed.as_ref().map(|(o, _)| o.as_ref()),
             rule: &self.rule,
             method: &self.method,
             call_id: &self.call_id,

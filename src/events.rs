@@ -10,6 +10,8 @@ use crate::sip::{Cause, Transport};
 /// What an event is about.
 #[derive(Debug, Clone, Copy)]
 pub struct EventContext<'a> {
+    /// Counts the event in the metrics when the admin listener is on.
+    pub observer: Option<&'a crate::observe::Observer>,
     pub rule: &'a str,
     pub method: &'a str,
     pub call_id: &'a str,
@@ -38,6 +40,9 @@ pub fn failed(ctx: &EventContext<'_>, cause: Cause) {
 }
 
 fn emit(ctx: &EventContext<'_>, event: &'static str, status: Option<u16>, cause: Option<Cause>) {
+    if let Some(observer) = ctx.observer {
+        observer.event(event, cause);
+    }
     // Dotted names become SIP_METHOD, SIP_CALL_ID, SIP_STATUS in the journal.
     info!(
         event,

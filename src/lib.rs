@@ -13,13 +13,16 @@
 //! `context` is the per-request reply handle (SIP.js `ServerContext`);
 //! `engine` dispatches a request to its rule; `daemon` binds, logs and runs.
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod context;
 pub mod daemon;
 pub mod engine;
-pub mod explain;
 pub mod events;
+pub mod explain;
+pub mod observe;
+pub mod ratelog;
 pub mod rules;
 pub mod sip;
 pub mod transaction;

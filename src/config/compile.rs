@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use super::error::Diagnostics;
 use super::listeners::compile_listeners;
-use super::model::TimersSection;
+use super::model::{AdminSection, TimersSection};
 use super::policy::PolicyCompiler;
 use super::rules::compile_rule;
-use super::{Config, Sections, ServerSettings};
+use super::{AdminSettings, Config, RateLimit, Sections, ServerSettings};
 use crate::rules::{ReplyPolicy, RuleSet};
 use crate::sip::{Limits, Timers, is_token};
+use std::net::SocketAddr;
 
 pub(crate) fn compile(
     sections: Sections,
@@ -125,7 +126,36 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
         }
         level.get_ref().clone()
     });
+    let admin = sections
+        .admin
+        .as_ref()
+        .map(|admin| compile_admin(admin.get_ref(), diag));
+    let rate_limit = server.rate_limit.as_ref().and_then(|limit| {
+        let section = limit.get_ref();
+        let answer_503 = match section.action.get_ref().as_str() {
+            "503" => true,
+            "drop" => false,
+            other => {
+                diag.error(
+                    section.action.span(),
+                    format!("unknown rate_limit action `{other}` (\"503\" or \"drop\")"),
+                );
+                true
+            }
+        };
+        if section.per_second == 0 {
+            diag.error(limit.span(), "rate_limit.per_second must be at least 1");
+            return None;
+        }
+        Some(RateLimit {
+            per_second: section.per_second,
+            burst: section.burst.unwrap_or(section.per_second).max(1),
+            answer_503,
+        })
+    });
     ServerSettings {
+        rate_limit,
+        admin,
         drain_timeout: Duration::from_millis(*server.drain_timeout_ms.get_ref()),
         log_level,
         max_transactions,
@@ -139,6 +169,37 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
             max_headers: *server.max_headers.get_ref(),
         },
         udp_workers,
+    }
+}
+
+fn compile_admin(section: &AdminSection, diag: &mut Diagnostics<'_>) -> AdminSettings {
+    let address = match &section.address {
+        Some(address) => address.get_ref().parse().unwrap_or_else(|_| {
+            diag.error(
+                address.span(),
+                format!("`{}` is not an IP:port address", address.get_ref()),
+            );
+            SocketAddr::from(([127, 0, 0, 1], 9060))
+        }),
+        None => SocketAddr::from(([127, 0, 0, 1], 9060)),
+    };
+    if let Some(token) = &section.token
+        && (token.get_ref().is_empty() || !token.get_ref().bytes().all(|b| b.is_ascii_graphic()))
+    {
+        diag.error(token.span(), "token must be non-empty visible ASCII");
+    }
+    let journal_size = *section.journal_size.get_ref();
+    if !(1..=1_000_000).contains(&journal_size) {
+        diag.error(
+            section.journal_size.span(),
+            "journal_size must be from 1 to 1000000",
+        );
+    }
+    AdminSettings {
+        address,
+        token: section.token.as_ref().map(|t| t.get_ref().clone()),
+        journal_size,
+        journal_file: section.journal_file.as_ref().map(|f| f.get_ref().into()),
     }
 }
 

@@ -74,12 +74,28 @@ pub(super) fn compile_listeners(
                 ),
             );
         }
+        let allow_sources = listen.allow_sources.as_ref().map(|sources| {
+            sources
+                .get_ref()
+                .items()
+                .iter()
+                .filter_map(|s| match super::rules::parse_cidr(s) {
+                    Some(net) => Some(net),
+                    None => {
+                        diag.error(sources.span(), format!("`{s}` is not a CIDR (like 10.0.0.0/8 or 2001:db8::/32) or IP address"));
+                        None
+                    }
+                })
+                .collect::<Vec<_>>()
+                .into()
+        });
         listeners.push(ListenerSpec {
             transport,
             address,
             tls,
             path,
             limits,
+            allow_sources,
         });
     }
     listeners

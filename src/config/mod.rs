@@ -25,7 +25,10 @@ pub use error::{ConfigError, ConfigErrors, LoadError};
 use crate::rules::RuleSet;
 use crate::sip::{Limits, Timers, Transport};
 use error::Diagnostics;
-use model::{ListenSection, LogSection, PolicySection, RuleSection, ServerSection, TimersSection};
+use model::{
+    AdminSection, ListenSection, LogSection, PolicySection, RuleSection, ServerSection,
+    TimersSection,
+};
 
 /// The embedded default config (config/default.toml).
 pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");
@@ -50,6 +53,28 @@ pub struct ServerSettings {
     pub drain_timeout: Duration,
     /// `[log] level`, when set (`RUST_LOG` overrides it).
     pub log_level: Option<String>,
+    /// `[admin]`, when present.
+    pub admin: Option<AdminSettings>,
+    /// `[server.rate_limit]`, when present.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A per-source token bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_second: u32,
+    pub burst: u32,
+    /// Answer 503 (true) or drop (false) beyond the limit.
+    pub answer_503: bool,
+}
+
+/// The admin HTTP listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSettings {
+    pub address: SocketAddr,
+    pub token: Option<String>,
+    pub journal_size: usize,
+    pub journal_file: Option<PathBuf>,
 }
 
 /// One socket to bind, with its options.
@@ -62,6 +87,8 @@ pub struct ListenerSpec {
     /// WS and WSS: the HTTP path the handshake must use, if any.
     pub path: Option<String>,
     pub limits: ConnectionLimits,
+    /// Only these sources are served (None: all).
+    pub allow_sources: Option<Arc<[ipnet::IpNet]>>,
 }
 
 /// Limits of a stream listener (ignored for UDP).
@@ -160,9 +187,10 @@ pub(crate) struct Sections {
     pub(crate) fallback: Option<Spanned<PolicySection>>,
     pub(crate) timers: TimersSection,
     pub(crate) log: LogSection,
+    pub(crate) admin: Option<Spanned<AdminSection>>,
 }
 
-const SECTIONS: &str = "server, timers, log, listen, rule, fallback";
+const SECTIONS: &str = "server, timers, log, admin, listen, rule, fallback";
 
 fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
     let mut sections = Sections::default();
@@ -176,6 +204,7 @@ fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
             "listen" => sections.listen = array_of(value, "listen", diag),
             "rule" => sections.rules = array_of(value, "rule", diag),
             "fallback" => sections.fallback = section(value, diag),
+            "admin" => sections.admin = section(value, diag),
             "log" => {
                 if let Some(log) = section::<LogSection>(value, diag) {
                     sections.log = log.into_inner();

@@ -40,10 +40,49 @@ pub struct ServerSection {
     /// Seed for weighted outcomes and delay ranges: the same seed gives the
     /// same sequence of draws.
     pub seed: Option<u64>,
+    /// Per-source request rate limit (off by default).
+    pub rate_limit: Option<Spanned<RateLimitSection>>,
+}
+
+/// `[server.rate_limit]`: a token bucket per source IP address.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSection {
+    /// Sustained requests per second from one source address.
+    pub per_second: u32,
+    /// Requests allowed in a burst (default: per_second).
+    pub burst: Option<u32>,
+    /// `"503"` (answer 503 with Retry-After) or `"drop"`.
+    #[serde(default = "default_rate_action")]
+    pub action: Spanned<String>,
+}
+
+fn default_rate_action() -> Spanned<String> {
+    Spanned::new(0..0, "503".to_owned())
 }
 
 fn default_drain_timeout() -> Spanned<u64> {
     Spanned::new(0..0, 30_000)
+}
+
+/// `[admin]`: the admin HTTP listener (request journal, metrics, health).
+/// Present means on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// `IP:port` (default 127.0.0.1:9060: loopback only).
+    pub address: Option<Spanned<String>>,
+    /// When set, requests need `Authorization: Bearer <token>` (but /health).
+    pub token: Option<Spanned<String>>,
+    /// Requests kept in the journal.
+    #[serde(default = "default_journal_size")]
+    pub journal_size: Spanned<usize>,
+    /// Also append the journal as JSON lines to this file.
+    pub journal_file: Option<Spanned<String>>,
+}
+
+fn default_journal_size() -> Spanned<usize> {
+    Spanned::new(0..0, 1000)
 }
 
 /// `[log]`: logging.
@@ -110,6 +149,7 @@ impl Default for ServerSection {
             allowed_methods: None,
             drain_timeout_ms: default_drain_timeout(),
             seed: None,
+            rate_limit: None,
         }
     }
 }
@@ -151,6 +191,9 @@ pub struct ListenSection {
     /// WS and WSS: largest WebSocket message, bytes (default: the
     /// server's max_message_size).
     pub max_ws_message_size: Option<Spanned<usize>>,
+    /// Only these source CIDRs are served; others are dropped (UDP) or
+    /// refused (connections), counted and logged at debug level.
+    pub allow_sources: Option<Spanned<OneOrMany>>,
 }
 
 /// One value or a list of them (`method = "INVITE"` or `["INVITE", "BYE"]`).

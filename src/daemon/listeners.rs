@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
@@ -37,9 +38,15 @@ pub(crate) struct RunningListener {
     pub(crate) info: ListenerInfo,
     cancel: CancellationToken,
     task: JoinHandle<()>,
+    connections: Option<Arc<AtomicUsize>>,
 }
 
 impl RunningListener {
+    /// Open connections of a stream listener (None for UDP).
+    pub(crate) fn connections(&self) -> Option<Arc<AtomicUsize>> {
+        self.connections.clone()
+    }
+
     /// Stops accepting on this listener; its connections close.
     pub(crate) async fn stop(self) {
         self.cancel.cancel();
@@ -81,13 +88,15 @@ pub(crate) fn bind_listener(
                 max_ws_message_size: spec.limits.max_ws_message_size,
                 ws_path: spec.path.clone(),
                 tls,
+                open_connections: Arc::new(AtomicUsize::new(0)),
             };
             (Socket::Stream(listener, options), local)
         }
     };
     Ok(BoundListener {
         spec: spec.clone(),
-        info: ListenerInfo::new(spec.transport, local, settings.public_address.as_deref()),
+        info: ListenerInfo::new(spec.transport, local, settings.public_address.as_deref())
+            .with_allow_sources(spec.allow_sources.clone()),
         socket,
     })
 }
@@ -103,27 +112,37 @@ impl BoundListener {
         let cancel = parent.child_token();
         let info = self.info.clone();
         info!(transport = info.transport.name(), local = %info.local, "listening for {} on {}", info.transport.via_token(), info.local);
-        let task = match self.socket {
-            Socket::Udp(socket, workers) => tokio::spawn(serve_udp(
-                socket,
-                info.clone(),
-                engine,
-                workers,
-                cancel.clone(),
-            )),
-            Socket::Stream(listener, options) => tokio::spawn(serve_stream(
-                listener,
-                info.clone(),
-                engine,
-                options,
-                cancel.clone(),
-            )),
+        let (task, connections) = match self.socket {
+            Socket::Udp(socket, workers) => (
+                tokio::spawn(serve_udp(
+                    socket,
+                    info.clone(),
+                    engine,
+                    workers,
+                    cancel.clone(),
+                )),
+                None,
+            ),
+            Socket::Stream(listener, options) => {
+                let open = options.open_connections.clone();
+                (
+                    tokio::spawn(serve_stream(
+                        listener,
+                        info.clone(),
+                        engine,
+                        options,
+                        cancel.clone(),
+                    )),
+                    Some(open),
+                )
+            }
         };
         RunningListener {
             spec: self.spec,
             info,
             cancel,
             task,
+            connections,
         }
     }
 }

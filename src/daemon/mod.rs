@@ -17,8 +17,10 @@ use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::admin::AdminState;
 use crate::config::Config;
 use crate::engine::{Engine, EngineSettings};
+use crate::observe::Observer;
 use crate::sip::Transport;
 use crate::transaction::{LayerSettings, TransactionLayer};
 use crate::transport;
@@ -31,18 +33,48 @@ use systemd::Notifier;
 pub struct Daemon {
     engine: Arc<Engine>,
     bound: Vec<BoundListener>,
+    admin: Option<BoundAdmin>,
+}
+
+/// The admin listener, bound.
+#[derive(Debug)]
+struct BoundAdmin {
+    listener: tokio::net::TcpListener,
+    token: Option<String>,
+    observer: Arc<Observer>,
+}
+
+/// Errors binding the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error(transparent)]
+    Transport(#[from] transport::Error),
+    #[error("cannot open the journal file: {0}")]
+    Journal(std::io::Error),
 }
 
 impl Daemon {
-    /// Binds every listener of `config`; nothing is served yet, so the caller
-    /// learns the real addresses (port 0 resolved) first.
-    pub fn bind(config: &Config) -> Result<Self, transport::Error> {
+    /// Binds every listener of `config` (and the admin listener); nothing is
+    /// served yet, so the caller learns the real addresses (port 0 resolved)
+    /// first.
+    pub fn bind(config: &Config) -> Result<Self, BindError> {
         let settings = &config.server;
         let bound = config
             .listeners
             .iter()
             .map(|spec| bind_listener(spec, settings))
             .collect::<Result<Vec<_>, _>>()?;
+        let admin = match &settings.admin {
+            Some(admin) => Some(BoundAdmin {
+                listener: transport::bind_tcp(Transport::Tcp, admin.address)?,
+                token: admin.token.clone(),
+                observer: Arc::new(
+                    Observer::new(admin.journal_size, admin.journal_file.clone())
+                        .map_err(BindError::Journal)?,
+                ),
+            }),
+            None => None,
+        };
         let layer = TransactionLayer::new(LayerSettings {
             timers: settings.timers,
             max_transactions: settings.max_transactions,
@@ -50,10 +82,12 @@ impl Daemon {
             user_agent: settings.user_agent.clone(),
             force_rport: settings.force_rport,
         });
-        let engine = Engine::new(config.rules.clone(), engine_settings(config), layer);
+        let engine = Engine::new(config.rules.clone(), engine_settings(config), layer)
+            .with_observer(admin.as_ref().map(|a| a.observer.clone()));
         Ok(Self {
             engine: Arc::new(engine),
             bound,
+            admin,
         })
     }
 
@@ -65,17 +99,51 @@ impl Daemon {
             .collect()
     }
 
+    /// The admin listener's address, when `[admin]` is configured.
+    pub fn admin_address(&self) -> Option<SocketAddr> {
+        self.admin
+            .as_ref()
+            .and_then(|a| a.listener.local_addr().ok())
+    }
+
     pub fn engine(&self) -> Arc<Engine> {
         self.engine.clone()
     }
 
-    /// Serves every listener until `shutdown` is cancelled.
-    pub async fn serve(self, shutdown: CancellationToken) {
-        let running: Vec<_> = self
+    /// Starts every listener (and the admin listener) under `shutdown`.
+    fn start(self, shutdown: &CancellationToken) -> Vec<RunningListener> {
+        let running: Vec<RunningListener> = self
             .bound
             .into_iter()
-            .map(|l| l.start(self.engine.clone(), &shutdown))
+            .map(|l| l.start(self.engine.clone(), shutdown))
             .collect();
+        if let Some(admin) = self.admin {
+            let connections = running
+                .iter()
+                .filter_map(|l| Some((l.info.transport, l.connections()?)))
+                .collect();
+            if let Ok(local) = admin.listener.local_addr() {
+                info!(local = %local, "admin listener on http://{local}");
+            }
+            admin.observer.set_ready(true);
+            let state = Arc::new(AdminState {
+                observer: admin.observer,
+                engine: self.engine.clone(),
+                token: admin.token,
+                connections,
+            });
+            tokio::spawn(crate::admin::serve(
+                admin.listener,
+                state,
+                shutdown.child_token(),
+            ));
+        }
+        running
+    }
+
+    /// Serves every listener until `shutdown` is cancelled.
+    pub async fn serve(self, shutdown: CancellationToken) {
+        let running = self.start(&shutdown);
         shutdown.cancelled().await;
         for listener in running {
             listener.stop().await;
@@ -88,6 +156,7 @@ pub fn engine_settings(config: &Config) -> EngineSettings {
     EngineSettings {
         limits: config.server.limits,
         allowed_methods: config.server.allowed_methods.clone(),
+        rate_limit: config.server.rate_limit,
     }
 }
 
@@ -101,14 +170,12 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
     let daemon = Daemon::bind(&config).context("cannot bind listeners")?;
     let engine = daemon.engine();
     let shutdown = CancellationToken::new();
-    let mut running: Vec<RunningListener> = daemon
-        .bound
-        .into_iter()
-        .map(|l| l.start(engine.clone(), &shutdown))
-        .collect();
+    let mut running = daemon.start(&shutdown);
+    let notifier = Arc::new(notifier);
     notifier.ready(&status_line(&running));
+    // WATCHDOG=1 at half the interval systemd asked for (WatchdogSec=).
     let watchdog = notifier.watchdog_interval().map(|period| {
-        let notifier = Notifier::from_env();
+        let notifier = notifier.clone();
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(period);
             loop {
@@ -131,6 +198,12 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
                 )
                 .await;
                 reload::log_outcome(&source, &outcome);
+                if let Some(observer) = engine.observer() {
+                    observer.metrics.reload(outcome.is_ok());
+                }
+                if outcome.is_ok() {
+                    logging::set_level(config.server.log_level.as_deref());
+                }
                 notifier.ready(&status_line(&running));
             }
             Control::Shutdown => break,

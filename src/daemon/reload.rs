@@ -113,7 +113,7 @@ fn warn_about_restart_only_settings(old: &ServerSettings, new: &ServerSettings) 
         ),
         ("timers", old.timers != new.timers),
         ("udp_workers", old.udp_workers != new.udp_workers),
-        ("log level", old.log_level != new.log_level),
+        ("admin", old.admin != new.admin),
     ];
     for (name, differs) in changed {
         if differs {

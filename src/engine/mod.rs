@@ -4,6 +4,7 @@
 
 mod auto_reply;
 pub mod protocol;
+mod ratelimit;
 pub mod registrar;
 mod runner;
 pub mod sdp;
@@ -15,12 +16,20 @@ use arc_swap::ArcSwap;
 use tracing::{debug, info, warn};
 
 use crate::context::{ReplyOptions, ServerContext};
+use crate::observe::Observer;
+use crate::ratelog::LogLimiter;
 use crate::rules::{MatchInput, ReplyPolicy, RuleSet};
 use crate::sip::{self, Limits, Message, Rejected, Request, ResponseSummary, reason_phrase};
 use crate::transaction::{NewRequest, Received, TransactionLayer};
 use crate::transport::{Flow, ListenerInfo, MessageHandler};
 use registrar::Registrar;
 use sdp::SdpService;
+
+/// Floods of bad input log one line per second, with a count.
+static MALFORMED_LOG: LogLimiter = LogLimiter::new(1000);
+static UNPARSEABLE_LOG: LogLimiter = LogLimiter::new(1000);
+static REFUSED_LOG: LogLimiter = LogLimiter::new(1000);
+static RATE_LOG: LogLimiter = LogLimiter::new(1000);
 
 /// Settings the engine applies to every message; swapped with the rules on
 /// reload.
@@ -29,6 +38,8 @@ pub struct EngineSettings {
     pub limits: Limits,
     /// When set, other methods get 405 with Allow.
     pub allowed_methods: Option<Vec<String>>,
+    /// Per-source request rate limit.
+    pub rate_limit: Option<crate::config::RateLimit>,
 }
 
 /// What one request is handled with: the rules and settings current when it
@@ -50,6 +61,9 @@ pub struct Engine {
     jobs: Arc<AtomicUsize>,
     /// Set on shutdown: new requests get 503, work in flight finishes.
     draining: AtomicBool,
+    /// The journal and metrics, when the admin listener is on.
+    observer: Option<Arc<Observer>>,
+    limiter: ratelimit::SourceLimiter,
 }
 
 /// Counts a running job until dropped.
@@ -87,7 +101,19 @@ impl Engine {
             sdp: Arc::new(SdpService),
             jobs: Arc::new(AtomicUsize::new(0)),
             draining: AtomicBool::new(false),
+            observer: None,
+            limiter: ratelimit::SourceLimiter::default(),
         }
+    }
+
+    /// Feeds `observer` (journal and metrics) from now on.
+    pub fn with_observer(mut self, observer: Option<Arc<Observer>>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    pub fn observer(&self) -> Option<&Arc<Observer>> {
+        self.observer.as_ref()
     }
 
     /// Stops taking new requests (they get 503 with Retry-After); requests
@@ -132,12 +158,34 @@ impl Engine {
         }
         match Request::validate(message) {
             Ok(request) => self.dispatch(request, flow, listener).await,
-            Err(rejected) => self.answer_malformed(&rejected, flow).await,
+            Err(rejected) => {
+                if let Some(observer) = &self.observer {
+                    observer.metrics.parse_error();
+                }
+                self.answer_malformed(&rejected, flow).await
+            }
         }
     }
 
     async fn dispatch(&self, request: Request, flow: Flow, listener: &ListenerInfo) {
         let source = flow.clone();
+        if let Some(limit) = self.current.load().settings.rate_limit
+            && !self.limiter.admit(flow.peer.ip(), &limit)
+        {
+            if let Some(observer) = &self.observer {
+                observer.metrics.drop("rate limited");
+            }
+            crate::limited!(
+                RATE_LOG,
+                warn!(peer = %flow.peer, per_second = limit.per_second, "source over its rate limit")
+            );
+            if limit.answer_503 && request.method() != "ACK" {
+                self.transactions
+                    .answer_statelessly(&request, flow, listener, 503, "Retry-After: 1\r\n")
+                    .await;
+            }
+            return;
+        }
         let NewRequest {
             transaction,
             dialog,
@@ -145,13 +193,20 @@ impl Engine {
             Received::Handled => return,
             Received::New(new) => *new,
         };
+        let observed = self.observer.as_ref().map(|observer| {
+            (
+                observer.clone(),
+                observer.request(&request, source.peer, source.transport),
+            )
+        });
         if dialog.is_none() && self.draining.load(Ordering::Acquire) {
             let mut context = ServerContext::new(
                 transaction,
                 protocol::RULE.into(),
                 request.method(),
                 request.call_id(),
-            );
+            )
+            .observed_by(observed.clone());
             let options = ReplyOptions {
                 status: Some(503),
                 extra_headers: b"Retry-After: 5\r\n",
@@ -177,7 +232,8 @@ impl Engine {
                 protocol::RULE.into(),
                 request.method(),
                 request.call_id(),
-            );
+            )
+            .observed_by(observed.clone());
             let options = ReplyOptions {
                 status: Some(refusal.status),
                 extra_headers: refusal.extra_headers.as_bytes(),
@@ -195,6 +251,10 @@ impl Engine {
             (None, None) => snapshot.rules.fallback_selection(),
         };
         if matches!(*selected.policy, ReplyPolicy::Drop) {
+            if let Some((observer, id)) = &observed {
+                observer.rule(*id, &selected.rule);
+                observer.metrics.drop("rule");
+            }
             info!(event = "dropped", rule = &*selected.rule, method = request.method(), call_id = request.call_id(), peer = %source.peer, "request dropped by rule");
             return;
         }
@@ -237,14 +297,20 @@ impl Engine {
         let routable = rejected.top_via().is_some() || flow.transport.is_reliable();
         let status = rejected.status().filter(|_| !is_ack && routable);
         let Some(status) = status else {
-            warn!(%peer, transport, error = %rejected.error, %data, "dropped malformed request: no response can be routed");
+            crate::limited!(
+                MALFORMED_LOG,
+                warn!(%peer, transport, error = %rejected.error, %data, "dropped malformed request: no response can be routed")
+            );
             return;
         };
         let reason = match status {
             400 => format!("{} ({})", reason_phrase(status), rejected.error),
             _ => reason_phrase(status).to_owned(),
         };
-        warn!(%peer, transport, status, error = %rejected.error, %data, "rejected malformed request");
+        crate::limited!(
+            MALFORMED_LOG,
+            warn!(%peer, transport, status, error = %rejected.error, %data, "rejected malformed request")
+        );
         let sent = if rejected.top_via().is_some() {
             self.transactions
                 .answer_rejected(rejected, flow, status, &reason)
@@ -267,12 +333,19 @@ impl MessageHandler for Engine {
             Ok(message) => self.process_message(message, flow, listener).await,
             Err(sip::ParseError::Empty) => {} // CRLF keep-alive
             Err(error) => {
-                warn!(
-                    peer = %flow.peer,
-                    transport = flow.transport.name(),
-                    %error,
-                    data = %sip::excerpt(data),
-                    "dropped unparseable message"
+                if let Some(observer) = &self.observer {
+                    observer.metrics.parse_error();
+                    observer.metrics.drop("unparseable");
+                }
+                crate::limited!(
+                    UNPARSEABLE_LOG,
+                    warn!(
+                        peer = %flow.peer,
+                        transport = flow.transport.name(),
+                        %error,
+                        data = %sip::excerpt(data),
+                        "dropped unparseable message"
+                    )
                 );
                 // RFC 7118 §5.1: over WebSocket the sender is known, so a
                 // message that holds no SIP message still gets 400.
@@ -282,6 +355,16 @@ impl MessageHandler for Engine {
                 }
             }
         }
+    }
+
+    fn refused_source(&self, peer: std::net::SocketAddr, listener: &ListenerInfo) {
+        if let Some(observer) = &self.observer {
+            observer.metrics.drop("source not allowed");
+        }
+        crate::limited!(
+            REFUSED_LOG,
+            debug!(%peer, local = %listener.local, "source not in allow_sources: dropped")
+        );
     }
 
     async fn handle_message(&self, message: Message, flow: Flow, listener: &ListenerInfo) {

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -57,11 +58,12 @@ impl ClientTable {
         request: Bytes,
         branch: String,
         method: &str,
+        retransmissions: &AtomicU64,
     ) -> ClientOutcome {
         let (sender, mut responses) = mpsc::unbounded_channel();
         self.lock()
             .insert(branch.clone(), (method.to_owned(), sender));
-        let outcome = exchange(timers, flow, &request, &mut responses).await;
+        let outcome = exchange(timers, flow, &request, &mut responses, retransmissions).await;
         self.lock().remove(&branch);
         outcome
     }
@@ -72,6 +74,7 @@ async fn exchange(
     flow: &Flow,
     request: &[u8],
     responses: &mut mpsc::UnboundedReceiver<u16>,
+    retransmissions: &AtomicU64,
 ) -> ClientOutcome {
     if let Err(error) = flow.send(request).await {
         return ClientOutcome::TransportError(error.to_string());
@@ -97,6 +100,7 @@ async fn exchange(
                 if Instant::now() >= deadline {
                     return ClientOutcome::Timeout;
                 }
+                retransmissions.fetch_add(1, Ordering::Relaxed);
                 if let Err(error) = flow.send(request).await {
                     return ClientOutcome::TransportError(error.to_string());
                 }

@@ -29,6 +29,9 @@ use dialog::DialogTable;
 use server::TxShared;
 use table::Table;
 
+/// Under a flood, one "table full" line per second.
+static TABLE_FULL_LOG: crate::ratelog::LogLimiter = crate::ratelog::LogLimiter::new(1000);
+
 /// Settings of the transaction layer.
 #[derive(Debug, Clone)]
 pub struct LayerSettings {
@@ -53,6 +56,9 @@ pub(crate) struct Core {
     table: Mutex<Table>,
     dialogs: DialogTable,
     clients: ClientTable,
+    /// Messages sent again: responses to retransmitted requests, Timer G,
+    /// 2xx and Timer E retransmissions.
+    pub(crate) retransmissions: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Table {
@@ -65,6 +71,11 @@ impl std::fmt::Debug for Table {
 }
 
 impl Core {
+    pub(crate) fn count_retransmission(&self) {
+        self.retransmissions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub(crate) fn table(&self) -> MutexGuard<'_, Table> {
         self.table
             .lock()
@@ -106,6 +117,7 @@ impl TransactionLayer {
                 table: Mutex::new(Table::new(settings.max_transactions)),
                 dialogs: DialogTable::default(),
                 clients: ClientTable::default(),
+                retransmissions: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -128,6 +140,13 @@ impl TransactionLayer {
         self.core.dialogs.len()
     }
 
+    /// Messages retransmitted so far.
+    pub fn retransmissions(&self) -> u64 {
+        self.core
+            .retransmissions
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Takes a valid request: absorbs what belongs to an existing
     /// transaction or dialog and opens a transaction for the rest.
     pub async fn receive(
@@ -144,6 +163,7 @@ impl TransactionLayer {
         let key = TransactionKey::of(request);
         let existing = self.core.table().get(&key, Instant::now());
         if let Some(existing) = existing {
+            self.core.count_retransmission();
             existing.retransmit().await;
             return Received::Handled;
         }
@@ -260,6 +280,7 @@ impl TransactionLayer {
             if Instant::now() >= deadline {
                 return false;
             }
+            self.core.count_retransmission();
             if let Err(error) = flow.send(response).await {
                 warn!(%error, call_id = &*dialog.call_id, "2xx retransmission failed");
             }
@@ -309,6 +330,7 @@ impl TransactionLayer {
                 Bytes::from(buf),
                 request.branch.to_owned(),
                 request.method,
+                &self.core.retransmissions,
             )
             .await
     }
@@ -452,9 +474,31 @@ impl TransactionLayer {
         ServerTransaction::new(self.core.clone(), None, shared, template)
     }
 
+    /// Answers `request` once, keeping no state (rate limiting, overload).
+    pub async fn answer_statelessly(
+        &self,
+        request: &Request,
+        flow: Flow,
+        listener: &ListenerInfo,
+        status: u16,
+        extra_headers: &str,
+    ) {
+        let mut transaction = self.stateless(request, flow, listener, None);
+        let parts = ResponseParts {
+            status,
+            reason: reason_phrase(status),
+            extra_headers: extra_headers.as_bytes(),
+            ..ResponseParts::default()
+        };
+        let _ = transaction.respond(&parts).await;
+    }
+
     /// 503 with Retry-After when the table is full; nothing is stored.
     async fn refuse_when_full(&self, request: &Request, flow: Flow, listener: &ListenerInfo) {
-        warn!(method = request.method(), call_id = request.call_id(), peer = %flow.peer, limit = self.core.max, "transaction table full: 503");
+        crate::limited!(
+            TABLE_FULL_LOG,
+            warn!(method = request.method(), call_id = request.call_id(), peer = %flow.peer, limit = self.core.max, "transaction table full: 503")
+        );
         let mut transaction = self.stateless(request, flow, listener, None);
         let parts = ResponseParts {
             status: 503,

@@ -160,6 +160,7 @@ impl ServerTransaction {
             if Instant::now() >= deadline {
                 break false;
             }
+            self.core.count_retransmission();
             self.shared.retransmit().await;
             interval = timers.backoff(interval);
         };

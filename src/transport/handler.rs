@@ -26,6 +26,10 @@ pub trait MessageHandler: Send + Sync + 'static {
         listener: &ListenerInfo,
     ) -> impl Future<Output = ()> + Send;
 
+    /// A datagram or connection from a source the listener does not allow
+    /// (`allow_sources`); it was dropped.
+    fn refused_source(&self, peer: std::net::SocketAddr, listener: &ListenerInfo);
+
     /// Stream input that cannot be framed (no or bad Content-Length): answer
     /// 400 if possible; the transport closes the connection afterwards.
     /// `head` is the message head when it could be tokenised.

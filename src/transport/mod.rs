@@ -54,6 +54,8 @@ pub struct ListenerInfo {
     pub contact: Arc<str>,
     /// `host:port` for the Via of requests sent from this listener.
     pub sent_by: Arc<str>,
+    /// Only these sources are served (None: all).
+    pub allow_sources: Option<Arc<[ipnet::IpNet]>>,
 }
 
 impl ListenerInfo {
@@ -72,7 +74,24 @@ impl ListenerInfo {
             local,
             contact: contact.into(),
             sent_by: format!("{host}:{}", local.port()).into(),
+            allow_sources: None,
         }
+    }
+
+    /// Serves only `sources` (None: everyone).
+    pub fn with_allow_sources(mut self, sources: Option<Arc<[ipnet::IpNet]>>) -> Self {
+        self.allow_sources = sources;
+        self
+    }
+
+    /// Whether `peer` may use this listener (IPv4-mapped addresses match
+    /// IPv4 networks).
+    pub fn allows(&self, peer: std::net::IpAddr) -> bool {
+        self.allow_sources.as_ref().is_none_or(|nets| {
+            let canonical = peer.to_canonical();
+            nets.iter()
+                .any(|net| net.contains(&peer) || net.contains(&canonical))
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -19,6 +20,9 @@ use tracing::{debug, warn};
 use super::{CONNECTION_QUEUE, Error, Flow, ListenerInfo, MessageHandler, ws};
 use crate::sip::{Frame, Limits, ParseError, StreamFramer, Transport};
 
+/// Connection floods log one refusal line per second.
+static LIMIT_LOG: crate::ratelog::LogLimiter = crate::ratelog::LogLimiter::new(1000);
+
 /// How a stream listener treats its connections.
 #[derive(Clone)]
 pub struct StreamOptions {
@@ -33,6 +37,8 @@ pub struct StreamOptions {
     pub ws_path: Option<String>,
     /// TLS and WSS.
     pub tls: Option<TlsAcceptor>,
+    /// Connections open right now (read by the metrics).
+    pub open_connections: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for StreamOptions {
@@ -96,8 +102,15 @@ pub async fn serve_stream<H: MessageHandler>(
                 continue;
             }
         };
+        if !info.allows(peer.ip()) {
+            handler.refused_source(peer, &info);
+            continue;
+        }
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            warn!(%peer, local = %info.local, limit = options.max_connections, "connection refused: listener at its connection limit");
+            crate::limited!(
+                LIMIT_LOG,
+                warn!(%peer, local = %info.local, limit = options.max_connections, "connection refused: listener at its connection limit")
+            );
             continue;
         };
         let _ = tcp.set_nodelay(true);
@@ -107,6 +120,7 @@ pub async fn serve_stream<H: MessageHandler>(
             options.clone(),
             cancel.child_token(),
         );
+        options.open_connections.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             let reason = serve_connection(tcp, peer, &info, handler, &options, cancel).await;
             match reason {
@@ -117,6 +131,7 @@ pub async fn serve_stream<H: MessageHandler>(
                     warn!(%peer, transport = info.transport.name(), why = %why, "connection closed")
                 }
             }
+            options.open_connections.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
     }

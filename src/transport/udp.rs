@@ -77,6 +77,7 @@ async fn receive_loop<H: MessageHandler>(
             received = socket.recv_from(&mut buf) => received,
         };
         match received {
+            Ok((_, peer)) if !info.allows(peer.ip()) => handler.refused_source(peer, &info),
             Ok((len, peer)) => {
                 let flow = Flow::udp(socket.clone(), info.local, peer);
                 handler.handle_datagram(&buf[..len], flow, &info).await;

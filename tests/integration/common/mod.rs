@@ -22,6 +22,7 @@ pub const SILENCE_WAIT: Duration = Duration::from_millis(300);
 /// A daemon serving `toml` (whose listeners should use port 0); stopped on drop.
 pub struct TestDaemon {
     pub addrs: Vec<(Transport, SocketAddr)>,
+    admin: Option<SocketAddr>,
     cancel: CancellationToken,
 }
 
@@ -31,9 +32,14 @@ impl TestDaemon {
             .unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
         let daemon = Daemon::bind(&config).expect("bind test listeners");
         let addrs = daemon.listeners();
+        let admin = daemon.admin_address();
         let cancel = CancellationToken::new();
         tokio::spawn(daemon.serve(cancel.clone()));
-        Self { addrs, cancel }
+        Self {
+            addrs,
+            admin,
+            cancel,
+        }
     }
 
     /// The first listener of `transport`.
@@ -43,6 +49,11 @@ impl TestDaemon {
             .find(|(t, _)| *t == transport)
             .map(|(_, a)| *a)
             .expect("listener of that transport")
+    }
+
+    /// The admin listener (the config must have `[admin]`).
+    pub fn admin(&self) -> SocketAddr {
+        self.admin.expect("the test config has an [admin] section")
     }
 
     pub fn udp(&self) -> SocketAddr {

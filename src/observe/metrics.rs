@@ -1,0 +1,193 @@
+//! Prometheus metrics (prometheus-client): counters fed as things happen,
+//! gauges set when `/metrics` is read.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::sip::{Cause, Transport};
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    transport: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResponseLabels {
+    rule: String,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    kind: &'static str,
+    cause: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransportLabels {
+    transport: &'static str,
+}
+
+/// Every metric the daemon exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    responses: Family<ResponseLabels, Counter>,
+    events: Family<EventLabels, Counter>,
+    drops: Family<ReasonLabels, Counter>,
+    parse_errors: Counter,
+    reloads: Counter,
+    last_reload_success: Gauge,
+    /// Set at scrape time from the engine.
+    pub transactions: Gauge,
+    pub dialogs: Gauge,
+    pub retransmissions: Counter,
+    connections: Family<TransportLabels, Gauge>,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("sip_autoresponder");
+        let metrics = Self {
+            requests: Family::default(),
+            responses: Family::default(),
+            events: Family::default(),
+            drops: Family::default(),
+            parse_errors: Counter::default(),
+            reloads: Counter::default(),
+            last_reload_success: Gauge::default(),
+            transactions: Gauge::default(),
+            dialogs: Gauge::default(),
+            retransmissions: Counter::default(),
+            connections: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "requests",
+            "Requests that reached the rules, by method and transport",
+            metrics.requests.clone(),
+        );
+        registry.register(
+            "responses",
+            "Responses sent, by rule and status",
+            metrics.responses.clone(),
+        );
+        registry.register(
+            "events",
+            "ServerContext events, by kind and cause",
+            metrics.events.clone(),
+        );
+        registry.register(
+            "drops",
+            "Messages dropped, by reason",
+            metrics.drops.clone(),
+        );
+        registry.register(
+            "parse_errors",
+            "Messages that failed to parse or validate",
+            metrics.parse_errors.clone(),
+        );
+        registry.register(
+            "reloads",
+            "Configuration reloads attempted",
+            metrics.reloads.clone(),
+        );
+        registry.register(
+            "last_reload_success",
+            "1 if the last reload applied, 0 if it was refused",
+            metrics.last_reload_success.clone(),
+        );
+        registry.register(
+            "transactions_in_progress",
+            "Server transactions in progress",
+            metrics.transactions.clone(),
+        );
+        registry.register("dialogs", "Dialogs established", metrics.dialogs.clone());
+        registry.register(
+            "retransmissions",
+            "Responses and requests retransmitted",
+            metrics.retransmissions.clone(),
+        );
+        registry.register(
+            "connections",
+            "Open stream connections, by transport",
+            metrics.connections.clone(),
+        );
+        metrics.last_reload_success.set(1);
+        Self {
+            registry,
+            ..metrics
+        }
+    }
+
+    pub fn request(&self, method: &str, transport: Transport) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                transport: transport.name(),
+            })
+            .inc();
+    }
+
+    pub fn response(&self, rule: &str, status: u16) {
+        self.responses
+            .get_or_create(&ResponseLabels {
+                rule: rule.to_owned(),
+                status,
+            })
+            .inc();
+    }
+
+    pub fn event(&self, kind: &'static str, cause: Option<Cause>) {
+        self.events
+            .get_or_create(&EventLabels {
+                kind,
+                cause: cause.map_or("", Cause::as_str),
+            })
+            .inc();
+    }
+
+    pub fn drop(&self, reason: &'static str) {
+        self.drops.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    pub fn parse_error(&self) {
+        self.parse_errors.inc();
+    }
+
+    pub fn reload(&self, applied: bool) {
+        self.reloads.inc();
+        self.last_reload_success.set(i64::from(applied));
+    }
+
+    pub fn set_connections(&self, transport: Transport, open: i64) {
+        self.connections
+            .get_or_create(&TransportLabels {
+                transport: transport.name(),
+            })
+            .set(open);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,68 @@
+//! What the admin listener shows: the request journal and the metrics. The
+//! engine, contexts and daemon feed an [`Observer`]; nothing is collected
+//! when the admin listener is off.
+
+mod journal;
+mod metrics;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub use journal::{Journal, JournalFilter, Record, ResponseRecord};
+pub use metrics::Metrics;
+
+use crate::sip::{Cause, Request, Transport};
+
+/// The journal and the metrics of one daemon.
+#[derive(Debug)]
+pub struct Observer {
+    pub journal: Journal,
+    pub metrics: Metrics,
+    ready: AtomicBool,
+}
+
+impl Observer {
+    /// `journal_size` records are kept; `journal_file` also gets every
+    /// record as a JSON line.
+    pub fn new(
+        journal_size: usize,
+        journal_file: Option<std::path::PathBuf>,
+    ) -> std::io::Result<Self> {
+        Ok(Self {
+            journal: Journal::new(journal_size, journal_file)?,
+            metrics: Metrics::new(),
+            ready: AtomicBool::new(false),
+        })
+    }
+
+    /// Listeners are bound (`GET /health` answers 200 from now on).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// A request reached the rules; returns its journal id.
+    pub fn request(&self, request: &Request, source: SocketAddr, transport: Transport) -> u64 {
+        self.metrics.request(request.method(), transport);
+        self.journal.record_request(request, source, transport)
+    }
+
+    /// The rule (or "fallback", "protocol", a dialog's rule) that answers.
+    pub fn rule(&self, id: u64, rule: &str) {
+        self.journal.set_rule(id, rule);
+    }
+
+    /// A response was sent.
+    pub fn response(&self, id: u64, rule: &str, status: u16, reason: &str) {
+        self.metrics.response(rule, status);
+        self.journal.record_response(id, status, reason);
+    }
+
+    /// An event (progress, accepted, rejected, failed, …) with its cause.
+    pub fn event(&self, kind: &'static str, cause: Option<Cause>) {
+        self.metrics.event(kind, cause);
+    }
+}
