@@ -10,6 +10,11 @@ use sip_autoresponder::config::{Config, LoadError, SYSTEM_CONFIG_PATH};
 use sip_autoresponder::daemon::{self, logging};
 use sip_autoresponder::explain::explain;
 
+/// jemalloc gives freed memory back to the system after a short decay
+/// (glibc keeps fragmented heap pages), so RSS settles after a flood.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// sysexits.h EX_CONFIG: the config is invalid.
 const EX_CONFIG: u8 = 78;
 /// sysexits.h EX_NOINPUT: the message file cannot be read.
@@ -119,6 +124,9 @@ fn config_failure(error: &LoadError) -> ExitCode {
 }
 
 fn run(path: Option<PathBuf>, log_format: logging::LogFormat) -> ExitCode {
+    // Purge freed pages in the background (after jemalloc's 10 s decay), so
+    // an idle daemon gives memory back after a burst.
+    let _ = tikv_jemalloc_ctl::background_thread::write(true);
     let config = match load(path.as_deref()) {
         Ok(config) => config,
         Err(error) => {

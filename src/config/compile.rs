@@ -153,7 +153,37 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
             answer_503,
         })
     });
+    let sdp_codecs = match &sections.sdp.codecs {
+        Some(list) => list
+            .get_ref()
+            .iter()
+            .filter_map(|text| {
+                let full = if text.contains('/') {
+                    text.clone()
+                } else {
+                    format!("audio/{text}")
+                };
+                full.parse::<crate::rules::sdp::Codec>()
+                    .map_err(|error| diag.error(list.span(), format!("codec `{text}`: {error}")))
+                    .ok()
+            })
+            .collect(),
+        None => crate::rules::sdp::default_codecs(),
+    };
+    let rtp_port = match &sections.sdp.rtp_port {
+        Some(port) if *port.get_ref() % 2 == 1 || *port.get_ref() == 0 => {
+            diag.error(
+                port.span(),
+                "rtp_port must be an even port number (RTCP takes the odd one above)",
+            );
+            40_000
+        }
+        Some(port) => *port.get_ref(),
+        None => 40_000,
+    };
     ServerSettings {
+        sdp_codecs,
+        rtp_port,
         rate_limit,
         admin,
         drain_timeout: Duration::from_millis(*server.drain_timeout_ms.get_ref()),

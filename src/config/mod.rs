@@ -26,7 +26,7 @@ use crate::rules::RuleSet;
 use crate::sip::{Limits, Timers, Transport};
 use error::Diagnostics;
 use model::{
-    AdminSection, ListenSection, LogSection, PolicySection, RuleSection, ServerSection,
+    AdminSection, ListenSection, LogSection, PolicySection, RuleSection, SdpSection, ServerSection,
     TimersSection,
 };
 
@@ -57,6 +57,10 @@ pub struct ServerSettings {
     pub admin: Option<AdminSettings>,
     /// `[server.rate_limit]`, when present.
     pub rate_limit: Option<RateLimit>,
+    /// `[sdp] codecs`.
+    pub sdp_codecs: Vec<crate::rules::sdp::Codec>,
+    /// `[sdp] rtp_port`.
+    pub rtp_port: u16,
 }
 
 /// A per-source token bucket.
@@ -188,9 +192,10 @@ pub(crate) struct Sections {
     pub(crate) timers: TimersSection,
     pub(crate) log: LogSection,
     pub(crate) admin: Option<Spanned<AdminSection>>,
+    pub(crate) sdp: SdpSection,
 }
 
-const SECTIONS: &str = "server, timers, log, admin, listen, rule, fallback";
+const SECTIONS: &str = "server, timers, log, admin, sdp, listen, rule, fallback";
 
 fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
     let mut sections = Sections::default();
@@ -205,6 +210,11 @@ fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
             "rule" => sections.rules = array_of(value, "rule", diag),
             "fallback" => sections.fallback = section(value, diag),
             "admin" => sections.admin = section(value, diag),
+            "sdp" => {
+                if let Some(sdp) = section::<SdpSection>(value, diag) {
+                    sections.sdp = sdp.into_inner();
+                }
+            }
             "log" => {
                 if let Some(log) = section::<LogSection>(value, diag) {
                     sections.log = log.into_inner();

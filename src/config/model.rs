@@ -85,6 +85,17 @@ fn default_journal_size() -> Spanned<usize> {
     Spanned::new(0..0, 1000)
 }
 
+/// `[sdp]`: how `body = { sdp = "answer" }` answers.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SdpSection {
+    /// Codecs accepted, in `media/name[/clock rate]` form (a bare name means
+    /// audio); default PCMU, PCMA, G722, opus, telephone-event.
+    pub codecs: Option<Spanned<Vec<String>>>,
+    /// RTP port of the first m-line (even; default 40000).
+    pub rtp_port: Option<Spanned<u16>>,
+}
+
 /// `[log]`: logging.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -285,7 +296,7 @@ pub enum BodySection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GeneratedBody {
-    pub sdp: Spanned<String>,
+    pub sdp: String,
 }
 
 /// A delay in milliseconds: fixed, or drawn uniformly from a range.

@@ -134,15 +134,15 @@ impl PolicyCompiler<'_, '_> {
                     Body::Text(self.template(&Spanned::new(body.span(), text.clone()))?),
                     false,
                 ),
-                BodySection::Generated(generated) if generated.sdp.get_ref() == "answer" => {
+                BodySection::Generated(generated) if generated.sdp == "answer" => {
                     (Body::SdpAnswer, true)
                 }
                 BodySection::Generated(generated) => {
                     self.diag.error(
-                        generated.sdp.span(),
+                        body.span(),
                         format!(
                             "unknown generated body `sdp = \"{}\"` (expected \"answer\")",
-                            generated.sdp.get_ref()
+                            generated.sdp
                         ),
                     );
                     return None;

@@ -19,6 +19,7 @@ use tracing::{info, warn};
 
 use crate::admin::AdminState;
 use crate::config::Config;
+use crate::engine::sdp::SdpService;
 use crate::engine::{Engine, EngineSettings};
 use crate::observe::Observer;
 use crate::sip::Transport;
@@ -51,6 +52,8 @@ pub enum BindError {
     Transport(#[from] transport::Error),
     #[error("cannot open the journal file: {0}")]
     Journal(std::io::Error),
+    #[error("cannot create the DTLS certificate for SDP answers: {0}")]
+    Sdp(String),
 }
 
 impl Daemon {
@@ -82,7 +85,13 @@ impl Daemon {
             user_agent: settings.user_agent.clone(),
             force_rport: settings.force_rport,
         });
-        let engine = Engine::new(config.rules.clone(), engine_settings(config), layer)
+        let public_ip = settings
+            .public_address
+            .as_deref()
+            .and_then(|a| a.parse().ok());
+        let sdp = SdpService::new(settings.sdp_codecs.clone(), public_ip, settings.rtp_port)
+            .map_err(|e| BindError::Sdp(e.to_string()))?;
+        let engine = Engine::new(config.rules.clone(), engine_settings(config), layer, sdp)
             .with_observer(admin.as_ref().map(|a| a.observer.clone()));
         Ok(Self {
             engine: Arc::new(engine),
@@ -112,6 +121,9 @@ impl Daemon {
 
     /// Starts every listener (and the admin listener) under `shutdown`.
     fn start(self, shutdown: &CancellationToken) -> Vec<RunningListener> {
+        let layer = self.engine.transactions().clone();
+        let cancel = shutdown.child_token();
+        tokio::spawn(async move { layer.maintain(cancel).await });
         let running: Vec<RunningListener> = self
             .bound
             .into_iter()

@@ -93,12 +93,13 @@ impl Engine {
         rules: Arc<RuleSet>,
         settings: EngineSettings,
         transactions: TransactionLayer,
+        sdp: SdpService,
     ) -> Self {
         Self {
             current: ArcSwap::from_pointee(Snapshot { rules, settings }),
             transactions,
             registrar: Arc::new(Registrar::default()),
-            sdp: Arc::new(SdpService),
+            sdp: Arc::new(sdp),
             jobs: Arc::new(AtomicUsize::new(0)),
             draining: AtomicBool::new(false),
             observer: None,
@@ -169,6 +170,10 @@ impl Engine {
 
     async fn dispatch(&self, request: Request, flow: Flow, listener: &ListenerInfo) {
         let source = flow.clone();
+        if request.method() == "ACK" {
+            // The answer to a late offer arrives in the ACK (RFC 3264 §4).
+            self.sdp.check_ack_answer(&request);
+        }
         if let Some(limit) = self.current.load().settings.rate_limit
             && !self.limiter.admit(flow.peer.ip(), &limit)
         {
@@ -263,7 +268,8 @@ impl Engine {
             selected.rule.clone(),
             request.method(),
             request.call_id(),
-        );
+        )
+        .observed_by(observed);
         let job = runner::Job {
             guard: JobGuard::new(&self.jobs),
             context,

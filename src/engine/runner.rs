@@ -129,7 +129,7 @@ impl Job {
         let rendered = step.render(&self.vars(), || {
             self.services
                 .sdp
-                .answer(&self.request, self.dialog.as_deref())
+                .answer(&self.request, self.source.local.ip())
         });
         let options = ReplyOptions {
             status: Some(step.status),

@@ -215,7 +215,10 @@ fn parse_start_line(
             "trailing whitespace or missing version",
         ));
     } else if version != "SIP/2.0" {
-        if version.starts_with("SIP/") {
+        // Only a well-formed other version (`SIP/1*DIGIT.1*DIGIT`, short) is
+        // 505 and named in the error, which is logged: anything else, CR or
+        // other control bytes included, is a malformed request line.
+        if is_sip_version(version) {
             defect.get_or_insert(ParseError::UnsupportedVersion(version.to_owned()));
         } else {
             defect.get_or_insert(ParseError::BadRequestLine("bad SIP version"));
@@ -230,6 +233,16 @@ fn parse_start_line(
         method: Span::of(head, method),
         uri: Span::of(head, uri.trim()),
     })
+}
+
+/// `SIP/1*DIGIT "." 1*DIGIT` (RFC 3261 §25.1), at most 16 bytes.
+fn is_sip_version(version: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    version.len() <= 16
+        && version
+            .strip_prefix("SIP/")
+            .and_then(|number| number.split_once('.'))
+            .is_some_and(|(major, minor)| digits(major) && digits(minor))
 }
 
 /// Status-Line = SIP-Version SP Status-Code SP Reason-Phrase.
@@ -273,6 +286,32 @@ mod tests {
             parse("OPTIONS sip:a@b SIP/2.0\r\nSubject: one\r\n two\r\nVia : SIP/2.0/UDP h\r\n\r\n");
         assert_eq!(m.header(HeaderName::Subject), Some("one   two"));
         assert_eq!(m.header(HeaderName::Via), Some("SIP/2.0/UDP h"));
+    }
+
+    /// Found by the `datagram` fuzz target: a bare CR in the version went
+    /// into `UnsupportedVersion`, whose text is logged (and, per its doc,
+    /// may be a reason phrase).
+    #[test]
+    fn only_a_well_formed_version_is_unsupported() {
+        let m = parse("OPTIONS sip:a@b SIP/7.0\r\n\r\n");
+        assert_eq!(
+            m.defect(),
+            Some(&ParseError::UnsupportedVersion("SIP/7.0".into()))
+        );
+        for version in [
+            "SIP/2.0\r.0x",
+            "SIP/2.0\u{0}",
+            "SIP/2",
+            "SIP/.0",
+            "SIP/22222222222.0",
+        ] {
+            let m = parse(&format!("OPTIONS sip:a@b {version}\r\n\r\n"));
+            assert_eq!(
+                m.defect(),
+                Some(&ParseError::BadRequestLine("bad SIP version")),
+                "{version:?}"
+            );
+        }
     }
 
     #[test]

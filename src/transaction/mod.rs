@@ -130,6 +130,18 @@ impl TransactionLayer {
         &self.core.user_agent
     }
 
+    /// Expires lingering transactions even when no traffic arrives (so
+    /// memory settles after a burst); runs until `cancel` fires.
+    pub async fn maintain(&self, cancel: tokio_util::sync::CancellationToken) {
+        let mut ticks = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                _ = ticks.tick() => self.core.table().maintain(Instant::now()),
+            }
+        }
+    }
+
     /// Transactions in progress (not counting completed ones lingering for
     /// retransmissions).
     pub fn transactions_in_progress(&self) -> usize {

@@ -8,12 +8,15 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::Core;
 use super::key::TransactionKey;
 use crate::sip::{ResponseParts, ResponseTemplate, Transport};
 use crate::transport::{self, Flow};
+
+/// A flood of unacknowledged INVITEs logs one line per second.
+static NO_ACK_LOG: crate::ratelog::LogLimiter = crate::ratelog::LogLimiter::new(1000);
 
 /// A fresh random tag of 10 alphanumeric characters (RFC 3261 §19.3 asks
 /// for at least 32 bits of randomness; this has about 59).
@@ -168,7 +171,10 @@ impl ServerTransaction {
             // The layer moved the slot to Timer I when the ACK arrived.
             self.settled = true;
         } else {
-            warn!(peer = %self.peer(), status = self.shared.final_status(), "no ACK for final response (Timer H)");
+            crate::limited!(
+                NO_ACK_LOG,
+                warn!(peer = %self.peer(), status = self.shared.final_status(), "no ACK for final response (Timer H)")
+            );
             self.settle(Duration::ZERO);
         }
         acked

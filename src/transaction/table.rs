@@ -1,8 +1,10 @@
 //! The bounded server transaction table. Transactions in progress count
-//! against the bound (new ones beyond it are refused); completed ones only
-//! linger to answer retransmissions (Timers I and J) and are evicted oldest
-//! first, so a flood cannot grow memory without limit and no per-transaction
-//! timer task is needed for the linger.
+//! against the bound (new ones beyond it are refused) — INVITE and
+//! non-INVITE ones separately, so a flood of unanswered INVITEs cannot
+//! starve OPTIONS pings; completed ones only linger to answer
+//! retransmissions (Timers I and J) and are evicted oldest first, so a flood
+//! cannot grow memory without limit and no per-transaction timer task is
+//! needed for the linger.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -26,8 +28,13 @@ pub(crate) struct Full;
 pub(crate) struct Table {
     slots: HashMap<TransactionKey, Slot>,
     lingering: VecDeque<(TransactionKey, Instant)>,
-    active: usize,
+    /// In progress, INVITE and other.
+    active: [usize; 2],
     max: usize,
+}
+
+fn class(tx: &TxShared) -> usize {
+    usize::from(!tx.is_invite)
 }
 
 impl Table {
@@ -35,7 +42,7 @@ impl Table {
         Self {
             slots: HashMap::new(),
             lingering: VecDeque::new(),
-            active: 0,
+            active: [0, 0],
             max,
         }
     }
@@ -58,13 +65,15 @@ impl Table {
         now: Instant,
     ) -> Result<(), Full> {
         self.sweep(now);
-        if self.active >= self.max {
+        let class = class(&tx);
+        if self.active[class] >= self.max {
             return Err(Full);
         }
         let previous = self.slots.insert(key, Slot { tx, expires: None });
-        if previous.is_none_or(|slot| slot.expires.is_some()) {
-            self.active += 1;
+        if let Some(slot) = previous.filter(|slot| slot.expires.is_none()) {
+            self.active[self::class(&slot.tx)] -= 1;
         }
+        self.active[class] += 1;
         Ok(())
     }
 
@@ -78,7 +87,7 @@ impl Table {
             return;
         };
         if slot.expires.is_none() {
-            self.active -= 1;
+            self.active[class(&slot.tx)] -= 1;
         }
         let expires = now + linger;
         slot.expires = Some(expires);
@@ -97,18 +106,28 @@ impl Table {
         if let Some(slot) = self.slots.remove(key)
             && slot.expires.is_none()
         {
-            self.active -= 1;
+            self.active[class(&slot.tx)] -= 1;
         }
     }
 
     /// Transactions in progress.
     pub(crate) fn active(&self) -> usize {
-        self.active
+        self.active[0] + self.active[1]
     }
 
     /// All entries, lingering ones included.
     pub(crate) fn len(&self) -> usize {
         self.slots.len()
+    }
+
+    /// Drops expired lingering entries and, once the table is empty after a
+    /// burst, gives its memory back.
+    pub(crate) fn maintain(&mut self, now: Instant) {
+        self.sweep(now);
+        if self.slots.is_empty() && self.slots.capacity() > 1024 {
+            self.slots = HashMap::new();
+            self.lingering = VecDeque::new();
+        }
     }
 
     fn sweep(&mut self, now: Instant) {

@@ -65,16 +65,7 @@ name = "call-answer"
 match.method = "INVITE"
 match.request_uri = '^sips?:answer@'
 progress = [{ status = 180 }]
-accept = { delay_ms = 300, content_type = "application/sdp", body = """
-v=0\r
-o=sip-autoresponder 1 1 IN IP4 127.0.0.1\r
-s=sip-autoresponder\r
-c=IN IP4 127.0.0.1\r
-t=0 0\r
-m=audio 40000 RTP/AVP 0\r
-a=rtpmap:0 PCMU/8000\r
-a=sendrecv\r
-""" }
+accept = { delay_ms = 300, body.sdp = "answer" }
 
 [[rule]]
 name = "call-busy"

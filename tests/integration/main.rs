@@ -2,6 +2,7 @@
 
 mod common;
 
+mod admin;
 mod cli;
 mod conformance;
 mod daemon_process;
@@ -9,6 +10,8 @@ mod explain;
 mod interop;
 mod matchers;
 mod responses;
+mod robustness;
+mod sdp;
 mod testlab;
 mod transactions;
 mod transports;

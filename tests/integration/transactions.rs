@@ -532,8 +532,8 @@ async fn transaction_table_limit_answers_503() {
         (refused.status, refused.header("Retry-After")),
         (503, Some("5"))
     );
-    let refused = client.request(&options("full-options")).await;
-    assert_eq!(refused.status, 503);
+    // INVITEs and other requests are bounded separately: pings still pass.
+    assert_eq!(client.request(&options("full-options")).await.status, 200);
     // Cancelling one ringing call frees a slot.
     client.send(&cancel_for(&invite("full-0", ""))).await;
     let mut got = vec![client.recv().await.status, client.recv().await.status];

@@ -1,0 +1,287 @@
+//! What each admin route answers, and the small response builders they
+//! share. Handlers take only what they read, so they test without a daemon.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use hyper::{Response, StatusCode};
+use serde::Serialize;
+
+use super::auth::Verdict;
+use super::query;
+use crate::engine::registrar::Registrar;
+use crate::observe::{Journal, Metrics, Observer};
+use crate::sip::Transport;
+use crate::transaction::TransactionLayer;
+
+/// Every admin response.
+pub(super) type Reply = Response<Full<Bytes>>;
+
+/// The Prometheus text exposition format.
+const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
+const PLAIN: &str = "text/plain; charset=utf-8";
+const JSON: &str = "application/json";
+
+/// `GET /requests[?method=&rule=&call_id=&since=]`: the journal, oldest first.
+pub(super) fn requests(journal: &Journal, query: Option<&str>) -> Reply {
+    match query::journal_filter(query) {
+        Ok(filter) => json(&journal.list(&filter)),
+        Err(error) => text(StatusCode::BAD_REQUEST, format!("{error}\n")),
+    }
+}
+
+/// `DELETE /requests`: empties the journal.
+pub(super) fn clear(journal: &Journal) -> Reply {
+    journal.clear();
+    reply(StatusCode::NO_CONTENT, PLAIN, Bytes::new())
+}
+
+/// `GET /metrics`: the gauges read now, then the exposition.
+pub(super) fn metrics(
+    metrics: &Metrics,
+    layer: &TransactionLayer,
+    connections: &[(Transport, Arc<AtomicUsize>)],
+) -> Reply {
+    refresh(metrics, layer, connections);
+    reply(StatusCode::OK, PROMETHEUS, Bytes::from(metrics.encode()))
+}
+
+/// Sets what is read rather than counted: transactions and dialogs in
+/// flight, the retransmission total, open connections per transport.
+/// The caller serialises scrapes (the retransmission counter is raised by
+/// the difference from the engine's total).
+pub(super) fn refresh(
+    metrics: &Metrics,
+    layer: &TransactionLayer,
+    connections: &[(Transport, Arc<AtomicUsize>)],
+) {
+    metrics
+        .transactions
+        .set(gauge(layer.transactions_in_progress()));
+    metrics.dialogs.set(gauge(layer.dialogs()));
+    let total = layer.retransmissions();
+    let counted = metrics.retransmissions.get();
+    if total > counted {
+        metrics.retransmissions.inc_by(total - counted);
+    }
+    for transport in Transport::ALL {
+        let mut listeners = connections
+            .iter()
+            .filter(|(t, _)| *t == transport)
+            .peekable();
+        if listeners.peek().is_some() {
+            let open: usize = listeners
+                .map(|(_, open)| open.load(Ordering::Relaxed))
+                .sum();
+            metrics.set_connections(transport, gauge(open));
+        }
+    }
+}
+
+fn gauge(value: usize) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// `GET /health`: 200 once the listeners are bound, 503 before.
+pub(super) fn health(observer: &Observer) -> Reply {
+    if observer.is_ready() {
+        text(StatusCode::OK, "ok\n")
+    } else {
+        text(StatusCode::SERVICE_UNAVAILABLE, "starting\n")
+    }
+}
+
+/// One live registrar binding.
+#[derive(Debug, Serialize)]
+struct Registration {
+    aor: String,
+    contact: String,
+    /// Seconds left.
+    expires: u64,
+}
+
+/// `GET /registrations`: the live bindings, by address-of-record.
+pub(super) fn registrations(registrar: &Registrar) -> Reply {
+    let list: Vec<Registration> = registrar
+        .list()
+        .into_iter()
+        .map(|(aor, contact, expires)| Registration {
+            aor,
+            contact,
+            expires,
+        })
+        .collect();
+    json(&list)
+}
+
+/// 401 with the challenge RFC 6750 §3 asks for.
+pub(super) fn unauthorized(verdict: Verdict) -> Reply {
+    let challenge = match verdict {
+        Verdict::Invalid => "Bearer error=\"invalid_token\"",
+        Verdict::Allowed | Verdict::Missing => "Bearer",
+    };
+    let mut response = text(StatusCode::UNAUTHORIZED, "a bearer token is required\n");
+    response
+        .headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    response
+}
+
+pub(super) fn not_found() -> Reply {
+    text(
+        StatusCode::NOT_FOUND,
+        "no such route (try /requests, /metrics, /health, /registrations)\n",
+    )
+}
+
+/// 405 listing the methods the route takes.
+pub(super) fn method_not_allowed(allow: &'static str) -> Reply {
+    let mut response = text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("allowed: {allow}\n"),
+    );
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+fn json<T: Serialize + ?Sized>(value: &T) -> Reply {
+    match serde_json::to_vec(value) {
+        Ok(body) => reply(StatusCode::OK, JSON, Bytes::from(body)),
+        Err(error) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode JSON: {error}\n"),
+        ),
+    }
+}
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Reply {
+    reply(status, PLAIN, body.into())
+}
+
+fn reply(status: StatusCode, content_type: &'static str, body: Bytes) -> Reply {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt as _;
+
+    use super::*;
+
+    fn body(reply: Reply) -> String {
+        let bytes = futures_util::FutureExt::now_or_never(reply.into_body().collect())
+            .map(|collected| collected.map(|c| c.to_bytes()));
+        match bytes {
+            Some(Ok(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+            _ => String::new(),
+        }
+    }
+
+    #[test]
+    fn health_follows_readiness() {
+        let observer = Observer::new(4, None).expect("observer without a file");
+        let reply = health(&observer);
+        assert_eq!(reply.status(), StatusCode::SERVICE_UNAVAILABLE);
+        observer.set_ready(true);
+        let reply = health(&observer);
+        assert_eq!(reply.status(), StatusCode::OK);
+        assert_eq!(body(reply), "ok\n");
+    }
+
+    #[test]
+    fn an_empty_journal_is_an_empty_array() {
+        let observer = Observer::new(4, None).expect("observer without a file");
+        let reply = requests(&observer.journal, None);
+        assert_eq!(reply.status(), StatusCode::OK);
+        assert_eq!(
+            reply.headers().get(CONTENT_TYPE).map(HeaderValue::as_bytes),
+            Some(JSON.as_bytes())
+        );
+        assert_eq!(body(reply), "[]");
+        let reply = clear(&observer.journal);
+        assert_eq!(reply.status(), StatusCode::NO_CONTENT);
+    }
+
+    #[test]
+    fn a_bad_query_is_a_400_that_says_why() {
+        let observer = Observer::new(4, None).expect("observer without a file");
+        let reply = requests(&observer.journal, Some("since=soon"));
+        assert_eq!(reply.status(), StatusCode::BAD_REQUEST);
+        assert!(body(reply).contains("`since`"));
+    }
+
+    #[test]
+    fn refusals_carry_their_headers() {
+        let reply = unauthorized(Verdict::Missing);
+        assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.headers()[WWW_AUTHENTICATE], "Bearer");
+        let reply = unauthorized(Verdict::Invalid);
+        assert_eq!(
+            reply.headers()[WWW_AUTHENTICATE],
+            "Bearer error=\"invalid_token\""
+        );
+        let reply = method_not_allowed("GET, HEAD, DELETE");
+        assert_eq!(reply.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(reply.headers()[ALLOW], "GET, HEAD, DELETE");
+        assert_eq!(not_found().status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn a_scrape_reads_the_layer_and_sums_connections_per_transport() {
+        use crate::sip::Timers;
+        use crate::transaction::LayerSettings;
+
+        let layer = TransactionLayer::new(LayerSettings {
+            timers: Timers::default(),
+            max_transactions: 16,
+            server_header: Bytes::new(),
+            user_agent: "test".to_owned(),
+            force_rport: false,
+        });
+        let open = |n| Arc::new(AtomicUsize::new(n));
+        let connections = [
+            (Transport::Tcp, open(2)),
+            (Transport::Ws, open(1)),
+            (Transport::Tcp, open(3)),
+        ];
+        let observed = Metrics::new();
+        let text = body(metrics(&observed, &layer, &connections));
+        for line in [
+            "sip_autoresponder_connections{transport=\"tcp\"} 5",
+            "sip_autoresponder_connections{transport=\"ws\"} 1",
+            "sip_autoresponder_transactions_in_progress 0",
+            "sip_autoresponder_dialogs 0",
+            "sip_autoresponder_retransmissions_total 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+        }
+        assert!(
+            !text.contains("transport=\"udp\""),
+            "no listener, no series:\n{text}"
+        );
+        connections[0].1.store(0, Ordering::Relaxed);
+        let text = body(metrics(&observed, &layer, &connections));
+        assert!(
+            text.lines()
+                .any(|l| l == "sip_autoresponder_connections{transport=\"tcp\"} 3"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn registrations_are_a_json_list() {
+        let reply = registrations(&Registrar::default());
+        assert_eq!(reply.status(), StatusCode::OK);
+        assert_eq!(body(reply), "[]");
+    }
+}
