@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::clients::{Client, StreamClient};
-use crate::common::{UdpClient, options, request};
+use crate::common::{UdpClient, options, request, strip_ansi};
 
 /// A scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
@@ -121,23 +121,6 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c == 'm' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// A notification socket like systemd's: a datagram socket the daemon

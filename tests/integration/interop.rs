@@ -9,6 +9,7 @@
 //! test print a loud `INTEROP SKIPPED` warning and return, except under
 //! `CI=true`, where it fails: CI installs them (`.ci/run`).
 
+use crate::common::strip_ansi;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -319,28 +320,6 @@ impl Drop for Daemon {
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.config);
     }
-}
-
-/// Removes ANSI escape sequences (CSI: ESC `[` … final byte), in case the
-/// log is coloured despite NO_COLOR.
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            if chars.peek() == Some(&'[') {
-                chars.next();
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            continue;
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Every `listening for TOKEN on ADDRESS` in the log: the Via token (UDP,

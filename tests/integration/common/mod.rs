@@ -403,3 +403,21 @@ impl std::io::Write for CaptureWriter {
         Ok(())
     }
 }
+
+/// Log text without ANSI colour codes (a daemon's stderr may carry them).
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
