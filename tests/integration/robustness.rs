@@ -148,7 +148,9 @@ async fn vanished_peers_cost_a_log_line_and_nothing_else() {
     .await
     .expect("write");
     // SO_LINGER 0: closing sends RST (a reset mid-response).
-    socket2::SockRef::from(&tcp).set_linger(Some(Duration::ZERO)).expect("linger");
+    socket2::SockRef::from(&tcp)
+        .set_linger(Some(Duration::ZERO))
+        .expect("linger");
     drop(tcp);
     // WS: closed before the answer.
     let mut ws = WsClient::connect(daemon.addr(Transport::Ws)).await;
