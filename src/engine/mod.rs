@@ -205,20 +205,7 @@ impl Engine {
             )
         });
         if dialog.is_none() && self.draining.load(Ordering::Acquire) {
-            let mut context = ServerContext::new(
-                transaction,
-                protocol::RULE.into(),
-                request.method(),
-                request.call_id(),
-            )
-            .observed_by(observed.clone());
-            let options = ReplyOptions {
-                status: Some(503),
-                extra_headers: b"Retry-After: 5\r\n",
-                ..ReplyOptions::default()
-            };
-            let _ = context.reply(options).await;
-            return;
+            return refuse(transaction, &request, observed, 503, "Retry-After: 5\r\n").await;
         }
         let snapshot = self.current.load_full();
         let input = MatchInput {
@@ -232,22 +219,14 @@ impl Engine {
             snapshot.settings.allowed_methods.as_deref(),
             &input,
         ) {
-            let mut context = ServerContext::new(
+            return refuse(
                 transaction,
-                protocol::RULE.into(),
-                request.method(),
-                request.call_id(),
+                &request,
+                observed,
+                refusal.status,
+                &refusal.extra_headers,
             )
-            .observed_by(observed.clone());
-            let options = ReplyOptions {
-                status: Some(refusal.status),
-                extra_headers: refusal.extra_headers.as_bytes(),
-                ..ReplyOptions::default()
-            };
-            if let Err(error) = context.reply(options).await {
-                warn!(%error, "could not send a protocol refusal");
-            }
-            return;
+            .await;
         }
         let selected = match (&dialog, snapshot.rules.find(&input)) {
             (_, Some(selected)) => selected,
@@ -329,6 +308,32 @@ impl Engine {
         if let Err(error) = sent {
             warn!(%peer, %error, "could not send the answer to a malformed request");
         }
+    }
+}
+
+/// Answers a request the rules never see (protocol checks, draining) with
+/// `status` and extra header lines, as the "protocol" rule.
+async fn refuse(
+    transaction: crate::transaction::ServerTransaction,
+    request: &Request,
+    observed: Option<(Arc<Observer>, u64)>,
+    status: u16,
+    extra_headers: &str,
+) {
+    let mut context = ServerContext::new(
+        transaction,
+        protocol::RULE.into(),
+        request.method(),
+        request.call_id(),
+    )
+    .observed_by(observed);
+    let options = ReplyOptions {
+        status: Some(status),
+        extra_headers: extra_headers.as_bytes(),
+        ..ReplyOptions::default()
+    };
+    if let Err(error) = context.reply(options).await {
+        warn!(%error, status, "could not send a refusal");
     }
 }
 
