@@ -55,6 +55,14 @@ impl StreamFramer {
                 Ok(None)
             };
         };
+        // A head longer than the limit is too large however it arrived: in
+        // one read as in many (where it fails above before its end is seen).
+        if end.body_start > self.limits.max_message_size {
+            return Err(ParseError::TooLarge {
+                size: end.body_start,
+                limit: self.limits.max_message_size,
+            });
+        }
         let body_len = stream_content_length(&buf[..end.head_len])?;
         let total = end
             .body_start
@@ -150,6 +158,30 @@ mod tests {
         let got = frames(&framer, &mut buf);
         assert_eq!(got.len(), 3);
         assert!(matches!(got[1], Frame::KeepAlive));
+    }
+
+    /// Found by the `stream` fuzz target: a head over the limit read at
+    /// once failed on its Content-Length (and got a 400), read in pieces it
+    /// failed as too large (and the connection was closed).
+    #[test]
+    fn an_oversize_head_is_too_large_in_one_read_or_many() {
+        let framer = StreamFramer::new(Limits {
+            max_message_size: 64,
+            max_headers: 10,
+        });
+        let mut message = b"OPTIONS sip:a@b SIP/2.0\r\n".to_vec();
+        message.extend_from_slice(&[b'X'; 64]);
+        message.extend_from_slice(b"\r\nl: z\r\n\r\n");
+        let mut whole = BytesMut::from(&message[..]);
+        assert!(matches!(
+            framer.next_frame(&mut whole),
+            Err(ParseError::TooLarge { .. })
+        ));
+        let mut pieces = BytesMut::from(&message[..70]);
+        assert!(matches!(
+            framer.next_frame(&mut pieces),
+            Err(ParseError::TooLarge { .. })
+        ));
     }
 
     #[test]

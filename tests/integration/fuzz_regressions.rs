@@ -11,7 +11,7 @@ use bytes::BytesMut;
 use sip_autoresponder::config::Config;
 use sip_autoresponder::rules::template::Template;
 use sip_autoresponder::sip::{
-    self, Limits, ParseError, Request, ResponseParts, ResponseTemplate, StreamFramer,
+    self, Frame, Limits, ParseError, Request, ResponseParts, ResponseTemplate, StreamFramer,
     parse_datagram,
 };
 
@@ -77,20 +77,72 @@ fn replay_datagram(data: &[u8]) -> Option<ParseError> {
     defect
 }
 
-/// What the `stream` target does: frame the bytes, one read at a time.
-fn replay_stream(data: &[u8]) {
-    let framer = StreamFramer::default();
+/// How the `stream` target reads its input: byte 0 = `k | small << 4`, `k`
+/// chunk sizes (`b + 1`; none: one byte per read), then the stream.
+fn stream_input(data: &[u8]) -> (Limits, Vec<usize>, &[u8]) {
+    let Some((&control, rest)) = data.split_first() else {
+        return (Limits::default(), vec![1], &[]);
+    };
+    let count = usize::from(control & 0x0f).min(rest.len());
+    let (sizes, stream) = rest.split_at(count);
+    let limits = if control & 0x10 != 0 {
+        Limits {
+            max_message_size: 512,
+            max_headers: 8,
+        }
+    } else {
+        Limits::default()
+    };
+    let mut sizes: Vec<usize> = sizes.iter().map(|s| usize::from(*s) + 1).collect();
+    if sizes.is_empty() {
+        sizes.push(1);
+    }
+    (limits, sizes, stream)
+}
+
+/// Frames `stream` read in chunks of `sizes` (in turn), then all at once:
+/// the messages framed and the error that ends framing, if any.
+fn frame(
+    framer: &StreamFramer,
+    stream: &[u8],
+    sizes: &[usize],
+) -> (Vec<Vec<u8>>, Option<ParseError>) {
     let mut buf = BytesMut::new();
-    for byte in data {
-        buf.extend_from_slice(&[*byte]);
+    let mut frames = Vec::new();
+    let mut offset = 0;
+    for size in sizes.iter().cycle() {
+        if offset >= stream.len() {
+            break;
+        }
+        let end = stream.len().min(offset + size);
+        buf.extend_from_slice(&stream[offset..end]);
+        offset = end;
         loop {
             match framer.next_frame(&mut buf) {
-                Ok(Some(_)) => {}
+                Ok(Some(Frame::Message(message))) => frames.push(message.as_bytes().to_vec()),
+                Ok(Some(Frame::KeepAlive)) => {}
                 Ok(None) => break,
-                Err(_) => return,
+                Err(error) => return (frames, Some(error)),
             }
         }
     }
+    (frames, None)
+}
+
+/// What the `stream` target checks: framing in the input's chunks gives
+/// the messages and the kind of error framing all at once gives.
+fn replay_stream(data: &[u8]) -> Option<ParseError> {
+    let (limits, sizes, stream) = stream_input(data);
+    let framer = StreamFramer::new(limits);
+    let (chunked, chunked_error) = frame(&framer, stream, &sizes);
+    let (whole, whole_error) = frame(&framer, stream, &[stream.len().max(1)]);
+    assert_eq!(chunked, whole, "framed messages differ");
+    assert_eq!(
+        chunked_error.as_ref().map(std::mem::discriminant),
+        whole_error.as_ref().map(std::mem::discriminant),
+        "framing fails differently: {chunked_error:?} in chunks, {whole_error:?} at once"
+    );
+    whole_error
 }
 
 #[test]
@@ -105,7 +157,9 @@ fn every_fixture_replays() {
             Some("datagram") => {
                 replay_datagram(&data);
             }
-            Some("stream") => replay_stream(&data),
+            Some("stream") => {
+                replay_stream(&data);
+            }
             Some("config") => {
                 let _ = Config::parse(&String::from_utf8_lossy(&data), name);
             }
@@ -140,4 +194,26 @@ fn datagram_version_with_cr_is_a_bad_request_line() {
         replay_datagram(other),
         Some(ParseError::UnsupportedVersion("SIP/7.0".into()))
     );
+}
+
+/// stream: a head over `max_message_size` (512 here) with a bad
+/// Content-Length failed on the Content-Length when read at once (a 400,
+/// after tokenising the oversize head) and as too large when read in pieces
+/// (closed). The framer now checks the head's size first: too large both
+/// ways.
+#[test]
+fn stream_oversize_head_is_too_large_however_it_arrives() {
+    let error = replay_stream(&fixture("stream-oversize-head-in-one-read.bin"));
+    assert!(
+        matches!(error, Some(ParseError::TooLarge { .. })),
+        "{error:?}"
+    );
+    // Minimised by hand: default limits, 256-byte reads against one read.
+    let mut input = b"\x01\xffOPTIONS sip:a@b SIP/2.0\r\nX: ".to_vec();
+    input.resize(70_000, b'x');
+    input.extend_from_slice(b"\r\nl: z\r\n\r\n");
+    assert!(matches!(
+        replay_stream(&input),
+        Some(ParseError::TooLarge { .. })
+    ));
 }

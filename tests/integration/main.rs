@@ -7,6 +7,7 @@ mod cli;
 mod conformance;
 mod daemon_process;
 mod explain;
+mod fuzz_regressions;
 mod interop;
 mod matchers;
 mod responses;
