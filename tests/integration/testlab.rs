@@ -340,3 +340,30 @@ async fn auto_reply_goes_to_the_live_registration() {
         .send_to(&reply.response(200, "OK"), reply.from)
         .await;
 }
+
+#[tokio::test]
+async fn the_journal_is_also_appended_to_a_file_as_json_lines() {
+    let path = std::env::temp_dir().join(format!(
+        "sip-autoresponder-journal-{}-{}.jsonl",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    let daemon = TestDaemon::start(&format!(
+        "[admin]\naddress = \"127.0.0.1:0\"\njournal_file = \"{}\"\n{}",
+        path.display(),
+        config_with("[[rule]]\nname = \"ping\"\naccept = {}\n")
+    ));
+    let client = UdpClient::new(daemon.udp()).await;
+    assert_eq!(client.request(&options("journal-file-1")).await.status, 200);
+    let text = std::fs::read_to_string(&path).expect("journal file");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[0]["type"], "request");
+    assert_eq!(lines[0]["record"]["call_id"], "journal-file-1");
+    assert_eq!(lines[1]["rule"], "ping");
+    assert_eq!(lines[2]["response"]["status"], 200);
+    let _ = std::fs::remove_file(&path);
+}
