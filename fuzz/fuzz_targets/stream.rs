@@ -44,7 +44,6 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Limits::default()
     };
-    let framer = StreamFramer::new(limits);
     let floor = stream.len() / MAX_CHUNKS;
     let sizes: Vec<usize> = if sizes.is_empty() {
         vec![1]
@@ -53,7 +52,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut chunk_sizes = sizes.iter().cycle().map(|s| (*s).max(floor));
 
+    // A fresh framer per reading: a framer belongs to one connection.
     let chunked = {
+        let mut framer = StreamFramer::new(limits);
         let mut buf = BytesMut::new();
         let mut frames = Vec::new();
         let mut failed = None;
@@ -82,6 +83,7 @@ fuzz_target!(|data: &[u8]| {
     };
 
     let whole = {
+        let mut framer = StreamFramer::new(limits);
         let mut buf = BytesMut::from(stream);
         let mut frames = Vec::new();
         loop {

@@ -6,7 +6,9 @@ use bytes::{Buf, BytesMut};
 
 use super::error::ParseError;
 use super::message::Message;
-use super::parse::{Limits, find_head_end, leading_line_ends, parse_content_length, parse_framed};
+use super::parse::{
+    HeadEnd, Limits, find_head_end, leading_line_ends, parse_content_length, parse_framed,
+};
 
 /// What the framer found at the front of the stream.
 #[derive(Debug)]
@@ -18,42 +20,99 @@ pub enum Frame {
     Message(Message),
 }
 
-/// Frames messages out of a stream buffer. "Need more bytes" is `Ok(None)`;
-/// an error means the stream cannot be resynchronised and must be closed.
+/// Frames messages out of one connection's stream buffer. "Need more
+/// bytes" is `Ok(None)`; an error means the stream cannot be resynchronised
+/// and must be closed.
+///
+/// One framer per connection: it remembers how far the previous call got,
+/// so a message that arrives a byte per read costs linear time, not a scan
+/// of the whole buffer per read (a slow-loris CPU amplifier otherwise).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StreamFramer {
     limits: Limits,
+    progress: Progress,
 }
+
+/// How far into the message at the front of the buffer framing has got.
+#[derive(Debug, Clone, Copy)]
+enum Progress {
+    /// The first `searched` bytes hold no end of head.
+    Head { searched: usize },
+    /// The head has been read; the message is `total` bytes long.
+    Body { end: HeadEnd, total: usize },
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Self::Head { searched: 0 }
+    }
+}
+
+/// The longest head terminator (CRLF CRLF) less one: a search resumed this
+/// far before where the last one stopped finds a terminator split by reads.
+const TERMINATOR_OVERLAP: usize = 3;
 
 impl StreamFramer {
     pub fn new(limits: Limits) -> Self {
-        Self { limits }
+        Self {
+            limits,
+            progress: Progress::default(),
+        }
     }
 
-    pub fn next_frame(&self, buf: &mut BytesMut) -> Result<Option<Frame>, ParseError> {
-        if buf.starts_with(b"\r\n\r\n") {
-            buf.advance(4);
-            return Ok(Some(Frame::KeepAlive));
-        }
-        // A ping may still be arriving: wait rather than discard its start.
-        if !buf.is_empty() && b"\r\n\r\n".starts_with(buf) {
+    /// The next frame at the front of `buf`. Between calls, `buf` may only
+    /// grow at its end (the reads); the framer consumes from its front.
+    pub fn next_frame(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ParseError> {
+        let (end, total) = match self.progress {
+            Progress::Body { end, total } => (end, total),
+            Progress::Head { searched } => match self.read_head(buf, searched)? {
+                HeadProgress::KeepAlive => return Ok(Some(Frame::KeepAlive)),
+                HeadProgress::Incomplete => return Ok(None),
+                HeadProgress::Complete { end, total } => (end, total),
+            },
+        };
+        if buf.len() < total {
+            self.progress = Progress::Body { end, total };
             return Ok(None);
         }
-        // RFC 3261 §7.5: stray line ends before a start line are ignored.
-        let skip = leading_line_ends(buf);
-        buf.advance(skip);
-        if buf.is_empty() {
-            return Ok(None);
+        self.progress = Progress::default();
+        let data = buf.split_to(total);
+        parse_framed(data, end, &self.limits).map(|m| Some(Frame::Message(m)))
+    }
+
+    fn read_head(
+        &mut self,
+        buf: &mut BytesMut,
+        searched: usize,
+    ) -> Result<HeadProgress, ParseError> {
+        if searched == 0 {
+            if buf.starts_with(b"\r\n\r\n") {
+                buf.advance(4);
+                return Ok(HeadProgress::KeepAlive);
+            }
+            // A ping may still be arriving: wait rather than discard its start.
+            if !buf.is_empty() && b"\r\n\r\n".starts_with(buf) {
+                return Ok(HeadProgress::Incomplete);
+            }
+            // RFC 3261 §7.5: stray line ends before a start line are ignored.
+            let skip = leading_line_ends(buf);
+            buf.advance(skip);
+            if buf.is_empty() {
+                return Ok(HeadProgress::Incomplete);
+            }
         }
-        let Some(end) = find_head_end(buf) else {
-            return if buf.len() > self.limits.max_message_size {
-                Err(ParseError::TooLarge {
+        let from = searched.saturating_sub(TERMINATOR_OVERLAP);
+        let Some(end) = find_head_end(&buf[from..]).map(|end| end.shifted(from)) else {
+            if buf.len() > self.limits.max_message_size {
+                return Err(ParseError::TooLarge {
                     size: buf.len(),
                     limit: self.limits.max_message_size,
-                })
-            } else {
-                Ok(None)
+                });
+            }
+            self.progress = Progress::Head {
+                searched: buf.len(),
             };
+            return Ok(HeadProgress::Incomplete);
         };
         // A head longer than the limit is too large however it arrived: in
         // one read as in many (where it fails above before its end is seen).
@@ -74,12 +133,15 @@ impl StreamFramer {
                 limit: self.limits.max_message_size,
             });
         }
-        if buf.len() < total {
-            return Ok(None);
-        }
-        let data = buf.split_to(total);
-        parse_framed(data, end, &self.limits).map(|m| Some(Frame::Message(m)))
+        Ok(HeadProgress::Complete { end, total })
     }
+}
+
+/// What reading the head at the front of the buffer gave.
+enum HeadProgress {
+    KeepAlive,
+    Incomplete,
+    Complete { end: HeadEnd, total: usize },
 }
 
 impl StreamFramer {
@@ -122,7 +184,7 @@ mod tests {
     const MSG: &[u8] =
         b"MESSAGE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nl: 5\r\n\r\nhello";
 
-    fn frames(framer: &StreamFramer, buf: &mut BytesMut) -> Vec<Frame> {
+    fn frames(framer: &mut StreamFramer, buf: &mut BytesMut) -> Vec<Frame> {
         let mut out = Vec::new();
         while let Ok(Some(frame)) = framer.next_frame(buf) {
             out.push(frame);
@@ -132,7 +194,7 @@ mod tests {
 
     #[test]
     fn split_at_every_byte() {
-        let framer = StreamFramer::default();
+        let mut framer = StreamFramer::default();
         for split in 1..MSG.len() {
             let mut buf = BytesMut::from(&MSG[..split]);
             assert!(
@@ -150,14 +212,73 @@ mod tests {
 
     #[test]
     fn pipelined_and_keepalive() {
-        let framer = StreamFramer::default();
+        let mut framer = StreamFramer::default();
         let mut buf = BytesMut::new();
         buf.extend_from_slice(MSG);
         buf.extend_from_slice(b"\r\n\r\n");
         buf.extend_from_slice(MSG);
-        let got = frames(&framer, &mut buf);
+        let got = frames(&mut framer, &mut buf);
         assert_eq!(got.len(), 3);
         assert!(matches!(got[1], Frame::KeepAlive));
+    }
+
+    /// Every message of `stream`, framed from reads of `size` bytes.
+    fn frame_in_reads(stream: &[u8], size: usize) -> Vec<Vec<u8>> {
+        let mut framer = StreamFramer::default();
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for chunk in stream.chunks(size) {
+            buf.extend_from_slice(chunk);
+            while let Some(frame) = framer.next_frame(&mut buf).expect("frames") {
+                if let Frame::Message(message) = frame {
+                    out.push(message.as_bytes().to_vec());
+                }
+            }
+        }
+        assert!(buf.is_empty(), "left over: {buf:?}");
+        out
+    }
+
+    /// The framer resumes where the last read stopped: whatever the read
+    /// sizes, it finds the same messages as in one read, with terminators,
+    /// keep-alives and bodies split anywhere.
+    #[test]
+    fn resumed_framing_matches_one_read() {
+        let mut stream = Vec::new();
+        stream.extend_from_slice(MSG);
+        stream.extend_from_slice(b"\r\n\r\n");
+        stream.extend_from_slice(b"OPTIONS sip:a@b SIP/2.0\nl: 0\n\n");
+        stream.extend_from_slice(b"\r\n");
+        stream.extend_from_slice(b"INFO sip:a@b SIP/2.0\r\nl: 8\r\n\r\n\r\n\r\n\n\nab");
+        stream.extend_from_slice(MSG);
+        let whole = frame_in_reads(&stream, stream.len());
+        assert_eq!(whole.len(), 4);
+        assert_eq!(
+            whole[2],
+            b"INFO sip:a@b SIP/2.0\r\nl: 8\r\n\r\n\r\n\r\n\n\nab"
+        );
+        for size in 1..=stream.len() {
+            assert_eq!(frame_in_reads(&stream, size), whole, "reads of {size}");
+        }
+    }
+
+    /// A head trickling in is searched once, not once per read.
+    #[test]
+    fn a_trickling_head_is_searched_from_where_the_last_read_stopped() {
+        let mut framer = StreamFramer::default();
+        let mut buf = BytesMut::from(&b"OPTIONS sip:a@b SIP/2.0\r\nX: 1\r"[..]);
+        assert!(framer.next_frame(&mut buf).expect("no error").is_none());
+        assert!(matches!(framer.progress, Progress::Head { searched: 30 }));
+        buf.extend_from_slice(b"\nl: 0\r\n\r");
+        assert!(framer.next_frame(&mut buf).expect("no error").is_none());
+        assert!(matches!(framer.progress, Progress::Head { searched: 38 }));
+        buf.extend_from_slice(b"\n");
+        assert!(matches!(
+            framer.next_frame(&mut buf),
+            Ok(Some(Frame::Message(_)))
+        ));
+        assert!(buf.is_empty());
+        assert!(matches!(framer.progress, Progress::Head { searched: 0 }));
     }
 
     /// Found by the `stream` fuzz target: a head over the limit read at
@@ -165,7 +286,7 @@ mod tests {
     /// failed as too large (and the connection was closed).
     #[test]
     fn an_oversize_head_is_too_large_in_one_read_or_many() {
-        let framer = StreamFramer::new(Limits {
+        let mut framer = StreamFramer::new(Limits {
             max_message_size: 64,
             max_headers: 10,
         });
@@ -186,7 +307,7 @@ mod tests {
 
     #[test]
     fn missing_or_bad_length_and_oversize() {
-        let framer = StreamFramer::new(Limits {
+        let mut framer = StreamFramer::new(Limits {
             max_message_size: 100,
             max_headers: 10,
         });

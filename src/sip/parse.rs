@@ -35,19 +35,36 @@ pub(crate) struct HeadEnd {
     pub(crate) body_start: usize,
 }
 
+impl HeadEnd {
+    /// The same end, found in a slice that starts `offset` bytes in.
+    pub(crate) fn shifted(self, offset: usize) -> Self {
+        Self {
+            head_len: self.head_len + offset,
+            body_start: self.body_start + offset,
+        }
+    }
+}
+
 /// Finds the empty line that ends the head (CRLF CRLF, or bare LF LF).
 pub(crate) fn find_head_end(data: &[u8]) -> Option<HeadEnd> {
-    let crlf = memchr::memmem::find(data, b"\r\n\r\n").map(|pos| HeadEnd {
-        head_len: pos + 2,
-        body_start: pos + 4,
-    });
-    let lf = memchr::memmem::find(data, b"\n\n").map(|pos| HeadEnd {
-        head_len: pos + 1,
-        body_start: pos + 2,
-    });
+    let crlf = memchr::memmem::find(data, b"\r\n\r\n");
+    // A bare LF LF wins only if it ends the head first, so it is sought
+    // only before the CRLF CRLF: the body is not scanned twice.
+    let lf_window = match crlf {
+        Some(pos) => &data[..pos + 3],
+        None => data,
+    };
+    let lf = memchr::memmem::find(lf_window, b"\n\n");
     match (crlf, lf) {
-        (Some(a), Some(b)) => Some(if a.head_len <= b.head_len { a } else { b }),
-        (a, b) => a.or(b),
+        (Some(pos), None) => Some(HeadEnd {
+            head_len: pos + 2,
+            body_start: pos + 4,
+        }),
+        (_, Some(pos)) => Some(HeadEnd {
+            head_len: pos + 1,
+            body_start: pos + 2,
+        }),
+        (None, None) => None,
     }
 }
 

@@ -186,12 +186,12 @@ where
 {
     let (mut reader, writer) = tokio::io::split(stream);
     let (flow, closing) = spawn_writer(writer, info, peer);
-    let framer = StreamFramer::new(options.limits);
+    let mut framer = StreamFramer::new(options.limits);
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut partial_since: Option<Instant> = None;
     let closed = loop {
         // Everything complete in the buffer first (pipelined messages).
-        match next_frames(&framer, &mut buf, &flow, info, &handler).await {
+        match next_frames(&mut framer, &mut buf, &flow, info, &handler).await {
             Ok(()) => {}
             Err(closed) => break closed,
         }
@@ -234,7 +234,7 @@ where
 /// Hands every complete frame in `buf` to the handler; an error closes the
 /// connection (after a 400 where the head could be read).
 async fn next_frames<H: MessageHandler>(
-    framer: &StreamFramer,
+    framer: &mut StreamFramer,
     buf: &mut BytesMut,
     flow: &Flow,
     info: &ListenerInfo,

@@ -102,11 +102,8 @@ fn stream_input(data: &[u8]) -> (Limits, Vec<usize>, &[u8]) {
 
 /// Frames `stream` read in chunks of `sizes` (in turn), then all at once:
 /// the messages framed and the error that ends framing, if any.
-fn frame(
-    framer: &StreamFramer,
-    stream: &[u8],
-    sizes: &[usize],
-) -> (Vec<Vec<u8>>, Option<ParseError>) {
+fn frame(limits: Limits, stream: &[u8], sizes: &[usize]) -> (Vec<Vec<u8>>, Option<ParseError>) {
+    let mut framer = StreamFramer::new(limits);
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();
     let mut offset = 0;
@@ -133,9 +130,8 @@ fn frame(
 /// the messages and the kind of error framing all at once gives.
 fn replay_stream(data: &[u8]) -> Option<ParseError> {
     let (limits, sizes, stream) = stream_input(data);
-    let framer = StreamFramer::new(limits);
-    let (chunked, chunked_error) = frame(&framer, stream, &sizes);
-    let (whole, whole_error) = frame(&framer, stream, &[stream.len().max(1)]);
+    let (chunked, chunked_error) = frame(limits, stream, &sizes);
+    let (whole, whole_error) = frame(limits, stream, &[stream.len().max(1)]);
     assert_eq!(chunked, whole, "framed messages differ");
     assert_eq!(
         chunked_error.as_ref().map(std::mem::discriminant),
