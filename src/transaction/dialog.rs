@@ -44,6 +44,8 @@ pub struct Dialog {
     /// The rule that answered the INVITE.
     pub rule: Arc<str>,
     local_cseq: AtomicU32,
+    /// The highest CSeq the peer has used in the dialog (§12.2.2).
+    remote_cseq: AtomicU32,
     /// The SDP we answered with, echoed to re-INVITE/UPDATE offers.
     answer: Mutex<Option<Bytes>>,
     pub(crate) ack: Notify,
@@ -82,10 +84,18 @@ impl Dialog {
             sent_by: spec.sent_by.into(),
             rule: spec.rule,
             local_cseq: AtomicU32::new(0),
+            remote_cseq: AtomicU32::new(spec.invite_cseq),
             answer: Mutex::new(spec.answer),
             ack: Notify::new(),
             ended: CancellationToken::new(),
         }
+    }
+
+    /// Records the CSeq of an in-dialog request from the peer; false when
+    /// it is lower than one already seen, which §12.2.2 answers with 500
+    /// (the peer's requests must be in order; an old one is out of place).
+    pub(crate) fn accept_remote_cseq(&self, cseq: u32) -> bool {
+        self.remote_cseq.fetch_max(cseq, Ordering::Relaxed) <= cseq
     }
 
     /// The next local CSeq (§12.2.1.1: one higher than the previous).

@@ -55,6 +55,12 @@ impl TransactionLayer {
                     self.answer(request, key, flow, listener, 481, None).await;
                     return Received::Handled;
                 }
+                // §12.2.2: a request older than one already seen.
+                Some(dialog) if !dialog.accept_remote_cseq(request.cseq()) => {
+                    info!(call_id = request.call_id(), cseq = request.cseq(), peer = %flow.peer, "in-dialog request with an old CSeq");
+                    self.answer(request, key, flow, listener, 500, None).await;
+                    return Received::Handled;
+                }
                 Some(dialog) if method == "BYE" => {
                     self.core.dialogs.remove(&dialog);
                     info!(call_id = request.call_id(), rule = &*dialog.rule, peer = %flow.peer, "dialog ended by BYE");

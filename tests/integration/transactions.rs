@@ -335,6 +335,44 @@ async fn in_dialog_requests_go_through_rules_else_200() {
     );
 }
 
+/// §12.2.2: an in-dialog request whose CSeq is lower than one the peer
+/// already used gets 500, and the dialog lives on.
+#[tokio::test(start_paused = true)]
+async fn an_in_dialog_request_with_an_old_cseq_gets_500() {
+    let daemon = TestDaemon::start(&config(
+        "[[rule]]\nname = \"answer\"\nmatch.method = \"INVITE\"\naccept = {}\n",
+    ));
+    let client = UdpClient::new(daemon.udp()).await;
+    let ok = client.request(&invite("dlg-order", "")).await;
+    let tag = ok.to_tag().expect("tag");
+    client
+        .send(&in_dialog("ACK", "dlg-order", &tag, 1, "order-ack"))
+        .await;
+    let newer = client
+        .request(&in_dialog("INFO", "dlg-order", &tag, 5, "order-info5"))
+        .await;
+    assert_eq!(newer.status, 200);
+    let older = client
+        .request(&in_dialog("INFO", "dlg-order", &tag, 4, "order-info4"))
+        .await;
+    assert_eq!(
+        (older.status, older.reason.as_str()),
+        (500, "Server Internal Error")
+    );
+    let old_bye = client
+        .request(&in_dialog("BYE", "dlg-order", &tag, 3, "order-bye3"))
+        .await;
+    assert_eq!(old_bye.status, 500, "an old BYE does not end the dialog");
+    let same = client
+        .request(&in_dialog("INFO", "dlg-order", &tag, 5, "order-info5b"))
+        .await;
+    assert_eq!(same.status, 200, "only a lower CSeq is out of order");
+    let bye = client
+        .request(&in_dialog("BYE", "dlg-order", &tag, 6, "order-bye6"))
+        .await;
+    assert_eq!(bye.status, 200);
+}
+
 #[tokio::test(start_paused = true)]
 async fn hangup_bye_uses_route_set_remote_target_and_next_cseq() {
     let daemon = TestDaemon::start(&config(
