@@ -1,20 +1,17 @@
 //! What each admin route answers, and the small response builders they
 //! share. Handlers take only what they read, so they test without a daemon.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
+use super::OpenConnections;
 use super::auth::Verdict;
 use super::query;
 use crate::engine::registrar::Registrar;
 use crate::observe::{Journal, Metrics, Observer};
-use crate::sip::Transport;
 use crate::transaction::TransactionLayer;
 
 /// Every admin response.
@@ -43,7 +40,7 @@ pub(super) fn clear(journal: &Journal) -> Reply {
 pub(super) fn metrics(
     metrics: &Metrics,
     layer: &TransactionLayer,
-    connections: &[(Transport, Arc<AtomicUsize>)],
+    connections: &OpenConnections,
 ) -> Reply {
     refresh(metrics, layer, connections);
     reply(StatusCode::OK, PROMETHEUS, Bytes::from(metrics.encode()))
@@ -53,11 +50,7 @@ pub(super) fn metrics(
 /// flight, the retransmission total, open connections per transport.
 /// The caller serialises scrapes (the retransmission counter is raised by
 /// the difference from the engine's total).
-pub(super) fn refresh(
-    metrics: &Metrics,
-    layer: &TransactionLayer,
-    connections: &[(Transport, Arc<AtomicUsize>)],
-) {
+pub(super) fn refresh(metrics: &Metrics, layer: &TransactionLayer, connections: &OpenConnections) {
     metrics
         .transactions
         .set(gauge(layer.transactions_in_progress()));
@@ -67,17 +60,8 @@ pub(super) fn refresh(
     if total > counted {
         metrics.retransmissions.inc_by(total - counted);
     }
-    for transport in Transport::ALL {
-        let mut listeners = connections
-            .iter()
-            .filter(|(t, _)| *t == transport)
-            .peekable();
-        if listeners.peek().is_some() {
-            let open: usize = listeners
-                .map(|(_, open)| open.load(Ordering::Relaxed))
-                .sum();
-            metrics.set_connections(transport, gauge(open));
-        }
+    for (transport, open) in connections.per_transport() {
+        metrics.set_connections(transport, gauge(open));
     }
 }
 
@@ -238,7 +222,10 @@ mod tests {
 
     #[test]
     fn a_scrape_reads_the_layer_and_sums_connections_per_transport() {
-        use crate::sip::Timers;
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use crate::sip::{Timers, Transport};
         use crate::transaction::LayerSettings;
 
         let layer = TransactionLayer::new(LayerSettings {
@@ -249,11 +236,12 @@ mod tests {
             force_rport: false,
         });
         let open = |n| Arc::new(AtomicUsize::new(n));
-        let connections = [
-            (Transport::Tcp, open(2)),
+        let first_tcp = open(2);
+        let connections = OpenConnections::new(vec![
+            (Transport::Tcp, first_tcp.clone()),
             (Transport::Ws, open(1)),
             (Transport::Tcp, open(3)),
-        ];
+        ]);
         let observed = Metrics::new();
         let text = body(metrics(&observed, &layer, &connections));
         for line in [
@@ -269,7 +257,7 @@ mod tests {
             !text.contains("transport=\"udp\""),
             "no listener, no series:\n{text}"
         );
-        connections[0].1.store(0, Ordering::Relaxed);
+        first_tcp.store(0, Ordering::Relaxed);
         let text = body(metrics(&observed, &layer, &connections));
         assert!(
             text.lines()

@@ -16,12 +16,12 @@
 //! connection only.
 
 mod auth;
+mod connections;
 mod handlers;
 mod query;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,10 +37,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use auth::Verdict;
+pub use connections::OpenConnections;
 
 use crate::engine::Engine;
 use crate::observe::Observer;
-use crate::sip::Transport;
 use handlers::Reply;
 
 /// Admin connections served at once.
@@ -63,8 +63,8 @@ pub struct AdminState {
     pub engine: Arc<Engine>,
     /// When set, every route but `/health` needs `Authorization: Bearer <token>`.
     pub token: Option<String>,
-    /// Open connections per stream listener.
-    pub connections: Vec<(Transport, Arc<AtomicUsize>)>,
+    /// Open connections of the running stream listeners.
+    pub connections: Arc<OpenConnections>,
 }
 
 /// The state and what serialises scrapes.

@@ -41,12 +41,17 @@ pub(crate) struct RunningListener {
     connections: Option<Arc<AtomicUsize>>,
 }
 
-impl RunningListener {
-    /// Open connections of a stream listener (None for UDP).
-    pub(crate) fn connections(&self) -> Option<Arc<AtomicUsize>> {
-        self.connections.clone()
-    }
+/// The open-connection counters of the stream listeners among `running`.
+pub(crate) fn connection_counters(
+    running: &[RunningListener],
+) -> Vec<(Transport, Arc<AtomicUsize>)> {
+    running
+        .iter()
+        .filter_map(|l| Some((l.info.transport, l.connections.clone()?)))
+        .collect()
+}
 
+impl RunningListener {
     /// Stops accepting on this listener; its connections close.
     pub(crate) async fn stop(self) {
         self.cancel.cancel();

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::admin::AdminState;
+use crate::admin::{AdminState, OpenConnections};
 use crate::config::Config;
 use crate::engine::sdp::SdpService;
 use crate::engine::{Engine, EngineSettings};
@@ -25,7 +25,7 @@ use crate::observe::Observer;
 use crate::sip::Transport;
 use crate::transaction::{LayerSettings, TransactionLayer};
 use crate::transport;
-use listeners::{BoundListener, RunningListener, bind_listener};
+use listeners::{BoundListener, RunningListener, bind_listener, connection_counters};
 use signals::{Control, Controls};
 use systemd::Notifier;
 
@@ -35,6 +35,8 @@ pub struct Daemon {
     engine: Arc<Engine>,
     bound: Vec<BoundListener>,
     admin: Option<BoundAdmin>,
+    /// What `/metrics` counts connections from; replaced on reload.
+    connections: Arc<OpenConnections>,
 }
 
 /// The admin listener, bound.
@@ -97,6 +99,7 @@ impl Daemon {
             engine: Arc::new(engine),
             bound,
             admin,
+            connections: Arc::default(),
         })
     }
 
@@ -129,11 +132,8 @@ impl Daemon {
             .into_iter()
             .map(|l| l.start(self.engine.clone(), shutdown))
             .collect();
+        self.connections.replace(connection_counters(&running));
         if let Some(admin) = self.admin {
-            let connections = running
-                .iter()
-                .filter_map(|l| Some((l.info.transport, l.connections()?)))
-                .collect();
             if let Ok(local) = admin.listener.local_addr() {
                 info!(local = %local, "admin listener on http://{local}");
             }
@@ -142,7 +142,7 @@ impl Daemon {
                 observer: admin.observer,
                 engine: self.engine.clone(),
                 token: admin.token,
-                connections,
+                connections: self.connections.clone(),
             });
             tokio::spawn(crate::admin::serve(
                 admin.listener,
@@ -181,6 +181,7 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
     let mut controls = Controls::install().context("cannot install signal handlers")?;
     let daemon = Daemon::bind(&config).context("cannot bind listeners")?;
     let engine = daemon.engine();
+    let connections = daemon.connections.clone();
     let shutdown = CancellationToken::new();
     let mut running = daemon.start(&shutdown);
     let notifier = Arc::new(notifier);
@@ -210,6 +211,7 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
                 )
                 .await;
                 reload::log_outcome(&source, &outcome);
+                connections.replace(connection_counters(&running));
                 if let Some(observer) = engine.observer() {
                     observer.metrics.reload(outcome.is_ok());
                 }

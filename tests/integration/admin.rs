@@ -5,7 +5,7 @@
 //! trust the crate's own HTTP.
 
 mod access;
-mod http;
+pub(crate) mod http;
 
 use std::time::Duration;
 

@@ -10,6 +10,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::admin::http::{get, series};
 use crate::common::clients::{Client, StreamClient};
 use crate::common::{UdpClient, options, request, strip_ansi};
 
@@ -89,6 +90,16 @@ impl Daemon {
             .split(&format!("listening for {token} on "))
             .nth(1)
             .expect("address");
+        rest.split_whitespace()
+            .next()
+            .expect("address")
+            .parse()
+            .expect("socket address")
+    }
+
+    fn admin_address(&self) -> SocketAddr {
+        let line = self.wait_for_log("admin listener on http://", 0);
+        let rest = line.split("http://").nth(1).expect("address");
         rest.split_whitespace()
             .next()
             .expect("address")
@@ -352,10 +363,12 @@ async fn reload_adds_and_removes_listeners() {
     let dir = scratch("listeners");
     let config = dir.join("config.toml");
     let rules = "[[rule]]\nname = \"o\"\naccept = {}\n";
-    std::fs::write(&config, format!("{LISTEN_UDP}{rules}")).expect("write config");
+    let admin = "[admin]\naddress = \"127.0.0.1:0\"\n";
+    std::fs::write(&config, format!("{LISTEN_UDP}{admin}{rules}")).expect("write config");
     let daemon = Daemon::spawn(&config, None);
     let udp = daemon.address("UDP", 0);
-    std::fs::write(&config, format!("[server]\nforce_rport = true\n[[listen]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:0\"\n{rules}")).expect("rewrite");
+    let admin_address = daemon.admin_address();
+    std::fs::write(&config, format!("[server]\nforce_rport = true\n[[listen]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:0\"\n{admin}{rules}")).expect("rewrite");
     let mark = daemon.log_lines();
     daemon.signal("HUP");
     let tcp = daemon.address("TCP", mark);
@@ -370,6 +383,21 @@ async fn reload_adds_and_removes_listeners() {
     let gone = UdpClient::new(udp).await;
     gone.send(&options("to-removed")).await;
     gone.expect_silence().await;
+    // The admin counts the connections of the listener the reload added.
+    let tcp_series = "sip_autoresponder_connections{transport=\"tcp\"}";
+    let metrics = get(admin_address, "/metrics").await.body;
+    assert_eq!(series(&metrics, tcp_series), 1.0, "{metrics}");
+
+    // Without the TCP listener its series stays, at 0.
+    std::fs::write(&config, format!("{LISTEN_UDP}{admin}{rules}")).expect("rewrite");
+    let mark = daemon.log_lines();
+    daemon.signal("HUP");
+    daemon.wait_for_log("configuration reloaded", mark);
+    let metrics = get(admin_address, "/metrics").await.body;
+    assert!(
+        metrics.lines().any(|l| l == format!("{tcp_series} 0")),
+        "{metrics}"
+    );
 }
 
 /// `systemd-analyze verify` accepts the unit, where systemd is installed.

@@ -43,10 +43,10 @@ pub(super) fn daemon(token: Option<&str>) -> TestDaemon {
 
 /// An HTTP response as the test parses it.
 #[derive(Debug)]
-pub(super) struct Http {
-    pub(super) status: u16,
-    pub(super) headers: Vec<(String, String)>,
-    pub(super) body: String,
+pub(crate) struct Http {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
 }
 
 impl Http {
@@ -66,7 +66,7 @@ impl Http {
 
 /// One request on a fresh connection (`Connection: close`); `headers` are
 /// whole lines without CRLF.
-pub(super) async fn http(admin: SocketAddr, method: &str, target: &str, headers: &[&str]) -> Http {
+pub(crate) async fn http(admin: SocketAddr, method: &str, target: &str, headers: &[&str]) -> Http {
     let mut stream = TcpStream::connect(admin)
         .await
         .expect("connect to the admin listener");
@@ -116,7 +116,7 @@ pub(super) async fn http(admin: SocketAddr, method: &str, target: &str, headers:
     }
 }
 
-pub(super) async fn get(admin: SocketAddr, target: &str) -> Http {
+pub(crate) async fn get(admin: SocketAddr, target: &str) -> Http {
     http(admin, "GET", target, &[]).await
 }
 
@@ -162,7 +162,7 @@ pub(super) async fn records(
 }
 
 /// The value of one series (`name{labels}`) in a Prometheus exposition.
-pub(super) fn series(text: &str, name: &str) -> f64 {
+pub(crate) fn series(text: &str, name: &str) -> f64 {
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
         .map_or(0.0, |value| value.trim().parse().expect("a number"))
