@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use thiserror::Error;
 
 use crate::config::Config;
-use crate::engine::protocol::refusal;
+use crate::engine::protocol::{refusal, sends_reliably};
 use crate::rules::template::Vars;
 use crate::rules::{AutoMessage, Delay, MatchInput, ReplyPolicy, Step};
 use crate::sip::{
@@ -136,7 +136,8 @@ impl<'a> Report<'a> {
             transport: self.transport,
         };
         let allowed = self.config.server.allowed_methods.as_deref();
-        if let Some(refusal) = refusal(request, &self.config.rules, allowed, &input) {
+        let reliable = self.config.server.reliable_provisionals;
+        if let Some(refusal) = refusal(request, &self.config.rules, allowed, reliable, &input) {
             self.line(format!(
                 "refused before the rules are tried: {}",
                 refusal.why
@@ -270,6 +271,16 @@ impl<'a> Report<'a> {
             ));
         }
         let is_invite = request.method() == "INVITE";
+        let reliable = sends_reliably(request, self.config.server.reliable_provisionals);
+        if reliable {
+            self.line(format!(
+                "provisional responses go reliably (RFC 3262): each 101-199 carries \
+                 Require: 100rel and an RSeq one higher than the last, is sent again until its \
+                 PRACK, and waits for the PRACK of the one before; a 2xx waits for the PRACK of \
+                 one with SDP; without a PRACK for {} ms the INVITE gets 500",
+                self.config.server.timers.timeout().as_millis()
+            ));
+        }
         self.line("responses (each delay counts from the previous response):");
         // RFC 3261 §17.2.1: 100 Trying at once when the first answer waits.
         if is_invite && !policy.first_response_is_immediate() {
@@ -286,10 +297,16 @@ impl<'a> Report<'a> {
             let rendered = step.render(vars, || {
                 "<SDP answer derived from the offer>\r\n".to_owned()
             });
+            let mut extra_headers = rendered.extra_headers.clone();
+            if reliable && (101..200).contains(&step.status) {
+                let mut lines = b"Require: 100rel\r\nRSeq: <RSeq>\r\n".to_vec();
+                lines.extend_from_slice(&extra_headers);
+                extra_headers = lines.into();
+            }
             let parts = ResponseParts {
                 status: step.status,
                 reason: &rendered.reason,
-                extra_headers: &rendered.extra_headers,
+                extra_headers: &extra_headers,
                 content_type: rendered.content_type,
                 body: &rendered.body,
             };

@@ -185,6 +185,7 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
         sdp_codecs,
         rtp_port,
         rate_limit,
+        reliable_provisionals: server.reliable_provisionals,
         admin,
         drain_timeout: Duration::from_millis(*server.drain_timeout_ms.get_ref()),
         log_level,

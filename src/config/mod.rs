@@ -21,6 +21,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 pub use error::{ConfigError, ConfigErrors, LoadError};
+pub use model::ReliableProvisionals;
 
 use crate::rules::RuleSet;
 use crate::sip::{Limits, Timers, Transport};
@@ -57,6 +58,8 @@ pub struct ServerSettings {
     pub admin: Option<AdminSettings>,
     /// `[server.rate_limit]`, when present.
     pub rate_limit: Option<RateLimit>,
+    /// `[server] reliable_provisionals`.
+    pub reliable_provisionals: ReliableProvisionals,
     /// `[sdp] codecs`.
     pub sdp_codecs: Vec<crate::rules::sdp::Codec>,
     /// `[sdp] rtp_port`.

@@ -42,6 +42,24 @@ pub struct ServerSection {
     pub seed: Option<u64>,
     /// Per-source request rate limit (off by default).
     pub rate_limit: Option<Spanned<RateLimitSection>>,
+    /// When provisional responses to INVITE are sent reliably (RFC 3262).
+    #[serde(default)]
+    pub reliable_provisionals: ReliableProvisionals,
+}
+
+/// `[server] reliable_provisionals`: when 1xx responses to an INVITE are
+/// sent reliably (RFC 3262: `Require: 100rel`, `RSeq`, retransmitted until
+/// PRACK).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReliableProvisionals {
+    /// When the INVITE has `Require: 100rel`.
+    #[default]
+    Required,
+    /// When the INVITE has 100rel in `Require` or `Supported`.
+    Supported,
+    /// Never: `Require: 100rel` gets 420, like any other extension.
+    Never,
 }
 
 /// `[server.rate_limit]`: a token bucket per source IP address.
@@ -161,6 +179,7 @@ impl Default for ServerSection {
             drain_timeout_ms: default_drain_timeout(),
             seed: None,
             rate_limit: None,
+            reliable_provisionals: ReliableProvisionals::default(),
         }
     }
 }

@@ -169,6 +169,7 @@ pub fn engine_settings(config: &Config) -> EngineSettings {
         limits: config.server.limits,
         allowed_methods: config.server.allowed_methods.clone(),
         rate_limit: config.server.rate_limit,
+        reliable_provisionals: config.server.reliable_provisionals,
     }
 }
 

@@ -40,6 +40,8 @@ pub struct EngineSettings {
     pub allowed_methods: Option<Vec<String>>,
     /// Per-source request rate limit.
     pub rate_limit: Option<crate::config::RateLimit>,
+    /// When 1xx responses to INVITE go reliably (RFC 3262).
+    pub reliable_provisionals: crate::config::ReliableProvisionals,
 }
 
 /// What one request is handled with: the rules and settings current when it
@@ -217,6 +219,7 @@ impl Engine {
             &request,
             &snapshot.rules,
             snapshot.settings.allowed_methods.as_deref(),
+            snapshot.settings.reliable_provisionals,
             &input,
         ) {
             return refuse(
@@ -249,8 +252,11 @@ impl Engine {
             request.call_id(),
         )
         .observed_by(observed);
+        let reliable = protocol::sends_reliably(&request, snapshot.settings.reliable_provisionals);
         let job = runner::Job {
             guard: JobGuard::new(&self.jobs),
+            reliable,
+            provisionals: None,
             context,
             selected,
             request,

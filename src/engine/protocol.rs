@@ -3,10 +3,14 @@
 
 use std::sync::Arc;
 
+use crate::config::ReliableProvisionals;
 use crate::rules::template::Template;
 use crate::rules::{Body, Delay, HeaderLines, MatchInput, ReplyPolicy, RuleSet, Selected, Step};
 use crate::sip::{self, HeaderName, Request, Verb, reason_phrase};
 use crate::transaction::Dialog;
+
+/// RFC 3262's option tag.
+const OPTION_100REL: &str = "100rel";
 
 /// The rule name events carry for answers these checks give.
 pub const RULE: &str = "protocol";
@@ -46,6 +50,7 @@ pub fn refusal(
     request: &Request,
     rules: &RuleSet,
     allowed_methods: Option<&[String]>,
+    reliable: ReliableProvisionals,
     input: &MatchInput<'_>,
 ) -> Option<Refusal> {
     let method = request.method();
@@ -81,14 +86,13 @@ pub fn refusal(
             ),
         });
     }
-    // §8.2.2.3: no extension is implemented, so every Require option is
-    // unsupported; CANCEL is exempt and Proxy-Require is for proxies.
+    // §8.2.2.3: the only extension implemented is 100rel for INVITE (RFC
+    // 3262), unless the config turns it off; every other Require option is
+    // unsupported. CANCEL is exempt and Proxy-Require is for proxies.
     if method != "CANCEL" {
-        let unsupported: Vec<&str> = request
-            .header_values(HeaderName::Require)
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .filter(|tag| !tag.is_empty())
+        let knows_100rel = method == "INVITE" && reliable != ReliableProvisionals::Never;
+        let unsupported: Vec<&str> = option_tags(request, HeaderName::Require)
+            .filter(|tag| !(knows_100rel && tag.eq_ignore_ascii_case(OPTION_100REL)))
             .collect();
         if !unsupported.is_empty() {
             let list = unsupported.join(", ");
@@ -100,6 +104,31 @@ pub fn refusal(
         }
     }
     None
+}
+
+/// Whether this request's provisional responses go reliably (RFC 3262):
+/// only an INVITE's, and when the client requires 100rel (or supports it,
+/// if the config says so).
+pub fn sends_reliably(request: &Request, mode: ReliableProvisionals) -> bool {
+    let has_100rel =
+        |name| option_tags(request, name).any(|tag| tag.eq_ignore_ascii_case(OPTION_100REL));
+    request.method() == "INVITE"
+        && match mode {
+            ReliableProvisionals::Never => false,
+            ReliableProvisionals::Required => has_100rel(HeaderName::Require),
+            ReliableProvisionals::Supported => {
+                has_100rel(HeaderName::Require) || has_100rel(HeaderName::Supported)
+            }
+        }
+}
+
+/// The option tags of every `name` header (comma-separated lists).
+fn option_tags(request: &Request, name: HeaderName) -> impl Iterator<Item = &str> {
+    request
+        .header_values(name)
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|tag| !tag.is_empty())
 }
 
 /// An in-dialog request no rule answers gets 200; a re-INVITE or UPDATE that

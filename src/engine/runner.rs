@@ -14,7 +14,9 @@ use crate::context::{ReplyOptions, ServerContext};
 use crate::rules::template::Vars;
 use crate::rules::{RegisterPolicy, ReplyPolicy, Selected, Step};
 use crate::sip::{Cause, Request};
-use crate::transaction::{ClientOutcome, Dialog, DialogSpec, TransactionLayer};
+use crate::transaction::{
+    ClientOutcome, Dialog, DialogSpec, Reliable, ReliableProvisionals, TransactionLayer,
+};
 use crate::transport::Flow;
 
 /// How long an INVITE without a final step rings before the responder
@@ -42,6 +44,17 @@ pub(super) struct Job {
     pub(super) source: Flow,
     pub(super) sent_by: Arc<str>,
     pub(super) services: Services,
+    /// Provisional responses go reliably (RFC 3262) for this INVITE.
+    pub(super) reliable: bool,
+    /// Open from the first reliable provisional response on.
+    pub(super) provisionals: Option<ReliableProvisionals>,
+}
+
+/// How waiting for a PRACK ended.
+enum PrackWait {
+    Acknowledged,
+    Canceled,
+    TimedOut,
 }
 
 impl Job {
@@ -87,13 +100,25 @@ impl Job {
         for step in policy.steps() {
             let delay = step.delay.draw(&mut rng);
             if !delay.is_zero() {
+                let unacknowledged = self.provisionals.as_deref().cloned();
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
                     () = self.context.transaction().cancelled(), if is_invite => {}
+                    () = no_prack(unacknowledged.as_deref()) => {}
                 }
             }
             if is_invite && self.context.transaction().is_cancelled() {
                 return self.canceled().await;
+            }
+            if self.provisionals.as_ref().is_some_and(|p| p.is_timed_out()) {
+                return self.not_acknowledged().await;
+            }
+            if self.must_await_prack(step.status) {
+                match self.await_prack().await {
+                    PrackWait::Acknowledged => {}
+                    PrackWait::Canceled => return self.canceled().await,
+                    PrackWait::TimedOut => return self.not_acknowledged().await,
+                }
             }
             if let Err(error) = self.send_step(step).await {
                 warn!(%error, status = step.status, "response not sent");
@@ -131,14 +156,108 @@ impl Job {
                 .sdp
                 .answer(&self.request, self.source.local.ip())
         });
+        let reliable = self.reliable && (101..200).contains(&step.status);
+        let mut extra_headers = std::borrow::Cow::Borrowed(&rendered.extra_headers[..]);
+        if reliable {
+            let rseq = self
+                .open_provisionals()
+                .next_rseq(!rendered.body.is_empty());
+            let mut lines = format!("Require: 100rel\r\nRSeq: {rseq}\r\n").into_bytes();
+            lines.extend_from_slice(&rendered.extra_headers);
+            extra_headers = lines.into();
+        }
         let options = ReplyOptions {
             status: Some(step.status),
             reason: Some(&rendered.reason),
-            extra_headers: &rendered.extra_headers,
+            extra_headers: &extra_headers,
             content_type: rendered.content_type,
             body: &rendered.body,
         };
-        self.context.respond(step.verb, options).await
+        self.context.respond(step.verb, options).await?;
+        if reliable {
+            self.retransmit_until_prack();
+        } else if step.status >= 200
+            && let Some(provisionals) = &self.provisionals
+        {
+            // §3: no retransmission after the final response (PRACKs for
+            // what is still outstanding are answered while the job lives).
+            provisionals.finish();
+        }
+        Ok(())
+    }
+
+    /// The reliable provisional responses of this INVITE, opened on first use.
+    fn open_provisionals(&mut self) -> &ReliableProvisionals {
+        let layer = &self.services.layer;
+        let transaction = self.context.transaction();
+        let to_tag = transaction.to_tag().unwrap_or_default().to_owned();
+        self.provisionals
+            .get_or_insert_with(|| layer.reliable_provisionals(&self.request, &to_tag))
+    }
+
+    /// Sends the reliable provisional response just sent again until its
+    /// PRACK (in the background: the policy's next delay runs meanwhile).
+    fn retransmit_until_prack(&mut self) {
+        let Some(reliable) = self.provisionals.as_deref().cloned() else {
+            return;
+        };
+        let Some(response) = self.context.transaction().last_response() else {
+            return;
+        };
+        let flow = self.context.transaction().flow().clone();
+        let layer = self.services.layer.clone();
+        tokio::spawn(async move {
+            layer
+                .retransmit_until_prack(&reliable, &response, &flow)
+                .await;
+        });
+    }
+
+    /// RFC 3262 §3: one reliable provisional response is outstanding at a
+    /// time, and a 2xx waits for the PRACK of one that carried SDP.
+    fn must_await_prack(&self, status: u16) -> bool {
+        let Some(provisionals) = &self.provisionals else {
+            return false;
+        };
+        match status {
+            101..=199 => self.reliable && provisionals.is_pending(),
+            200..=299 => provisionals.pending_with_sdp(),
+            _ => false,
+        }
+    }
+
+    async fn await_prack(&mut self) -> PrackWait {
+        let Some(reliable) = self.provisionals.as_deref().cloned() else {
+            return PrackWait::Acknowledged;
+        };
+        tokio::select! {
+            () = reliable.acknowledged() => PrackWait::Acknowledged,
+            () = self.context.transaction().cancelled() => PrackWait::Canceled,
+            () = reliable.timed_out() => PrackWait::TimedOut,
+        }
+    }
+
+    /// §3: a reliable provisional response unacknowledged for 64·T1: the
+    /// INVITE is rejected with 5xx.
+    async fn not_acknowledged(mut self) {
+        info!(
+            call_id = self.request.call_id(),
+            rule = &**self.context.rule(),
+            "no PRACK for a reliable provisional response: 500"
+        );
+        if let Some(provisionals) = &self.provisionals {
+            provisionals.finish();
+        }
+        let options = ReplyOptions {
+            status: Some(500),
+            reason: Some("Reliable Provisional Response Not Acknowledged"),
+            ..ReplyOptions::default()
+        };
+        if let Err(error) = self.context.reject(options).await {
+            warn!(%error, "could not send 500");
+            return;
+        }
+        self.context.transaction().await_ack().await;
     }
 
     /// The registrar answers REGISTER (RFC 3261 §10.3).
@@ -164,6 +283,9 @@ impl Job {
 
     /// CANCEL before the final response: 487, then the ACK wait.
     async fn canceled(mut self) {
+        if let Some(provisionals) = &self.provisionals {
+            provisionals.finish();
+        }
         if let Err(error) = self.context.terminate_canceled().await {
             warn!(%error, "could not send 487");
             return;
@@ -171,11 +293,14 @@ impl Job {
         self.context.transaction().await_ack().await;
     }
 
-    /// No final step: ring until CANCEL (or the ring limit).
+    /// No final step: ring until CANCEL (or the ring limit, or a reliable
+    /// provisional response going unacknowledged).
     async fn ring(mut self) {
+        let unacknowledged = self.provisionals.as_deref().cloned();
         let canceled = tokio::select! {
             () = self.context.transaction().cancelled() => true,
             () = tokio::time::sleep(RING_LIMIT) => false,
+            () = no_prack(unacknowledged.as_deref()) => return self.not_acknowledged().await,
         };
         if canceled {
             self.canceled().await;
@@ -255,6 +380,15 @@ impl Job {
             rule: self.context.rule().clone(),
             answer,
         }
+    }
+}
+
+/// Resolves when a reliable provisional response went unacknowledged too
+/// long; never when there is none.
+async fn no_prack(reliable: Option<&Reliable>) {
+    match reliable {
+        Some(reliable) => reliable.timed_out().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -177,11 +177,14 @@ fn message_shows_the_auto_reply() {
 fn protocol_checks_come_before_the_rules() {
     let text = run(&invite("sip:busy@example.com", "Require: 100rel, foo\r\n"));
     assert!(
-        text.contains("refused before the rules are tried: Require: 100rel, foo"),
+        text.contains("refused before the rules are tried: Require: foo is not supported"),
         "{text}"
     );
     assert!(text.contains("    SIP/2.0 420 Bad Extension\n"), "{text}");
-    assert!(text.contains("    Unsupported: 100rel, foo\n"), "{text}");
+    assert!(
+        text.contains("    Unsupported: foo\n"),
+        "100rel is supported: {text}"
+    );
     assert!(!text.contains("rule busy-line"), "{text}");
 
     let text = run(&invite("mailto:busy@example.com", ""));
@@ -261,4 +264,22 @@ fn methods_outside_allowed_methods_get_405() {
         "{text}"
     );
     assert!(text.contains("    Allow: INVITE, ACK\n"), "{text}");
+}
+
+/// An INVITE requiring 100rel: the provisional responses shown carry
+/// `Require: 100rel` and an RSeq, and the PRACK rules are spelled out.
+#[test]
+fn reliable_provisionals_are_shown_with_require_and_rseq() {
+    let text = run(&invite("sip:busy@example.com", "Require: 100rel\r\n"));
+    assert!(
+        text.contains("provisional responses go reliably (RFC 3262)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    SIP/2.0 180 Ringing\n")
+            && text.contains("    Require: 100rel\n    RSeq: <RSeq>\n"),
+        "{text}"
+    );
+    let plain = run(&invite("sip:busy@example.com", ""));
+    assert!(!plain.contains("RSeq"), "{plain}");
 }

@@ -9,7 +9,9 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::server::TxShared;
-use super::{NewRequest, Received, ServerTransaction, TransactionKey, TransactionLayer, new_tag};
+use super::{
+    NewRequest, RAck, Received, ServerTransaction, TransactionKey, TransactionLayer, new_tag,
+};
 use crate::sip::{
     Rejected, Request, ResponseParts, ResponseSummary, ResponseTemplate, reason_phrase,
 };
@@ -41,6 +43,10 @@ impl TransactionLayer {
         }
         if method == "CANCEL" {
             self.receive_cancel(request, key, flow, listener).await;
+            return Received::Handled;
+        }
+        if method == "PRACK" {
+            self.receive_prack(request, key, flow, listener).await;
             return Received::Handled;
         }
         let dialog = match request.to_tag() {
@@ -86,6 +92,37 @@ impl TransactionLayer {
                 Received::Handled
             }
         }
+    }
+
+    /// RFC 3262 §3: a PRACK acknowledging the reliable provisional response
+    /// that awaits it gets 200; any other PRACK 481 (400 without a RAck).
+    async fn receive_prack(
+        &self,
+        request: &Request,
+        key: TransactionKey,
+        flow: Flow,
+        listener: &ListenerInfo,
+    ) {
+        let rack = request
+            .message()
+            .header_fields()
+            .find(|(_, raw_name, _)| raw_name.eq_ignore_ascii_case("RAck"))
+            .and_then(|(_, _, value)| RAck::parse(value));
+        let status = match (rack, request.to_tag()) {
+            (None, _) => 400,
+            (Some(rack), Some(to_tag)) => {
+                let acknowledged = self.core.reliable.prack(
+                    request.call_id(),
+                    to_tag,
+                    request.from_tag().unwrap_or(""),
+                    &rack,
+                );
+                if acknowledged { 200 } else { 481 }
+            }
+            (Some(_), None) => 481,
+        };
+        self.answer(request, key, flow, listener, status, None)
+            .await;
     }
 
     /// Delivers a response to the client transaction it belongs to.

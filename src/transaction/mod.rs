@@ -7,6 +7,7 @@ mod client;
 mod dialog;
 mod inbound;
 mod key;
+mod reliable;
 mod server;
 mod table;
 
@@ -19,12 +20,14 @@ use tracing::warn;
 pub use client::ClientOutcome;
 pub use dialog::{Dialog, DialogSpec};
 pub use key::TransactionKey;
+pub use reliable::{RAck, Reliable};
 pub use server::{ServerTransaction, new_tag};
 
 use crate::sip::Timers;
 use crate::transport::Flow;
 use client::ClientTable;
 use dialog::DialogTable;
+use reliable::ReliableTable;
 use table::Table;
 
 /// Settings of the transaction layer.
@@ -50,6 +53,8 @@ pub(crate) struct Core {
     max: usize,
     table: Mutex<Table>,
     dialogs: DialogTable,
+    /// INVITEs sending reliable provisional responses (RFC 3262).
+    reliable: ReliableTable,
     clients: ClientTable,
     /// Messages sent again: responses to retransmitted requests, Timer G,
     /// 2xx and Timer E retransmissions.
@@ -94,6 +99,29 @@ pub struct NewRequest {
     pub dialog: Option<Arc<Dialog>>,
 }
 
+/// An INVITE's reliable provisional responses, registered for PRACK
+/// matching while this lives.
+#[derive(Debug)]
+pub struct ReliableProvisionals {
+    core: Arc<Core>,
+    reliable: Arc<Reliable>,
+}
+
+impl std::ops::Deref for ReliableProvisionals {
+    type Target = Arc<Reliable>;
+
+    fn deref(&self) -> &Arc<Reliable> {
+        &self.reliable
+    }
+}
+
+impl Drop for ReliableProvisionals {
+    fn drop(&mut self) {
+        self.reliable.finish();
+        self.core.reliable.remove(&self.reliable);
+    }
+}
+
 /// The transaction layer; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct TransactionLayer {
@@ -111,6 +139,7 @@ impl TransactionLayer {
                 max: settings.max_transactions,
                 table: Mutex::new(Table::new(settings.max_transactions)),
                 dialogs: DialogTable::default(),
+                reliable: ReliableTable::default(),
                 clients: ClientTable::default(),
                 retransmissions: std::sync::atomic::AtomicU64::new(0),
             }),
@@ -161,6 +190,25 @@ impl TransactionLayer {
         dialog
     }
 
+    /// Opens the reliable provisional responses of an INVITE answered with
+    /// To-tag `local_tag`, so that PRACKs find them; closed on drop.
+    pub fn reliable_provisionals(
+        &self,
+        request: &crate::sip::Request,
+        local_tag: &str,
+    ) -> ReliableProvisionals {
+        let reliable = self.core.reliable.register(
+            request.call_id(),
+            local_tag,
+            request.from_tag().unwrap_or(""),
+            request.cseq(),
+        );
+        ReliableProvisionals {
+            core: self.core.clone(),
+            reliable,
+        }
+    }
+
     /// §13.3.1.4: retransmits the 2xx (T1 doubling to T2) until the ACK
     /// arrives, for at most 64·T1. Returns whether the ACK arrived.
     pub async fn await_ack_for_2xx(&self, dialog: &Dialog, response: &Bytes, flow: &Flow) -> bool {
@@ -182,6 +230,32 @@ impl TransactionLayer {
                 warn!(%error, call_id = &*dialog.call_id, "2xx retransmission failed");
             }
             interval = timers.backoff(interval);
+        }
+    }
+
+    /// RFC 3262 §3: retransmits a reliable provisional response (T1,
+    /// doubling) until its PRACK, or a final response, stops it; after
+    /// 64·T1 without either it gives up, which the INVITE answers with 5xx.
+    pub async fn retransmit_until_prack(&self, reliable: &Reliable, response: &Bytes, flow: &Flow) {
+        let timers = self.core.timers;
+        let deadline = Instant::now() + timers.timeout();
+        let mut interval = timers.t1;
+        loop {
+            let wait = (Instant::now() + interval).min(deadline);
+            tokio::select! {
+                () = reliable.acknowledged() => return,
+                () = reliable.finished() => return,
+                () = tokio::time::sleep_until(wait) => {}
+            }
+            if Instant::now() >= deadline {
+                reliable.give_up();
+                return;
+            }
+            self.core.count_retransmission();
+            if let Err(error) = flow.send(response).await {
+                warn!(%error, "reliable provisional retransmission failed");
+            }
+            interval = interval.saturating_mul(2);
         }
     }
 

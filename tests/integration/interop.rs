@@ -643,6 +643,36 @@ fn sipjs_call_rings_is_answered_acked_and_hung_up_over_ws() {
     daemon.expect_log(&["method=\"BYE\"", "status=200"]);
 }
 
+/// RFC 3262: SIP.js requires 100rel, the 180 comes reliably, SIP.js PRACKs
+/// it and the PRACK gets 200; the call goes on as usual.
+#[test]
+fn sipjs_call_requiring_100rel_pracks_a_reliable_180_over_ws() {
+    let Some(node) = node("SIP.js call with 100rel") else {
+        return;
+    };
+    let (daemon, url) = ws_daemon("", "");
+    node_scenario(
+        &node,
+        &daemon,
+        "sipjs-call.js",
+        &[
+            "--server",
+            &url,
+            "--scenario",
+            "answer",
+            "--rel100",
+            "required",
+        ],
+        &[
+            "\"provisional\":[180]",
+            "\"final_status\":200",
+            "\"bye_status\":200",
+            "\"prack_200\":true",
+        ],
+    );
+    daemon.expect_log(&["method=\"PRACK\"", "status=200"]);
+}
+
 #[test]
 fn sipjs_call_rejected_with_the_configured_code_over_ws() {
     let Some(node) = node("SIP.js call rejected") else {

@@ -10,6 +10,7 @@ mod explain;
 mod fuzz_regressions;
 mod interop;
 mod matchers;
+mod reliable;
 mod responses;
 mod robustness;
 mod sdp;

@@ -11,11 +11,15 @@
 //          then inviter.cancel() while ringing → 200 to the CANCEL and 487 to
 //          the INVITE, session Terminated.
 //
+// --rel100 required makes SIP.js send `Require: 100rel` (RFC 3262): the
+// provisional response must then come reliably and SIP.js PRACKs it; the
+// answer scenario also checks the PRACK got 200.
+//
 // SIP.js needs a SessionDescriptionHandler; the one below offers a fixed
 // audio SDP and accepts whatever answer comes back. The server URL may also
 // come from SIP_WS_URL.
 
-import { Inviter, SessionState, UserAgent } from 'sip.js';
+import { Inviter, SIPExtension, SessionState, UserAgent } from 'sip.js';
 import { check, fail, installWebSocket, log, packageVersion, pass, received, sent, setup } from './lib.js';
 
 const args = setup('sipjs-call', {
@@ -24,6 +28,7 @@ const args = setup('sipjs-call', {
   target: { type: 'string' },
   status: { type: 'string' },
   progress: { type: 'string', default: '180' },
+  rel100: { type: 'string' },
   uri: { type: 'string', default: 'sip:sipjs@interop.invalid' },
 });
 
@@ -114,6 +119,7 @@ async function run() {
       }
     },
     userAgentString: 'SIP.js interop (sip-autoresponder)',
+    ...(args.rel100 === 'required' && { sipExtension100rel: SIPExtension.Required }),
   });
   userAgent.delegate = {
     onDisconnect: (error) => fail(`transport disconnected: ${error?.message || error}`, outcome),
@@ -181,6 +187,12 @@ async function run() {
         if (outcome.bye_status === undefined) {
           setTimeout(waitBye, 20);
         } else if (check(outcome.bye_status === 200, `BYE got ${outcome.bye_status}`, outcome)) {
+          if (args.rel100) {
+            outcome.prack_200 = received('SIP/2.0 200', 'PRACK');
+            if (!check(outcome.prack_200, 'no 200 to a PRACK', outcome)) {
+              return;
+            }
+          }
           pass(outcome);
         }
       };

@@ -1,0 +1,244 @@
+//! Reliable provisional responses (RFC 3262), UAS side: the RSeq numbers of
+//! one INVITE's early dialog, the response awaiting PRACK, and matching a
+//! PRACK's RAck against it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::dialog::DialogKey;
+
+/// The reliable provisional responses of one INVITE.
+#[derive(Debug)]
+pub struct Reliable {
+    key: DialogKey,
+    invite_cseq: u32,
+    state: Mutex<State>,
+    /// Woken by each PRACK that acknowledges the pending response.
+    prack: Notify,
+    /// Fired when the pending response went 64·T1 without PRACK.
+    timed_out: CancellationToken,
+    /// Fired when a final response was sent or the INVITE is done:
+    /// retransmissions stop (§3: not after the final response).
+    finished: CancellationToken,
+}
+
+#[derive(Debug)]
+struct State {
+    next_rseq: u32,
+    pending: Option<Pending>,
+}
+
+/// The reliable provisional response awaiting its PRACK.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    rseq: u32,
+    with_sdp: bool,
+}
+
+/// What a PRACK's RAck refers to (§7.2: `response-num CSeq-num Method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RAck<'a> {
+    pub rseq: u32,
+    pub cseq: u32,
+    pub method: &'a str,
+}
+
+impl<'a> RAck<'a> {
+    pub fn parse(value: &'a str) -> Option<Self> {
+        let mut parts = value.split_ascii_whitespace();
+        let rack = Self {
+            rseq: parts.next()?.parse().ok()?,
+            cseq: parts.next()?.parse().ok()?,
+            method: parts.next()?,
+        };
+        parts.next().is_none().then_some(rack)
+    }
+}
+
+impl Reliable {
+    fn new(key: DialogKey, invite_cseq: u32) -> Self {
+        Self {
+            key,
+            invite_cseq,
+            // §3: the first RSeq is random (below 2^31 - 1, the limit, with
+            // room to count up), so numbers do not repeat across restarts.
+            state: Mutex::new(State {
+                next_rseq: fastrand::u32(1..1 << 30),
+                pending: None,
+            }),
+            prack: Notify::new(),
+            timed_out: CancellationToken::new(),
+            finished: CancellationToken::new(),
+        }
+    }
+
+    /// Numbers the next reliable provisional response and marks it as
+    /// awaiting PRACK. The caller waits for [`Self::acknowledged`] first:
+    /// one reliable provisional response is outstanding at a time.
+    pub fn next_rseq(&self, with_sdp: bool) -> u32 {
+        let mut state = self.lock();
+        let rseq = state.next_rseq;
+        state.next_rseq = rseq.wrapping_add(1);
+        state.pending = Some(Pending { rseq, with_sdp });
+        rseq
+    }
+
+    /// Whether a response awaits PRACK.
+    pub fn is_pending(&self) -> bool {
+        self.lock().pending.is_some()
+    }
+
+    /// Whether the response awaiting PRACK carried SDP: then a 2xx must
+    /// wait for the PRACK (§3).
+    pub fn pending_with_sdp(&self) -> bool {
+        self.lock().pending.is_some_and(|p| p.with_sdp)
+    }
+
+    /// Resolves once no response awaits PRACK.
+    pub async fn acknowledged(&self) {
+        loop {
+            let notified = self.prack.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.is_pending() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Resolves when the pending response went unacknowledged for 64·T1.
+    pub async fn timed_out(&self) {
+        self.timed_out.cancelled().await;
+    }
+
+    pub fn is_timed_out(&self) -> bool {
+        self.timed_out.is_cancelled()
+    }
+
+    pub fn give_up(&self) {
+        self.timed_out.cancel();
+    }
+
+    /// Resolves when retransmissions must stop (a final response was sent).
+    pub async fn finished(&self) {
+        self.finished.cancelled().await;
+    }
+
+    pub fn finish(&self) {
+        self.finished.cancel();
+    }
+
+    /// A PRACK for this INVITE: true when it acknowledges the pending
+    /// response (§3: anything else gets 481).
+    fn prack(&self, rack: &RAck<'_>) -> bool {
+        let mut state = self.lock();
+        let matches = state.pending.is_some_and(|p| p.rseq == rack.rseq)
+            && rack.cseq == self.invite_cseq
+            && rack.method == "INVITE";
+        if matches {
+            state.pending = None;
+            drop(state);
+            self.prack.notify_waiters();
+        }
+        matches
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The INVITEs that send reliable provisional responses, by early dialog.
+#[derive(Debug, Default)]
+pub(crate) struct ReliableTable {
+    map: Mutex<HashMap<DialogKey, Arc<Reliable>>>,
+}
+
+impl ReliableTable {
+    pub(crate) fn register(
+        &self,
+        call_id: &str,
+        local_tag: &str,
+        remote_tag: &str,
+        invite_cseq: u32,
+    ) -> Arc<Reliable> {
+        let key = DialogKey::new(call_id, local_tag, remote_tag);
+        let reliable = Arc::new(Reliable::new(key.clone(), invite_cseq));
+        self.lock().insert(key, reliable.clone());
+        reliable
+    }
+
+    pub(crate) fn remove(&self, reliable: &Reliable) {
+        let mut map = self.lock();
+        if map
+            .get(&reliable.key)
+            .is_some_and(|r| std::ptr::eq(r.as_ref(), reliable))
+        {
+            map.remove(&reliable.key);
+        }
+    }
+
+    /// Matches a PRACK: whether it acknowledges a pending response of the
+    /// early dialog it names.
+    pub(crate) fn prack(
+        &self,
+        call_id: &str,
+        local_tag: &str,
+        remote_tag: &str,
+        rack: &RAck<'_>,
+    ) -> bool {
+        let key = DialogKey::new(call_id, local_tag, remote_tag);
+        let found = self.lock().get(&key).cloned();
+        found.is_some_and(|reliable| reliable.prack(rack))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<DialogKey, Arc<Reliable>>> {
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rack_has_three_parts() {
+        assert_eq!(
+            RAck::parse(" 776656 1  INVITE "),
+            Some(RAck {
+                rseq: 776_656,
+                cseq: 1,
+                method: "INVITE"
+            })
+        );
+        for bad in ["", "1 1", "x 1 INVITE", "1 1 INVITE extra", "-1 1 INVITE"] {
+            assert_eq!(RAck::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_prack_acknowledges_only_the_pending_response_once() {
+        let table = ReliableTable::default();
+        let reliable = table.register("c", "local", "remote", 7);
+        let rseq = reliable.next_rseq(true);
+        assert!(reliable.pending_with_sdp());
+        let rack = |rseq, cseq, method| RAck { rseq, cseq, method };
+        assert!(!table.prack("c", "local", "remote", &rack(rseq + 1, 7, "INVITE")));
+        assert!(!table.prack("c", "local", "remote", &rack(rseq, 6, "INVITE")));
+        assert!(!table.prack("c", "local", "other", &rack(rseq, 7, "INVITE")));
+        assert!(table.prack("c", "local", "remote", &rack(rseq, 7, "INVITE")));
+        assert!(!reliable.is_pending());
+        assert!(!table.prack("c", "local", "remote", &rack(rseq, 7, "INVITE")));
+        assert_eq!(reliable.next_rseq(false), rseq + 1, "RSeq grows by one");
+        table.remove(&reliable);
+        assert!(!table.prack("c", "local", "remote", &rack(rseq + 1, 7, "INVITE")));
+    }
+}

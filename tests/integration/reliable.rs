@@ -1,0 +1,293 @@
+//! RFC 3262 reliable provisional responses over real UDP, on tokio's paused
+//! clock (T1 = 100 ms): `Require: 100rel` and RSeq, retransmission until
+//! PRACK, 200/481 to PRACK, the 2xx held for the PRACK of an SDP 183, one
+//! reliable provisional at a time, 500 when no PRACK comes, CANCEL while
+//! waiting, and `[server] reliable_provisionals`.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::common::*;
+
+fn config(server: &str, rules: &str) -> String {
+    format!(
+        "[timers]\nt1_ms = 100\nt2_ms = 400\nt4_ms = 500\n\n{}",
+        config_with(rules).replacen("[server]\n", &format!("[server]\n{server}"), 1)
+    )
+}
+
+const LONG: Duration = Duration::from_secs(60);
+
+/// 183 with SDP at once, 180 after 1 s, 200 after another second.
+const RINGS_THEN_ANSWERS: &str = r#"
+[[rule]]
+name = "early-media"
+match.method = "INVITE"
+progress = [
+  { status = 183, body = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n", content_type = "application/sdp" },
+  { status = 180, delay_ms = 1000 },
+]
+accept = { delay_ms = 1000 }
+"#;
+
+fn invite(call_id: &str, extra: &str) -> String {
+    request(
+        "INVITE",
+        "sip:callee@example.com",
+        call_id,
+        &format!("Contact: <sip:alice@127.0.0.1:5999>\r\n{extra}"),
+        "",
+    )
+}
+
+fn prack(call_id: &str, to_tag: &str, cseq: u32, rack: &str, branch: &str) -> String {
+    in_dialog("PRACK", call_id, to_tag, cseq, branch).replace(
+        "Content-Length: 0",
+        &format!("RAck: {rack}\r\nContent-Length: 0"),
+    )
+}
+
+fn rseq(response: &Response) -> u32 {
+    response
+        .header("RSeq")
+        .unwrap_or_else(|| panic!("no RSeq in:\n{}", response.raw))
+        .trim()
+        .parse()
+        .expect("RSeq is a number")
+}
+
+/// Receives until a response with `status`, skipping others (such as
+/// retransmitted provisional responses).
+async fn recv_status(client: &UdpClient, status: u16) -> Response {
+    loop {
+        let response = client.recv_within(LONG).await.expect("a response");
+        if response.status == status {
+            return response;
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn required_100rel_gets_reliable_provisionals_acknowledged_by_prack() {
+    let daemon = TestDaemon::start(&config("", RINGS_THEN_ANSWERS));
+    let client = UdpClient::new(daemon.udp()).await;
+    let start = Instant::now();
+    client.send(&invite("rel-1", "Require: 100rel\r\n")).await;
+    let early = client.recv_within(LONG).await.expect("183");
+    assert_eq!(early.status, 183);
+    assert_eq!(early.header("Require"), Some("100rel"), "{}", early.raw);
+    let first = rseq(&early);
+    assert!((1..1 << 31).contains(&first));
+    let tag = early.to_tag().expect("a To tag on the 183");
+
+    // Unacknowledged, the 183 comes again after T1, then 2·T1 later.
+    let again = client.recv_within(LONG).await.expect("183 again");
+    assert_eq!((again.status, rseq(&again)), (183, first));
+    assert_eq!(start.elapsed().as_millis(), 100);
+    let third = client.recv_within(LONG).await.expect("183 a third time");
+    assert_eq!((third.status, rseq(&third)), (183, first));
+    assert_eq!(start.elapsed().as_millis(), 300);
+
+    // A PRACK for another RSeq is 481; the right one 200, and the
+    // retransmissions stop.
+    let wrong = client
+        .request(&prack(
+            "rel-1",
+            &tag,
+            2,
+            &format!("{} 1 INVITE", first + 1),
+            "p0",
+        ))
+        .await;
+    assert_eq!(wrong.status, 481);
+    let ok = client
+        .request(&prack("rel-1", &tag, 3, &format!("{first} 1 INVITE"), "p1"))
+        .await;
+    assert_eq!((ok.status, ok.header("CSeq")), (200, Some("3 PRACK")));
+
+    // The 180 follows its delay, reliable too, with the next RSeq.
+    let ringing = client.recv_within(LONG).await.expect("180");
+    assert_eq!(ringing.status, 180, "no more 183 after the PRACK");
+    assert_eq!(rseq(&ringing), first + 1);
+    assert_eq!(ringing.header("Require"), Some("100rel"));
+    let ok = client
+        .request(&prack(
+            "rel-1",
+            &tag,
+            4,
+            &format!("{} 1 INVITE", first + 1),
+            "p2",
+        ))
+        .await;
+    assert_eq!(ok.status, 200);
+
+    let answer = recv_status(&client, 200).await;
+    assert_eq!(answer.header("CSeq"), Some("1 INVITE"));
+    assert_eq!(answer.header("RSeq"), None, "a final response has no RSeq");
+    client
+        .send(&in_dialog("ACK", "rel-1", &tag, 1, "rel-ack"))
+        .await;
+    client.expect_silence().await;
+}
+
+/// §3: a 2xx waits for the PRACK of a reliable provisional response that
+/// carried SDP; the next reliable one waits for the previous PRACK.
+#[tokio::test(start_paused = true)]
+async fn the_answer_waits_for_the_prack_of_the_early_sdp() {
+    let daemon = TestDaemon::start(&config(
+        "",
+        r#"
+[[rule]]
+name = "early-media"
+match.method = "INVITE"
+progress = [{ status = 183, body = "v=0\r\n", content_type = "application/sdp" }, { status = 180 }]
+accept = {}
+"#,
+    ));
+    let client = UdpClient::new(daemon.udp()).await;
+    let start = Instant::now();
+    client
+        .send(&invite("rel-wait", "Require: 100rel\r\n"))
+        .await;
+    let early = client.recv_within(LONG).await.expect("183");
+    let tag = early.to_tag().expect("tag");
+    // Only the 183 and its retransmissions until the PRACK, sent at 1 s.
+    let until = start + Duration::from_secs(1);
+    while let Some(response) = client
+        .recv_within(until.saturating_duration_since(Instant::now()))
+        .await
+    {
+        assert_eq!(response.status, 183, "nothing else before the PRACK");
+    }
+    let ok = client
+        .request(&prack(
+            "rel-wait",
+            &tag,
+            2,
+            &format!("{} 1 INVITE", rseq(&early)),
+            "w1",
+        ))
+        .await;
+    assert_eq!(ok.status, 200);
+    let ringing = recv_status(&client, 180).await;
+    assert_eq!(rseq(&ringing), rseq(&early) + 1);
+    // The 180 carried no SDP: the 200 does not wait for its PRACK.
+    let answer = recv_status(&client, 200).await;
+    assert_eq!(answer.header("CSeq"), Some("1 INVITE"));
+}
+
+/// §3: without a PRACK for 64·T1, the INVITE is rejected with 500.
+#[tokio::test(start_paused = true)]
+async fn no_prack_within_64_t1_rejects_the_invite_with_500() {
+    let daemon = TestDaemon::start(&config("", RINGS_THEN_ANSWERS));
+    let client = UdpClient::new(daemon.udp()).await;
+    let start = Instant::now();
+    client
+        .send(&invite("rel-none", "Require: 100rel\r\n"))
+        .await;
+    let mut retransmissions = 0;
+    let rejected = loop {
+        let response = client.recv_within(LONG).await.expect("a response");
+        match response.status {
+            183 => retransmissions += 1,
+            _ => break response,
+        }
+    };
+    assert_eq!(rejected.status, 500, "{}", rejected.raw);
+    assert_eq!(
+        start.elapsed().as_millis(),
+        6400,
+        "64·T1 after the first 183"
+    );
+    // T1 doubling: 100, 200, 400, 800, 1600, 3200 ms after the first.
+    assert_eq!(retransmissions, 1 + 6);
+    let tag = rejected.to_tag().expect("tag");
+    client
+        .send(&in_dialog("ACK", "rel-none", &tag, 1, "none-ack"))
+        .await;
+}
+
+/// A CANCEL while the 2xx waits for a PRACK: 200, then 487.
+#[tokio::test(start_paused = true)]
+async fn cancel_while_waiting_for_prack_gets_487() {
+    let daemon = TestDaemon::start(&config(
+        "",
+        r#"
+[[rule]]
+name = "early-media"
+match.method = "INVITE"
+progress = [{ status = 183, body = "v=0\r\n", content_type = "application/sdp" }]
+accept = {}
+"#,
+    ));
+    let client = UdpClient::new(daemon.udp()).await;
+    let invite = invite("rel-cancel", "Require: 100rel\r\n");
+    client.send(&invite).await;
+    assert_eq!(recv_status(&client, 183).await.status, 183);
+    let cancel = invite
+        .replacen("INVITE sip:", "CANCEL sip:", 1)
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
+        .replace("Require: 100rel\r\n", "");
+    client.send(&cancel).await;
+    let mut statuses = Vec::new();
+    while statuses.len() < 2 {
+        let response = client.recv_within(LONG).await.expect("a response");
+        if response.status != 183 {
+            statuses.push((response.status, response.header("CSeq").map(str::to_owned)));
+        }
+    }
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [
+            (200, Some("1 CANCEL".to_owned())),
+            (487, Some("1 INVITE".to_owned()))
+        ]
+    );
+}
+
+/// `Supported: 100rel` alone gets reliable provisionals only when the config
+/// says `reliable_provisionals = "supported"`; `"never"` refuses a
+/// `Require: 100rel` with 420, like any extension.
+#[tokio::test(start_paused = true)]
+async fn the_config_decides_when_provisionals_are_reliable() {
+    let rule =
+        "[[rule]]\nname = \"ring\"\nmatch.method = \"INVITE\"\nprogress = [{ status = 180 }]\n";
+
+    let default = TestDaemon::start(&config("", rule));
+    let client = UdpClient::new(default.udp()).await;
+    client
+        .send(&invite("rel-sup-1", "Supported: 100rel, timer\r\n"))
+        .await;
+    let ringing = recv_status(&client, 180).await;
+    assert_eq!(ringing.header("RSeq"), None, "{}", ringing.raw);
+
+    let supported = TestDaemon::start(&config("reliable_provisionals = \"supported\"\n", rule));
+    let client = UdpClient::new(supported.udp()).await;
+    client
+        .send(&invite("rel-sup-2", "Supported: timer, 100rel\r\n"))
+        .await;
+    let ringing = recv_status(&client, 180).await;
+    assert!(ringing.header("RSeq").is_some(), "{}", ringing.raw);
+    assert_eq!(ringing.header("Require"), Some("100rel"));
+
+    let never = TestDaemon::start(&config("reliable_provisionals = \"never\"\n", rule));
+    let client = UdpClient::new(never.udp()).await;
+    client
+        .send(&invite("rel-never", "Require: 100rel\r\n"))
+        .await;
+    let refused = recv_status(&client, 420).await;
+    assert_eq!(refused.header("Unsupported"), Some("100rel"));
+}
+
+/// A PRACK without RAck is 400; one for no early dialog 481.
+#[tokio::test(start_paused = true)]
+async fn a_prack_without_rack_is_400_and_for_nothing_481() {
+    let daemon = TestDaemon::start(&config("", RINGS_THEN_ANSWERS));
+    let client = UdpClient::new(daemon.udp()).await;
+    let bare = in_dialog("PRACK", "rel-x", "nosuchtag", 2, "x1");
+    assert_eq!(client.request(&bare).await.status, 400);
+    let unknown = prack("rel-x", "nosuchtag", 3, "1 1 INVITE", "x2");
+    assert_eq!(client.request(&unknown).await.status, 481);
+}
