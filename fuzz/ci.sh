@@ -4,8 +4,9 @@
 #
 # Stable Rust only: RUSTC_BOOTSTRAP=1 lets stable rustc take the -Z flags of
 # a libFuzzer build. The flags are those `cargo fuzz build` passes (release,
-# debug assertions, ASan, sancov), with 16 codegen units instead of 1 for a
-# faster build, so CI needs no cargo-fuzz install (see fuzz/README.md).
+# debug assertions, ASan, sancov), with 16 codegen units instead of 1
+# (FUZZ_CODEGEN_UNITS) for a faster build, so CI needs no cargo-fuzz
+# install (see fuzz/README.md).
 #
 # FUZZ_TARGET_DIR (default ~/.cache/sip-autoresponder/fuzz-target) keeps the
 # instrumented dependencies between runs on the same machine; on a new one
@@ -20,15 +21,20 @@ target_dir="${FUZZ_TARGET_DIR:-${HOME:-/tmp}/.cache/sip-autoresponder/fuzz-targe
 
 echo "== building the fuzz targets ($triple, into $target_dir)"
 start=$(date +%s)
+# The order is cargo-fuzz's, so that with FUZZ_CODEGEN_UNITS=1 the build is
+# the same as `RUSTC_BOOTSTRAP=1 cargo fuzz build` and can share its target dir.
 RUSTC_BOOTSTRAP=1 \
 RUSTFLAGS="-Cpasses=sancov-module \
  -Cllvm-args=-sanitizer-coverage-level=4 \
  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters \
  -Cllvm-args=-sanitizer-coverage-pc-table \
  -Cllvm-args=-sanitizer-coverage-trace-compares \
- -Cllvm-args=-sanitizer-coverage-stack-depth \
+ --cfg fuzzing \
  -Cllvm-args=-simplifycfg-branch-fold-threshold=0 \
- --cfg fuzzing -Zsanitizer=address -Cdebug-assertions -Ccodegen-units=16" \
+ -Zsanitizer=address \
+ -Cllvm-args=-sanitizer-coverage-stack-depth \
+ -Cdebug-assertions \
+ -Ccodegen-units=${FUZZ_CODEGEN_UNITS:-16}" \
   cargo build --manifest-path Cargo.toml --release --bins \
     --target "$triple" --target-dir "$target_dir" \
     --config 'profile.release.debug="line-tables-only"'
