@@ -191,13 +191,16 @@ fn tokenize(mut buf: BytesMut, end: HeadEnd, limits: &Limits) -> Result<Message,
 /// RFC 3261 §7.3.1: a line starting with whitespace continues the previous
 /// one. Replacing the line end by spaces keeps every offset valid.
 fn unfold(head: &mut [u8]) {
-    for i in 1..head.len() {
-        if head[i - 1] == b'\n' && matches!(head[i], b' ' | b'\t') {
-            head[i - 1] = b' ';
-            if i >= 2 && head[i - 2] == b'\r' {
-                head[i - 2] = b' ';
+    let mut from = 0;
+    while let Some(found) = memchr::memchr(b'\n', &head[from..]) {
+        let next = from + found + 1;
+        if matches!(head.get(next), Some(b' ' | b'\t')) {
+            head[next - 1] = b' ';
+            if next >= 2 && head[next - 2] == b'\r' {
+                head[next - 2] = b' ';
             }
         }
+        from = next;
     }
 }
 
