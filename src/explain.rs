@@ -14,6 +14,7 @@ use crate::sip::{
     self, MAGIC_COOKIE, OutgoingRequest, ParseError, Rejected, Request, ResponseParts,
     ResponseTemplate, Transport, reason_phrase,
 };
+use crate::transaction::RAck;
 use crate::transport::ListenerInfo;
 
 /// Stands for the random To-tag of the transaction.
@@ -231,9 +232,24 @@ impl<'a> Report<'a> {
             "in a dialog the daemon established it would get 200 OK and end the dialog";
         const RULES_LATER: &str =
             "in a dialog the daemon established, the rules decide (no match: 200 OK):";
+        const PRACK: &str = "PRACK: answered by the transaction layer, never by the rules \
+            (RFC 3262 §3): 200 when its RAck names a reliable provisional response awaiting \
+            PRACK, else 481 (as in a freshly started daemon, where none awaits); 400 without \
+            a valid RAck:";
         let method = request.method();
         if method == "ACK" {
             self.line(ACK);
+            return false;
+        }
+        if method == "PRACK" {
+            self.line(PRACK);
+            let status = if RAck::of(request).is_some() {
+                481
+            } else {
+                400
+            };
+            let parts = ResponseParts::default();
+            self.response(template, 0, status, reason_phrase(status), &parts);
             return false;
         }
         if method != "CANCEL" && method != "BYE" && request.to_tag().is_none() {

@@ -252,10 +252,11 @@ impl Engine {
             request.call_id(),
         )
         .observed_by(observed);
-        let reliable = protocol::sends_reliably(&request, snapshot.settings.reliable_provisionals);
+        let sends_reliably =
+            protocol::sends_reliably(&request, snapshot.settings.reliable_provisionals);
         let job = runner::Job {
             guard: JobGuard::new(&self.jobs),
-            reliable,
+            sends_reliably,
             provisionals: None,
             context,
             selected,

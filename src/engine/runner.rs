@@ -15,7 +15,7 @@ use crate::rules::template::Vars;
 use crate::rules::{RegisterPolicy, ReplyPolicy, Selected, Step};
 use crate::sip::{Cause, Request};
 use crate::transaction::{
-    ClientOutcome, Dialog, DialogSpec, Reliable, ReliableProvisionals, TransactionLayer,
+    ClientOutcome, Dialog, DialogSpec, PrackRegistration, Reliable, TransactionLayer,
 };
 use crate::transport::Flow;
 
@@ -45,9 +45,9 @@ pub(super) struct Job {
     pub(super) sent_by: Arc<str>,
     pub(super) services: Services,
     /// Provisional responses go reliably (RFC 3262) for this INVITE.
-    pub(super) reliable: bool,
-    /// Open from the first reliable provisional response on.
-    pub(super) provisionals: Option<ReliableProvisionals>,
+    pub(super) sends_reliably: bool,
+    /// Registered from the first reliable provisional response on.
+    pub(super) provisionals: Option<PrackRegistration>,
 }
 
 /// How waiting for a PRACK ended.
@@ -104,7 +104,7 @@ impl Job {
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
                     () = self.context.transaction().cancelled(), if is_invite => {}
-                    () = no_prack(unacknowledged.as_deref()) => {}
+                    () = prack_timed_out(unacknowledged.as_deref()) => {}
                 }
             }
             if is_invite && self.context.transaction().is_cancelled() {
@@ -156,15 +156,25 @@ impl Job {
                 .sdp
                 .answer(&self.request, self.source.local.ip())
         });
-        let reliable = self.reliable && (101..200).contains(&step.status);
+        let reliable = self.sends_reliably && (101..200).contains(&step.status);
         let mut extra_headers = std::borrow::Cow::Borrowed(&rendered.extra_headers[..]);
+        let mut rseq = None;
         if reliable {
-            let rseq = self
-                .open_provisionals()
-                .next_rseq(!rendered.body.is_empty());
-            let mut lines = format!("Require: 100rel\r\nRSeq: {rseq}\r\n").into_bytes();
+            let with_sdp = !rendered.body.is_empty()
+                && rendered
+                    .content_type
+                    .is_some_and(|t| t.eq_ignore_ascii_case("application/sdp"));
+            let number = self.register_for_prack().next_rseq(with_sdp);
+            let mut lines = format!("Require: 100rel\r\nRSeq: {number}\r\n").into_bytes();
             lines.extend_from_slice(&rendered.extra_headers);
             extra_headers = lines.into();
+            rseq = Some(number);
+        } else if step.status >= 200
+            && let Some(provisionals) = &self.provisionals
+        {
+            // §3: no retransmission once the final response is on its way
+            // (PRACKs for what is outstanding are still answered).
+            provisionals.finish();
         }
         let options = ReplyOptions {
             status: Some(step.status),
@@ -174,30 +184,33 @@ impl Job {
             body: &rendered.body,
         };
         self.context.respond(step.verb, options).await?;
-        if reliable {
-            self.retransmit_until_prack();
-        } else if step.status >= 200
-            && let Some(provisionals) = &self.provisionals
-        {
-            // §3: no retransmission after the final response (PRACKs for
-            // what is still outstanding are answered while the job lives).
-            provisionals.finish();
+        if let Some(rseq) = rseq {
+            self.retransmit_until_prack(rseq);
         }
         Ok(())
     }
 
-    /// The reliable provisional responses of this INVITE, opened on first use.
-    fn open_provisionals(&mut self) -> &ReliableProvisionals {
+    /// The PRACK registration of this INVITE, made on first use. A
+    /// re-INVITE's responses carry the dialog's tag, an initial INVITE's the
+    /// transaction's new one.
+    fn register_for_prack(&mut self) -> &PrackRegistration {
         let layer = &self.services.layer;
-        let transaction = self.context.transaction();
-        let to_tag = transaction.to_tag().unwrap_or_default().to_owned();
+        let local_tag = match self.request.to_tag() {
+            Some(tag) => tag.to_owned(),
+            None => self
+                .context
+                .transaction()
+                .to_tag()
+                .unwrap_or_default()
+                .to_owned(),
+        };
         self.provisionals
-            .get_or_insert_with(|| layer.reliable_provisionals(&self.request, &to_tag))
+            .get_or_insert_with(|| layer.register_for_prack(&self.request, &local_tag))
     }
 
     /// Sends the reliable provisional response just sent again until its
     /// PRACK (in the background: the policy's next delay runs meanwhile).
-    fn retransmit_until_prack(&mut self) {
+    fn retransmit_until_prack(&mut self, rseq: u32) {
         let Some(reliable) = self.provisionals.as_deref().cloned() else {
             return;
         };
@@ -208,7 +221,7 @@ impl Job {
         let layer = self.services.layer.clone();
         tokio::spawn(async move {
             layer
-                .retransmit_until_prack(&reliable, &response, &flow)
+                .retransmit_until_prack(&reliable, rseq, &response, &flow)
                 .await;
         });
     }
@@ -220,7 +233,7 @@ impl Job {
             return false;
         };
         match status {
-            101..=199 => self.reliable && provisionals.is_pending(),
+            101..=199 => self.sends_reliably && provisionals.is_pending(),
             200..=299 => provisionals.pending_with_sdp(),
             _ => false,
         }
@@ -300,7 +313,7 @@ impl Job {
         let canceled = tokio::select! {
             () = self.context.transaction().cancelled() => true,
             () = tokio::time::sleep(RING_LIMIT) => false,
-            () = no_prack(unacknowledged.as_deref()) => return self.not_acknowledged().await,
+            () = prack_timed_out(unacknowledged.as_deref()) => return self.not_acknowledged().await,
         };
         if canceled {
             self.canceled().await;
@@ -385,7 +398,7 @@ impl Job {
 
 /// Resolves when a reliable provisional response went unacknowledged too
 /// long; never when there is none.
-async fn no_prack(reliable: Option<&Reliable>) {
+async fn prack_timed_out(reliable: Option<&Reliable>) {
     match reliable {
         Some(reliable) => reliable.timed_out().await,
         None => std::future::pending().await,

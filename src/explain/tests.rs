@@ -283,3 +283,26 @@ fn reliable_provisionals_are_shown_with_require_and_rseq() {
     let plain = run(&invite("sip:busy@example.com", ""));
     assert!(!plain.contains("RSeq"), "{plain}");
 }
+
+/// PRACK never reaches the rules: the transaction layer answers it.
+#[test]
+fn a_prack_is_answered_by_the_transaction_layer() {
+    let prack = |rack: &str| {
+        invite("sip:busy@example.com", rack)
+            .replace("INVITE sip:", "PRACK sip:")
+            .replace("CSeq: 314159 INVITE", "CSeq: 314160 PRACK")
+            .replace(
+                "To: <sip:busy@example.com>",
+                "To: <sip:busy@example.com>;tag=abc",
+            )
+    };
+    let text = run(&prack("RAck: 1 314159 INVITE\r\n"));
+    assert!(
+        text.contains("PRACK: answered by the transaction layer"),
+        "{text}"
+    );
+    assert!(text.contains("    SIP/2.0 481 "), "{text}");
+    assert!(!text.contains("rule busy-line"), "{text}");
+    let text = run(&prack(""));
+    assert!(text.contains("    SIP/2.0 400 Bad Request\n"), "{text}");
+}

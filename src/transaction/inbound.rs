@@ -103,12 +103,7 @@ impl TransactionLayer {
         flow: Flow,
         listener: &ListenerInfo,
     ) {
-        let rack = request
-            .message()
-            .header_fields()
-            .find(|(_, raw_name, _)| raw_name.eq_ignore_ascii_case("RAck"))
-            .and_then(|(_, _, value)| RAck::parse(value));
-        let status = match (rack, request.to_tag()) {
+        let status = match (RAck::of(request), request.to_tag()) {
             (None, _) => 400,
             (Some(rack), Some(to_tag)) => {
                 let acknowledged = self.core.reliable.prack(

@@ -100,14 +100,14 @@ pub struct NewRequest {
 }
 
 /// An INVITE's reliable provisional responses, registered for PRACK
-/// matching while this lives.
+/// matching while this lives (and a while after, see `Drop`).
 #[derive(Debug)]
-pub struct ReliableProvisionals {
+pub struct PrackRegistration {
     core: Arc<Core>,
     reliable: Arc<Reliable>,
 }
 
-impl std::ops::Deref for ReliableProvisionals {
+impl std::ops::Deref for PrackRegistration {
     type Target = Arc<Reliable>;
 
     fn deref(&self) -> &Arc<Reliable> {
@@ -115,10 +115,26 @@ impl std::ops::Deref for ReliableProvisionals {
     }
 }
 
-impl Drop for ReliableProvisionals {
+impl Drop for PrackRegistration {
+    /// RFC 3262 §3: PRACKs for responses still outstanding after the final
+    /// response must be answered; a PRACK lost over UDP comes again within
+    /// 64·T1. So an entry with a response outstanding lingers that long,
+    /// unless the table already holds as many entries as transactions may
+    /// run (a flood of INVITEs that never PRACK must not grow it).
     fn drop(&mut self) {
         self.reliable.finish();
-        self.core.reliable.remove(&self.reliable);
+        let core = self.core.clone();
+        let reliable = self.reliable.clone();
+        let linger = reliable.is_pending() && core.reliable.len() < core.max;
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) if linger => {
+                runtime.spawn(async move {
+                    tokio::time::sleep(core.timers.timeout()).await;
+                    core.reliable.remove(&reliable);
+                });
+            }
+            _ => core.reliable.remove(&reliable),
+        }
     }
 }
 
@@ -190,20 +206,20 @@ impl TransactionLayer {
         dialog
     }
 
-    /// Opens the reliable provisional responses of an INVITE answered with
-    /// To-tag `local_tag`, so that PRACKs find them; closed on drop.
-    pub fn reliable_provisionals(
+    /// Registers the reliable provisional responses of an INVITE answered
+    /// with To-tag `local_tag`, so that PRACKs find them.
+    pub fn register_for_prack(
         &self,
         request: &crate::sip::Request,
         local_tag: &str,
-    ) -> ReliableProvisionals {
+    ) -> PrackRegistration {
         let reliable = self.core.reliable.register(
             request.call_id(),
             local_tag,
             request.from_tag().unwrap_or(""),
             request.cseq(),
         );
-        ReliableProvisionals {
+        PrackRegistration {
             core: self.core.clone(),
             reliable,
         }
@@ -233,22 +249,29 @@ impl TransactionLayer {
         }
     }
 
-    /// RFC 3262 §3: retransmits a reliable provisional response (T1,
-    /// doubling) until its PRACK, or a final response, stops it; after
-    /// 64·T1 without either it gives up, which the INVITE answers with 5xx.
-    pub async fn retransmit_until_prack(&self, reliable: &Reliable, response: &Bytes, flow: &Flow) {
+    /// RFC 3262 §3: retransmits the reliable provisional response numbered
+    /// `rseq` (T1, doubling) until its PRACK, or a final response, stops
+    /// it; after 64·T1 without either it gives up, which the INVITE answers
+    /// with 5xx.
+    pub async fn retransmit_until_prack(
+        &self,
+        reliable: &Reliable,
+        rseq: u32,
+        response: &Bytes,
+        flow: &Flow,
+    ) {
         let timers = self.core.timers;
         let deadline = Instant::now() + timers.timeout();
         let mut interval = timers.t1;
         loop {
             let wait = (Instant::now() + interval).min(deadline);
             tokio::select! {
-                () = reliable.acknowledged() => return,
+                () = reliable.acknowledged_rseq(rseq) => return,
                 () = reliable.finished() => return,
                 () = tokio::time::sleep_until(wait) => {}
             }
             if Instant::now() >= deadline {
-                reliable.give_up();
+                reliable.give_up(rseq);
                 return;
             }
             self.core.count_retransmission();

@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::dialog::DialogKey;
+use crate::sip::Request;
 
 /// The reliable provisional responses of one INVITE.
 #[derive(Debug)]
@@ -47,6 +48,15 @@ pub struct RAck<'a> {
 }
 
 impl<'a> RAck<'a> {
+    /// The RAck of a PRACK, if it has a valid one.
+    pub fn of(request: &'a Request) -> Option<Self> {
+        request
+            .message()
+            .header_fields()
+            .find(|(_, raw_name, _)| raw_name.eq_ignore_ascii_case("RAck"))
+            .and_then(|(_, _, value)| Self::parse(value))
+    }
+
     pub fn parse(value: &'a str) -> Option<Self> {
         let mut parts = value.split_ascii_whitespace();
         let rack = Self {
@@ -54,7 +64,9 @@ impl<'a> RAck<'a> {
             cseq: parts.next()?.parse().ok()?,
             method: parts.next()?,
         };
-        parts.next().is_none().then_some(rack)
+        // §7.1: an RSeq is 1 to 2^31 - 1.
+        let in_range = (1..1 << 31).contains(&rack.rseq);
+        (in_range && parts.next().is_none()).then_some(rack)
     }
 }
 
@@ -80,6 +92,7 @@ impl Reliable {
     /// one reliable provisional response is outstanding at a time.
     pub fn next_rseq(&self, with_sdp: bool) -> u32 {
         let mut state = self.lock();
+        debug_assert!(state.pending.is_none(), "one outstanding at a time");
         let rseq = state.next_rseq;
         state.next_rseq = rseq.wrapping_add(1);
         state.pending = Some(Pending { rseq, with_sdp });
@@ -97,13 +110,28 @@ impl Reliable {
         self.lock().pending.is_some_and(|p| p.with_sdp)
     }
 
+    /// Whether the response numbered `rseq` still awaits its PRACK.
+    pub fn awaits(&self, rseq: u32) -> bool {
+        self.lock().pending.is_some_and(|p| p.rseq == rseq)
+    }
+
     /// Resolves once no response awaits PRACK.
     pub async fn acknowledged(&self) {
+        self.until(|reliable| !reliable.is_pending()).await;
+    }
+
+    /// Resolves once the response numbered `rseq` no longer awaits PRACK
+    /// (even if a later one does by then).
+    pub async fn acknowledged_rseq(&self, rseq: u32) {
+        self.until(|reliable| !reliable.awaits(rseq)).await;
+    }
+
+    async fn until(&self, done: impl Fn(&Self) -> bool) {
         loop {
             let notified = self.prack.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if !self.is_pending() {
+            if done(self) {
                 return;
             }
             notified.await;
@@ -119,8 +147,12 @@ impl Reliable {
         self.timed_out.is_cancelled()
     }
 
-    pub fn give_up(&self) {
-        self.timed_out.cancel();
+    /// The response numbered `rseq` went 64·T1 without PRACK: fires
+    /// [`Self::timed_out`], unless it was acknowledged meanwhile.
+    pub fn give_up(&self, rseq: u32) {
+        if self.awaits(rseq) {
+            self.timed_out.cancel();
+        }
     }
 
     /// Resolves when retransmissions must stop (a final response was sent).
@@ -174,6 +206,10 @@ impl ReliableTable {
         reliable
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
     pub(crate) fn remove(&self, reliable: &Reliable) {
         let mut map = self.lock();
         if map
@@ -219,7 +255,15 @@ mod tests {
                 method: "INVITE"
             })
         );
-        for bad in ["", "1 1", "x 1 INVITE", "1 1 INVITE extra", "-1 1 INVITE"] {
+        for bad in [
+            "",
+            "1 1",
+            "x 1 INVITE",
+            "1 1 INVITE extra",
+            "-1 1 INVITE",
+            "0 1 INVITE",
+            "2147483648 1 INVITE",
+        ] {
             assert_eq!(RAck::parse(bad), None, "{bad:?}");
         }
     }
@@ -230,6 +274,7 @@ mod tests {
         let reliable = table.register("c", "local", "remote", 7);
         let rseq = reliable.next_rseq(true);
         assert!(reliable.pending_with_sdp());
+        assert!(reliable.awaits(rseq) && !reliable.awaits(rseq + 1));
         let rack = |rseq, cseq, method| RAck { rseq, cseq, method };
         assert!(!table.prack("c", "local", "remote", &rack(rseq + 1, 7, "INVITE")));
         assert!(!table.prack("c", "local", "remote", &rack(rseq, 6, "INVITE")));
@@ -238,6 +283,7 @@ mod tests {
         assert!(!reliable.is_pending());
         assert!(!table.prack("c", "local", "remote", &rack(rseq, 7, "INVITE")));
         assert_eq!(reliable.next_rseq(false), rseq + 1, "RSeq grows by one");
+        assert!(!table.prack("c", "local", "remote", &rack(rseq + 1, 7, "BYE")));
         table.remove(&reliable);
         assert!(!table.prack("c", "local", "remote", &rack(rseq + 1, 7, "INVITE")));
     }

@@ -1,14 +1,18 @@
 //! RFC 3262 reliable provisional responses over real UDP, on tokio's paused
-//! clock (T1 = 100 ms): `Require: 100rel` and RSeq, retransmission until
-//! PRACK, 200/481 to PRACK, the 2xx held for the PRACK of an SDP 183, one
-//! reliable provisional at a time, 500 when no PRACK comes, CANCEL while
-//! waiting, and `[server] reliable_provisionals`.
+//! clock (T1 = 100 ms), and once over TCP: `Require: 100rel` and RSeq,
+//! retransmission until PRACK, 200/481/400 to PRACK, the 2xx held for the
+//! PRACK of an SDP 183 (and not for one without SDP), one reliable
+//! provisional at a time, PRACKs after the final response, re-INVITEs, 500
+//! when no PRACK comes, CANCEL while waiting, and `[server]
+//! reliable_provisionals`.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::common::clients::{Client, StreamClient};
 use crate::common::*;
+use sip_autoresponder::sip::Transport;
 
 fn config(server: &str, rules: &str) -> String {
     format!(
@@ -101,6 +105,10 @@ async fn required_100rel_gets_reliable_provisionals_acknowledged_by_prack() {
         ))
         .await;
     assert_eq!(wrong.status, 481);
+    let wrong_method = client
+        .request(&prack("rel-1", &tag, 3, &format!("{first} 1 BYE"), "p0b"))
+        .await;
+    assert_eq!(wrong_method.status, 481);
     let ok = client
         .request(&prack("rel-1", &tag, 3, &format!("{first} 1 INVITE"), "p1"))
         .await;
@@ -131,8 +139,19 @@ async fn required_100rel_gets_reliable_provisionals_acknowledged_by_prack() {
     client.expect_silence().await;
 }
 
+/// Receives for `wait`, asserting that only `status` (retransmitted) comes.
+async fn only(client: &UdpClient, status: u16, wait: Duration) {
+    let until = Instant::now() + wait;
+    while let Some(response) = client
+        .recv_within(until.saturating_duration_since(Instant::now()))
+        .await
+    {
+        assert_eq!(response.status, status, "{}", response.raw);
+    }
+}
+
 /// §3: a 2xx waits for the PRACK of a reliable provisional response that
-/// carried SDP; the next reliable one waits for the previous PRACK.
+/// carried SDP.
 #[tokio::test(start_paused = true)]
 async fn the_answer_waits_for_the_prack_of_the_early_sdp() {
     let daemon = TestDaemon::start(&config(
@@ -141,25 +160,18 @@ async fn the_answer_waits_for_the_prack_of_the_early_sdp() {
 [[rule]]
 name = "early-media"
 match.method = "INVITE"
-progress = [{ status = 183, body = "v=0\r\n", content_type = "application/sdp" }, { status = 180 }]
+progress = [{ status = 183, body = "v=0\r\n", content_type = "application/sdp" }]
 accept = {}
 "#,
     ));
     let client = UdpClient::new(daemon.udp()).await;
-    let start = Instant::now();
     client
         .send(&invite("rel-wait", "Require: 100rel\r\n"))
         .await;
     let early = client.recv_within(LONG).await.expect("183");
+    assert_eq!(early.status, 183);
     let tag = early.to_tag().expect("tag");
-    // Only the 183 and its retransmissions until the PRACK, sent at 1 s.
-    let until = start + Duration::from_secs(1);
-    while let Some(response) = client
-        .recv_within(until.saturating_duration_since(Instant::now()))
-        .await
-    {
-        assert_eq!(response.status, 183, "nothing else before the PRACK");
-    }
+    only(&client, 183, Duration::from_secs(1)).await;
     let ok = client
         .request(&prack(
             "rel-wait",
@@ -170,11 +182,125 @@ accept = {}
         ))
         .await;
     assert_eq!(ok.status, 200);
-    let ringing = recv_status(&client, 180).await;
-    assert_eq!(rseq(&ringing), rseq(&early) + 1);
-    // The 180 carried no SDP: the 200 does not wait for its PRACK.
+    let answer = client.recv_within(LONG).await.expect("200");
+    assert_eq!(
+        (answer.status, answer.header("CSeq")),
+        (200, Some("1 INVITE"))
+    );
+}
+
+/// §3: a second reliable provisional response waits for the PRACK of the
+/// first; a 2xx after one without SDP does not wait, and the PRACK that
+/// comes after the final response (even after the ACK) still gets 200.
+#[tokio::test(start_paused = true)]
+async fn one_reliable_provisional_at_a_time_and_pracks_after_the_answer() {
+    let daemon = TestDaemon::start(&config(
+        "",
+        "[[rule]]\nname = \"ring\"\nmatch.method = \"INVITE\"\nprogress = [{ status = 180 }, { status = 182 }]\naccept = {}\n",
+    ));
+    let client = UdpClient::new(daemon.udp()).await;
+    client.send(&invite("rel-two", "Require: 100rel\r\n")).await;
+    let ringing = client.recv_within(LONG).await.expect("180");
+    assert_eq!(ringing.status, 180);
+    let tag = ringing.to_tag().expect("tag");
+    only(&client, 180, Duration::from_secs(1)).await;
+    let rack = |r: &Response| format!("{} 1 INVITE", rseq(r));
+    assert_eq!(
+        client
+            .request(&prack("rel-two", &tag, 2, &rack(&ringing), "t1"))
+            .await
+            .status,
+        200
+    );
+    let queued = client.recv_within(LONG).await.expect("182");
+    assert_eq!(queued.status, 182, "{}", queued.raw);
+    assert_eq!(rseq(&queued), rseq(&ringing) + 1);
+    // The 182 has no SDP: the 200 does not wait for its PRACK.
     let answer = recv_status(&client, 200).await;
     assert_eq!(answer.header("CSeq"), Some("1 INVITE"));
+    client
+        .send(&in_dialog("ACK", "rel-two", &tag, 1, "t-ack"))
+        .await;
+    client.expect_silence().await;
+    assert_eq!(
+        client
+            .request(&prack("rel-two", &tag, 3, &rack(&queued), "t2"))
+            .await
+            .status,
+        200,
+        "a PRACK after the ACK for an outstanding response"
+    );
+}
+
+/// A re-INVITE requiring 100rel: its reliable provisional responses carry
+/// the dialog's tag, and the PRACK naming that tag finds them.
+#[tokio::test(start_paused = true)]
+async fn a_re_invite_gets_reliable_provisionals_in_its_dialog() {
+    let daemon = TestDaemon::start(&config(
+        "",
+        "[[rule]]\nname = \"ring\"\nmatch.method = \"INVITE\"\nprogress = [{ status = 180 }]\naccept = { delay_ms = 500 }\n",
+    ));
+    let client = UdpClient::new(daemon.udp()).await;
+    let first = invite("rel-re", "");
+    client.send(&first).await;
+    let answer = recv_status(&client, 200).await;
+    let tag = answer.to_tag().expect("tag");
+    client
+        .send(&in_dialog("ACK", "rel-re", &tag, 1, "re-ack"))
+        .await;
+    let reinvite = in_dialog("INVITE", "rel-re", &tag, 2, "re-2").replace(
+        "Content-Length: 0",
+        "Require: 100rel\r\nContact: <sip:alice@127.0.0.1:5999>\r\nContent-Length: 0",
+    );
+    client.send(&reinvite).await;
+    let ringing = recv_status(&client, 180).await;
+    assert_eq!(ringing.to_tag().as_deref(), Some(tag.as_str()));
+    let ok = client
+        .request(&prack(
+            "rel-re",
+            &tag,
+            3,
+            &format!("{} 2 INVITE", rseq(&ringing)),
+            "re-p",
+        ))
+        .await;
+    assert_eq!(ok.status, 200);
+    let answer = recv_status(&client, 200).await;
+    assert_eq!(answer.header("CSeq"), Some("2 INVITE"));
+}
+
+/// Over TCP too the reliable 180 is sent again until its PRACK (RFC 3262
+/// retransmits above the transport); real time, T1 = 100 ms.
+#[tokio::test]
+async fn over_tcp_the_provisional_is_retransmitted_until_prack() {
+    let daemon = TestDaemon::start(&format!(
+        "[timers]\nt1_ms = 100\n[[listen]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:0\"\n{}",
+        "[[rule]]\nname = \"ring\"\nmatch.method = \"INVITE\"\nprogress = [{ status = 180 }]\n",
+    ));
+    let mut client = Client::Stream(StreamClient::tcp(daemon.addr(Transport::Tcp)).await);
+    let invite = invite("rel-tcp", "Require: 100rel\r\n")
+        .replace("SIP/2.0/UDP 127.0.0.1:5999", &client.via());
+    client.send(&invite).await;
+    let first = client.recv().await;
+    let again = client.recv().await;
+    assert_eq!((first.status, again.status), (180, 180));
+    assert_eq!(rseq(&first), rseq(&again));
+    let tag = first.to_tag().expect("tag");
+    let prack = prack(
+        "rel-tcp",
+        &tag,
+        2,
+        &format!("{} 1 INVITE", rseq(&first)),
+        "tcp-p",
+    )
+    .replace("SIP/2.0/UDP 127.0.0.1:5999", &client.via());
+    let mut ok = client.request(&prack).await;
+    // A retransmission may have crossed the PRACK.
+    while ok.status == 180 {
+        ok = client.recv().await;
+    }
+    assert_eq!((ok.status, ok.header("CSeq")), (200, Some("2 PRACK")));
+    client.expect_silence().await;
 }
 
 /// §3: without a PRACK for 64·T1, the INVITE is rejected with 500.
@@ -183,9 +309,8 @@ async fn no_prack_within_64_t1_rejects_the_invite_with_500() {
     let daemon = TestDaemon::start(&config("", RINGS_THEN_ANSWERS));
     let client = UdpClient::new(daemon.udp()).await;
     let start = Instant::now();
-    client
-        .send(&invite("rel-none", "Require: 100rel\r\n"))
-        .await;
+    let invite = invite("rel-none", "Require: 100rel\r\n");
+    client.send(&invite).await;
     let mut retransmissions = 0;
     let rejected = loop {
         let response = client.recv_within(LONG).await.expect("a response");
@@ -203,9 +328,8 @@ async fn no_prack_within_64_t1_rejects_the_invite_with_500() {
     // T1 doubling: 100, 200, 400, 800, 1600, 3200 ms after the first.
     assert_eq!(retransmissions, 1 + 6);
     let tag = rejected.to_tag().expect("tag");
-    client
-        .send(&in_dialog("ACK", "rel-none", &tag, 1, "none-ack"))
-        .await;
+    client.send(&ack_for(&invite, &tag)).await;
+    client.expect_silence().await;
 }
 
 /// A CANCEL while the 2xx waits for a PRACK: 200, then 487.
@@ -224,7 +348,7 @@ accept = {}
     let client = UdpClient::new(daemon.udp()).await;
     let invite = invite("rel-cancel", "Require: 100rel\r\n");
     client.send(&invite).await;
-    assert_eq!(recv_status(&client, 183).await.status, 183);
+    let tag = recv_status(&client, 183).await.to_tag().expect("tag");
     let cancel = invite
         .replacen("INVITE sip:", "CANCEL sip:", 1)
         .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
@@ -245,6 +369,11 @@ accept = {}
             (487, Some("1 INVITE".to_owned()))
         ]
     );
+    // Nothing more: no 183 retransmission after the 487 (once ACKed).
+    client.send(&ack_for(&invite, &tag)).await;
+    if let Some(late) = client.recv_within(Duration::from_secs(10)).await {
+        panic!("nothing after the ACK, got:\n{}", late.raw);
+    }
 }
 
 /// `Supported: 100rel` alone gets reliable provisionals only when the config
