@@ -138,6 +138,15 @@ impl Drop for PrackRegistration {
     }
 }
 
+/// How retransmission intervals grow.
+#[derive(Debug, Clone, Copy)]
+enum Backoff {
+    /// Doubling up to T2 (RFC 3261 §13.3.1.4, §17).
+    UpToT2,
+    /// Doubling without a cap (RFC 3262 §3).
+    Doubling,
+}
+
 /// The transaction layer; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct TransactionLayer {
@@ -228,31 +237,20 @@ impl TransactionLayer {
     /// §13.3.1.4: retransmits the 2xx (T1 doubling to T2) until the ACK
     /// arrives, for at most 64·T1. Returns whether the ACK arrived.
     pub async fn await_ack_for_2xx(&self, dialog: &Dialog, response: &Bytes, flow: &Flow) -> bool {
-        let timers = self.core.timers;
-        let deadline = Instant::now() + timers.timeout();
-        let mut interval = timers.t1;
-        loop {
-            let wait = (Instant::now() + interval).min(deadline);
+        let acked = async {
             tokio::select! {
-                () = dialog.acked() => return true,
-                () = dialog.ended() => return true,
-                () = tokio::time::sleep_until(wait) => {}
+                () = dialog.acked() => {}
+                () = dialog.ended() => {}
             }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            self.core.count_retransmission();
-            if let Err(error) = flow.send(response).await {
-                warn!(%error, call_id = &*dialog.call_id, "2xx retransmission failed");
-            }
-            interval = timers.backoff(interval);
-        }
+        };
+        self.retransmit(response, flow, acked, Backoff::UpToT2)
+            .await
     }
 
     /// RFC 3262 §3: retransmits the reliable provisional response numbered
-    /// `rseq` (T1, doubling) until its PRACK, or a final response, stops
-    /// it; after 64·T1 without either it gives up, which the INVITE answers
-    /// with 5xx.
+    /// `rseq` (T1, doubling without a cap) until its PRACK, or a final
+    /// response, stops it; after 64·T1 without either it gives up, which
+    /// the INVITE answers with 5xx.
     pub async fn retransmit_until_prack(
         &self,
         reliable: &Reliable,
@@ -260,25 +258,50 @@ impl TransactionLayer {
         response: &Bytes,
         flow: &Flow,
     ) {
+        let stopped = async {
+            tokio::select! {
+                () = reliable.acknowledged_rseq(rseq) => {}
+                () = reliable.finished() => {}
+            }
+        };
+        if !self
+            .retransmit(response, flow, stopped, Backoff::Doubling)
+            .await
+        {
+            reliable.give_up(rseq);
+        }
+    }
+
+    /// Sends `response` on `flow` again after T1, then at growing intervals,
+    /// until `done` resolves (true) or 64·T1 have passed (false).
+    async fn retransmit(
+        &self,
+        response: &Bytes,
+        flow: &Flow,
+        done: impl std::future::Future<Output = ()>,
+        backoff: Backoff,
+    ) -> bool {
         let timers = self.core.timers;
         let deadline = Instant::now() + timers.timeout();
         let mut interval = timers.t1;
+        tokio::pin!(done);
         loop {
             let wait = (Instant::now() + interval).min(deadline);
             tokio::select! {
-                () = reliable.acknowledged_rseq(rseq) => return,
-                () = reliable.finished() => return,
+                () = &mut done => return true,
                 () = tokio::time::sleep_until(wait) => {}
             }
             if Instant::now() >= deadline {
-                reliable.give_up(rseq);
-                return;
+                return false;
             }
             self.core.count_retransmission();
             if let Err(error) = flow.send(response).await {
-                warn!(%error, "reliable provisional retransmission failed");
+                warn!(%error, peer = %flow.peer, "response retransmission failed");
             }
-            interval = interval.saturating_mul(2);
+            interval = match backoff {
+                Backoff::UpToT2 => timers.backoff(interval),
+                Backoff::Doubling => interval.saturating_mul(2),
+            };
         }
     }
 
