@@ -1,11 +1,12 @@
 //! Interop with real SIP clients: the real binary, on ephemeral loopback
 //! ports, driven by third-party SIP stacks: sipsak (Debian) for OPTIONS over
-//! UDP and TCP, the npm `sip` package for MESSAGE over UDP and TCP, JsSIP
-//! (MESSAGE) and SIP.js (calls) over WebSocket. The Node.js scenarios live
+//! UDP and TCP, SIPp (Debian's sip-tester) for calls over UDP and TCP, with
+//! and without 100rel, the npm `sip` package for MESSAGE over UDP and TCP,
+//! JsSIP (MESSAGE) and SIP.js (calls) over WebSocket. The Node.js scenarios live
 //! in tests/interop/ (see its README); each prints one JSON line and exits 0
 //! on success.
 //!
-//! A missing tool (`node`, `tests/interop/node_modules`, `sipsak`) makes a
+//! A missing tool (`node`, `tests/interop/node_modules`, `sipsak`, `sipp`) makes a
 //! test print a loud `INTEROP SKIPPED` warning and return, except under
 //! `CI=true`, where it fails: CI installs them (`.ci/run`).
 
@@ -139,6 +140,17 @@ fn sipsak(test: &str) -> Option<PathBuf> {
     let found = on_path("sipsak");
     if found.is_none() {
         missing(test, "sipsak not found on PATH: apt-get install -y sipsak");
+    }
+    found
+}
+
+fn sipp(test: &str) -> Option<PathBuf> {
+    let found = on_path("sipp");
+    if found.is_none() {
+        missing(
+            test,
+            "sipp not found on PATH: apt-get install -y sip-tester",
+        );
     }
     found
 }
@@ -708,6 +720,90 @@ fn sipjs_cancel_while_ringing_gets_200_and_487_over_ws() {
         ],
     );
     daemon.expect_log(&["failed", "rule=\"call-ring\"", "Canceled"]);
+}
+
+// ---------------------------------------------------------------------------
+// SIPp (Debian's sip-tester): calls to sip:answer@ (180, then 200 with an
+// SDP answer after 300 ms), each ACKed and ended with BYE
+
+/// Runs SIPp for `calls` calls to sip:answer@ over `transport` ("u1" or
+/// "t1"), with its built-in `uac` scenario or tests/interop/sipp/`scenario`;
+/// every call must succeed (SIPp exits 0 only then).
+fn sipp_calls(transport: &str, scenario: Option<&str>, calls: u32) {
+    let test = &format!("SIPp {} over {transport}", scenario.unwrap_or("uac"));
+    let Some(sipp) = sipp(test) else {
+        return;
+    };
+    let listener = if transport == "t1" { "tcp" } else { "udp" };
+    let daemon = Daemon::start(&[(listener, "")]);
+    let server = daemon.addr(listener);
+    // SIPp writes its logs to the working directory, and binds a media
+    // port (6000 by default): a scratch directory and a free port.
+    let scratch = std::env::temp_dir().join(format!(
+        "sip-autoresponder-sipp-{}-{transport}-{}",
+        std::process::id(),
+        scenario.is_some()
+    ));
+    std::fs::create_dir_all(&scratch).expect("scratch dir");
+    let media_port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|socket| socket.local_addr())
+        .expect("a free port")
+        .port();
+    let mut command = Command::new(sipp);
+    command.current_dir(&scratch);
+    match scenario {
+        Some(file) => command
+            .arg("-sf")
+            .arg(Path::new(INTEROP_DIR).join("sipp").join(file)),
+        None => command.args(["-sn", "uac"]),
+    };
+    command
+        .arg(server.to_string())
+        .args(["-s", "answer", "-i", "127.0.0.1", "-t", transport])
+        .args(["-mp", &media_port.to_string()])
+        .args(["-m", &calls.to_string(), "-r", "20", "-l", "20"])
+        .args([
+            "-nostdin",
+            "-timeout",
+            "15s",
+            "-timeout_error",
+            "-trace_err",
+        ]);
+    let run = run_bounded(command, CLIENT_WAIT);
+    let errors: String = std::fs::read_dir(&scratch)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with("_errors.log"))
+        .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+        .collect();
+    let _ = std::fs::remove_dir_all(&scratch);
+    assert!(
+        run.success(),
+        "{test}: {:?}\n--- sipp stdout ---\n{}\n--- sipp stderr ---\n{}\n--- sipp errors ---\n{errors}\n--- daemon log ---\n{}",
+        run.status,
+        run.stdout,
+        run.stderr,
+        daemon.log()
+    );
+    daemon.expect_log(&["accepted", "rule=\"call-answer\"", "INVITE"]);
+}
+
+#[test]
+fn sipp_uac_calls_over_udp_succeed() {
+    sipp_calls("u1", None, 10);
+}
+
+#[test]
+fn sipp_uac_calls_over_tcp_succeed() {
+    sipp_calls("t1", None, 10);
+}
+
+/// SIPp requires 100rel: each 180 comes reliably, SIPp PRACKs it and the
+/// PRACK gets 200 before the 200 to the INVITE (checked by the scenario).
+#[test]
+fn sipp_calls_requiring_100rel_pracks_over_udp_succeed() {
+    sipp_calls("u1", Some("uac-100rel.xml"), 10);
 }
 
 // ---------------------------------------------------------------------------
