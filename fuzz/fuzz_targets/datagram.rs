@@ -12,9 +12,13 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
+use sip_autoresponder::config::ReliableProvisionals;
+use sip_autoresponder::engine::protocol;
 use sip_autoresponder::rules::template::Vars;
+use sip_autoresponder::transaction::RAck;
 use sip_autoresponder::rules::{MatchInput, ReplyPolicy};
 use sip_autoresponder::sip::{
     self, Limits, Rejected, Request, ResponseParts, ResponseSummary, ResponseTemplate, Transport,
@@ -24,6 +28,13 @@ use sip_autoresponder::sip::{
 const SERVER: &[u8] = b"Server: fuzz\r\n";
 const TO_TAG: &str = "fuzztag123";
 const CONTACT: &str = "sip:fuzz@127.0.0.1:5060";
+
+/// An `allowed_methods` list, so that the 405 check runs too.
+static ALLOWED: LazyLock<Vec<String>> = LazyLock::new(|| {
+    ["INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "PRACK"]
+        .map(String::from)
+        .to_vec()
+});
 
 fuzz_target!(|data: &[u8]| {
     let _ = sip::excerpt(data);
@@ -69,6 +80,16 @@ fn answer(request: &Request, source: SocketAddr, transport: Transport) {
         transport,
     };
     let _ = config.rules.matches_any(&input);
+    // The checks before the rules, and RFC 3262's: with each setting.
+    for mode in [
+        ReliableProvisionals::Required,
+        ReliableProvisionals::Supported,
+        ReliableProvisionals::Never,
+    ] {
+        let _ = protocol::refusal(request, &config.rules, Some(ALLOWED.as_slice()), mode, &input);
+        let _ = protocol::sends_reliably(request, mode);
+    }
+    let _ = RAck::of(request);
     let selected = config.rules.select(&input);
     let vars = Vars {
         request,
