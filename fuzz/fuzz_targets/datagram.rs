@@ -18,12 +18,12 @@ use libfuzzer_sys::fuzz_target;
 use sip_autoresponder::config::ReliableProvisionals;
 use sip_autoresponder::engine::protocol;
 use sip_autoresponder::rules::template::Vars;
-use sip_autoresponder::transaction::RAck;
 use sip_autoresponder::rules::{MatchInput, ReplyPolicy};
 use sip_autoresponder::sip::{
     self, Limits, Rejected, Request, ResponseParts, ResponseSummary, ResponseTemplate, Transport,
     parse_datagram,
 };
+use sip_autoresponder::transaction::RAck;
 
 const SERVER: &[u8] = b"Server: fuzz\r\n";
 const TO_TAG: &str = "fuzztag123";
@@ -86,7 +86,13 @@ fn answer(request: &Request, source: SocketAddr, transport: Transport) {
         ReliableProvisionals::Supported,
         ReliableProvisionals::Never,
     ] {
-        let _ = protocol::refusal(request, &config.rules, Some(ALLOWED.as_slice()), mode, &input);
+        let _ = protocol::refusal(
+            request,
+            &config.rules,
+            Some(ALLOWED.as_slice()),
+            mode,
+            &input,
+        );
         let _ = protocol::sends_reliably(request, mode);
     }
     let _ = RAck::of(request);
