@@ -268,7 +268,9 @@ fn is_sip_version(version: &str) -> bool {
 /// Status-Line = SIP-Version SP Status-Code SP Reason-Phrase.
 fn parse_status_line(head: &str, rest: &str) -> Result<StartLine, ParseError> {
     let rest = rest.strip_prefix("2.0 ").ok_or(ParseError::BadStatusLine)?;
-    let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+    // No reason phrase: an empty one at the end of the line (a slice of
+    // `head`, as every span must be).
+    let (code, reason) = rest.split_once(' ').unwrap_or((rest, &rest[rest.len()..]));
     if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ParseError::BadStatusLine);
     }
@@ -311,6 +313,18 @@ mod tests {
     /// Found by the `datagram` fuzz target: a bare CR in the version went
     /// into `UnsupportedVersion`, whose text is logged (and, per its doc,
     /// may be a reason phrase).
+    /// Found by the datagram fuzz target (with debug assertions): a status
+    /// line without a reason phrase took its span from a literal outside
+    /// the message.
+    #[test]
+    fn a_status_line_without_reason_has_an_empty_reason() {
+        for text in ["SIP/2.0 503\n\n\u{fb}", "SIP/2.0 180\r\n\r\n"] {
+            let message = parse(text);
+            assert_eq!(message.reason(), "", "{text:?}");
+        }
+        assert_eq!(parse("SIP/2.0 503 \r\n\r\n").reason(), "");
+    }
+
     #[test]
     fn only_a_well_formed_version_is_unsupported() {
         let m = parse("OPTIONS sip:a@b SIP/7.0\r\n\r\n");

@@ -213,3 +213,16 @@ fn stream_oversize_head_is_too_large_however_it_arrives() {
         Some(ParseError::TooLarge { .. })
     ));
 }
+
+/// datagram (its first build with debug assertions): a status line without
+/// a reason phrase (`SIP/2.0 503`, LF LF) took the reason's span from a
+/// string literal outside the message, an overflow in debug builds and a
+/// meaningless span in release. The reason is now empty, a slice of the
+/// message.
+#[test]
+fn datagram_status_line_without_reason_has_an_empty_reason() {
+    let data = fixture("datagram-status-line-without-reason.sip");
+    let message = parse_datagram(&data, &Limits::default()).expect("a response parses");
+    assert_eq!((message.status(), message.reason()), (Some(503), ""));
+    replay_datagram(&data);
+}
