@@ -56,9 +56,15 @@ impl SdpService {
     }
 
     /// The answer to the offer in `request` — or, for an INVITE without
-    /// one (late offer), our offer. `local` is the listener's address.
+    /// one (late offer), our offer. Any other request without an offer (an
+    /// UPDATE refreshing a session timer, RFC 3311 §5.2) gets no SDP: only
+    /// an INVITE's 2xx may start an offer. `local` is the listener's address.
     pub fn answer(&self, request: &Request, local: IpAddr) -> String {
         let offer = String::from_utf8_lossy(request.body());
+        let late_offer = offer.trim().is_empty();
+        if late_offer && request.method() != "INVITE" {
+            return String::new();
+        }
         let address = self.public_address.unwrap_or(local);
         let (id, version) = self.session(request.call_id(), &offer);
         let ctx = AnswerContext {
@@ -69,7 +75,7 @@ impl SdpService {
             codecs: &self.codecs,
             dtls: &self.dtls,
         };
-        if offer.trim().is_empty() {
+        if late_offer {
             return sdp::offer(&ctx);
         }
         match sdp::answer(&offer, &ctx) {

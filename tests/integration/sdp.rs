@@ -1,6 +1,6 @@
 //! `body = { sdp = "answer" }` over real UDP: answers to the RFC 4317
 //! offers and to WebRTC offers, a rejected stream, late offer, and the
-//! session version of a re-INVITE.
+//! session version of a re-INVITE, and UPDATE under the default config.
 
 use crate::common::*;
 
@@ -168,4 +168,84 @@ async fn a_new_offer_in_the_dialog_increments_the_session_version() {
         a[2].parse::<u64>().expect("version") + 1,
         "version incremented"
     );
+}
+
+/// The rules of the embedded default config, on an ephemeral UDP listener.
+fn default_rules() -> String {
+    let config = sip_autoresponder::config::DEFAULT_CONFIG;
+    let first_rule = config
+        .find("[[rule]]")
+        .expect("the default config has rules");
+    config_with(&config[first_rule..])
+}
+
+fn with_offer(message: String, sdp: &str) -> String {
+    message.replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        ),
+    )
+}
+
+#[tokio::test]
+async fn default_config_answers_an_updates_offer_and_a_refresh_without_sdp() {
+    let daemon = TestDaemon::start(&default_rules());
+    let client = UdpClient::new(daemon.udp()).await;
+    client
+        .send(&invite_with("sdp-upd", &fixture("rfc4317-2.2.offer.sdp")))
+        .await;
+    assert_eq!(client.recv().await.status, 180);
+    let answered = client.recv().await;
+    assert_eq!(answered.status, 200);
+    let tag = answered.to_tag().expect("tag");
+    client
+        .send(&in_dialog("ACK", "sdp-upd", &tag, 1, "sdp-upd-ack"))
+        .await;
+
+    // RFC 3311 §5.2: an UPDATE with an offer gets the answer in its 200.
+    let offer = fixture("rfc4317-2.2.second-offer.sdp");
+    let update = client
+        .request(&with_offer(
+            in_dialog("UPDATE", "sdp-upd", &tag, 2, "sdp-upd-2"),
+            &offer,
+        ))
+        .await;
+    assert_eq!(
+        (update.status, update.header("Content-Type")),
+        (200, Some("application/sdp")),
+        "{}",
+        update.raw
+    );
+    assert_eq!(lines(&update.body, "m=").len(), 2, "{}", update.body);
+
+    // A session-timer refresh carries no offer: its 200 carries no SDP.
+    let refresh = client
+        .request(&in_dialog("UPDATE", "sdp-upd", &tag, 3, "sdp-upd-3"))
+        .await;
+    assert_eq!(refresh.status, 200, "{}", refresh.raw);
+    assert_eq!(
+        (refresh.body.as_str(), refresh.header("Content-Type")),
+        ("", None),
+        "{}",
+        refresh.raw
+    );
+    assert_eq!(refresh.header("Content-Length"), Some("0"));
+}
+
+#[tokio::test]
+async fn default_config_options_advertise_prack_and_100rel() {
+    let daemon = TestDaemon::start(&default_rules());
+    let client = UdpClient::new(daemon.udp()).await;
+    let r = client.request(&options("sdp-opt")).await;
+    assert_eq!(r.status, 200);
+    let allow = r.header("Allow").expect("Allow");
+    for method in ["INVITE", "ACK", "CANCEL", "BYE", "UPDATE", "PRACK"] {
+        assert!(
+            allow.split(", ").any(|m| m == method),
+            "{method} in Allow: {allow}"
+        );
+    }
+    assert_eq!(r.header("Supported"), Some("100rel"));
 }
