@@ -14,7 +14,7 @@ use crate::sip::{
     self, MAGIC_COOKIE, OutgoingRequest, ParseError, Rejected, Request, ResponseParts,
     ResponseTemplate, Transport, reason_phrase,
 };
-use crate::transaction::RAck;
+use crate::transaction::{RAck, reliable_header_lines};
 use crate::transport::ListenerInfo;
 
 /// Stands for the random To-tag of the transaction.
@@ -315,9 +315,7 @@ impl<'a> Report<'a> {
             });
             let mut extra_headers = rendered.extra_headers.clone();
             if reliable && (101..200).contains(&step.status) {
-                let mut lines = b"Require: 100rel\r\nRSeq: <RSeq>\r\n".to_vec();
-                lines.extend_from_slice(&extra_headers);
-                extra_headers = lines.into();
+                extra_headers = reliable_header_lines("<RSeq>", &extra_headers).into();
             }
             let parts = ResponseParts {
                 status: step.status,

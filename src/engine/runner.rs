@@ -16,6 +16,7 @@ use crate::rules::{RegisterPolicy, ReplyPolicy, Selected, Step};
 use crate::sip::{Cause, Request};
 use crate::transaction::{
     ClientOutcome, Dialog, DialogSpec, PrackRegistration, Reliable, TransactionLayer,
+    reliable_header_lines,
 };
 use crate::transport::Flow;
 
@@ -165,9 +166,7 @@ impl Job {
                     .content_type
                     .is_some_and(|t| t.eq_ignore_ascii_case("application/sdp"));
             let number = self.register_for_prack().next_rseq(with_sdp);
-            let mut lines = format!("Require: 100rel\r\nRSeq: {number}\r\n").into_bytes();
-            lines.extend_from_slice(&rendered.extra_headers);
-            extra_headers = lines.into();
+            extra_headers = reliable_header_lines(number, &rendered.extra_headers).into();
             rseq = Some(number);
         } else if step.status >= 200
             && let Some(provisionals) = &self.provisionals

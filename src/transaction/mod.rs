@@ -20,7 +20,7 @@ use tracing::warn;
 pub use client::ClientOutcome;
 pub use dialog::{Dialog, DialogSpec};
 pub use key::TransactionKey;
-pub use reliable::{RAck, Reliable};
+pub use reliable::{RAck, Reliable, reliable_header_lines};
 pub use server::{ServerTransaction, new_tag};
 
 use crate::sip::Timers;

@@ -70,6 +70,40 @@ impl<'a> RAck<'a> {
     }
 }
 
+/// The header lines of a reliable provisional response (§7.1: `Require:
+/// 100rel` and its `RSeq`), then the rule's own lines less what would
+/// contradict them: a second RSeq (single-valued) and a 100rel already
+/// required. A rule's `Require: 100rel, timer` keeps `timer`.
+pub fn reliable_header_lines(rseq: impl std::fmt::Display, rule_lines: &[u8]) -> Vec<u8> {
+    let mut out = format!("Require: 100rel\r\nRSeq: {rseq}\r\n").into_bytes();
+    for line in rule_lines.split_inclusive(|&b| b == b'\n') {
+        let Some((name, value)) = std::str::from_utf8(line)
+            .ok()
+            .and_then(|text| text.split_once(':'))
+        else {
+            out.extend_from_slice(line);
+            continue;
+        };
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("RSeq") {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("Require") {
+            let others: Vec<&str> = value
+                .split(',')
+                .map(str::trim)
+                .filter(|tag| !tag.is_empty() && !tag.eq_ignore_ascii_case("100rel"))
+                .collect();
+            if !others.is_empty() {
+                out.extend_from_slice(format!("{name}: {}\r\n", others.join(", ")).as_bytes());
+            }
+            continue;
+        }
+        out.extend_from_slice(line);
+    }
+    out
+}
+
 impl Reliable {
     fn new(key: DialogKey, invite_cseq: u32) -> Self {
         Self {
@@ -266,6 +300,20 @@ mod tests {
         ] {
             assert_eq!(RAck::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn reliable_headers_replace_the_rules_rseq_and_100rel() {
+        let rule =
+            b"X-Test: 1\r\nrseq: 9\r\nRequire: 100rel\r\nREQUIRE: 100REL, timer\r\nX-Last: 2\r\n";
+        assert_eq!(
+            String::from_utf8_lossy(&reliable_header_lines(42, rule)),
+            "Require: 100rel\r\nRSeq: 42\r\nX-Test: 1\r\nREQUIRE: timer\r\nX-Last: 2\r\n"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&reliable_header_lines("<RSeq>", b"")),
+            "Require: 100rel\r\nRSeq: <RSeq>\r\n"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! PRACK of an SDP 183 (and not for one without SDP), one reliable
 //! provisional at a time, PRACKs after the final response, re-INVITEs, 500
 //! when no PRACK comes, CANCEL while waiting, and `[server]
-//! reliable_provisionals`.
+//! reliable_provisionals`, and a rule that sets RSeq or Require itself.
 
 use std::time::Duration;
 
@@ -419,4 +419,40 @@ async fn a_prack_without_rack_is_400_and_for_nothing_481() {
     assert_eq!(client.request(&bare).await.status, 400);
     let unknown = prack("rel-x", "nosuchtag", 3, "1 1 INVITE", "x2");
     assert_eq!(client.request(&unknown).await.status, 481);
+}
+
+/// A rule that sets `RSeq` or `Require: 100rel` itself on a provisional
+/// response does not duplicate them when it is sent reliably; its other
+/// option tags stay.
+#[tokio::test(start_paused = true)]
+async fn a_rules_own_rseq_and_require_are_not_duplicated() {
+    let rule = r#"
+[[rule]]
+name = "ring"
+match.method = "INVITE"
+progress = [{ status = 180, extra_headers = ["RSeq: 5", "Require: 100rel, timer", "X-Ring: yes"] }]
+"#;
+    let daemon = TestDaemon::start(&config("", rule));
+    let client = UdpClient::new(daemon.udp()).await;
+    client
+        .send(&invite(
+            "rel-dup",
+            "Require: 100rel\r\nSupported: timer\r\n",
+        ))
+        .await;
+    let ringing = recv_status(&client, 180).await;
+    assert_eq!(ringing.all("RSeq").len(), 1, "{}", ringing.raw);
+    assert_ne!(
+        rseq(&ringing),
+        5,
+        "the responder numbers it: {}",
+        ringing.raw
+    );
+    assert_eq!(
+        ringing.all("Require"),
+        ["100rel", "timer"],
+        "{}",
+        ringing.raw
+    );
+    assert_eq!(ringing.header("X-Ring"), Some("yes"));
 }
