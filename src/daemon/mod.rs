@@ -18,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::admin::{AdminState, OpenConnections};
-use crate::config::Config;
-use crate::engine::sdp::SdpService;
+use crate::config::{Config, ServerSettings};
+use crate::engine::sdp::{SdpService, SdpSettings};
 use crate::engine::{Engine, EngineSettings};
 use crate::observe::Observer;
 use crate::sip::Transport;
@@ -80,19 +80,9 @@ impl Daemon {
             }),
             None => None,
         };
-        let layer = TransactionLayer::new(LayerSettings {
-            timers: settings.timers,
-            max_transactions: settings.max_transactions,
-            server_header: Bytes::from(format!("Server: {}\r\n", settings.user_agent)),
-            user_agent: settings.user_agent.clone(),
-            force_rport: settings.force_rport,
-        });
-        let public_ip = settings
-            .public_address
-            .as_deref()
-            .and_then(|a| a.parse().ok());
-        let sdp = SdpService::new(settings.sdp_codecs.clone(), public_ip, settings.rtp_port)
-            .map_err(|e| BindError::Sdp(e.to_string()))?;
+        let layer = TransactionLayer::new(layer_settings(settings));
+        let sdp =
+            SdpService::new(sdp_settings(settings)).map_err(|e| BindError::Sdp(e.to_string()))?;
         let engine = Engine::new(config.rules.clone(), engine_settings(config), layer, sdp)
             .with_observer(admin.as_ref().map(|a| a.observer.clone()));
         Ok(Self {
@@ -164,6 +154,29 @@ impl Daemon {
 }
 
 /// The per-request settings of a config (swapped with its rules on reload).
+/// The transaction layer's settings from `[server]` and `[timers]`.
+pub(crate) fn layer_settings(settings: &ServerSettings) -> LayerSettings {
+    LayerSettings {
+        timers: settings.timers,
+        max_transactions: settings.max_transactions,
+        server_header: Bytes::from(format!("Server: {}\r\n", settings.user_agent)),
+        user_agent: settings.user_agent.clone(),
+        force_rport: settings.force_rport,
+    }
+}
+
+/// What SDP answers are made with, from `[server]` and `[sdp]`.
+pub(crate) fn sdp_settings(settings: &ServerSettings) -> SdpSettings {
+    SdpSettings {
+        codecs: settings.sdp_codecs.clone(),
+        public_address: settings
+            .public_address
+            .as_deref()
+            .and_then(|a| a.parse().ok()),
+        base_port: settings.rtp_port,
+    }
+}
+
 pub fn engine_settings(config: &Config) -> EngineSettings {
     EngineSettings {
         limits: config.server.limits,

@@ -1,6 +1,7 @@
 //! SIGHUP: read and validate the file again; when it is valid, swap the rule
-//! set and apply listener changes (unchanged listeners are not touched);
-//! when it is not, keep running on the old config and log every error.
+//! set and the settings and apply listener changes (unchanged listeners are
+//! not touched); when it is not, keep running on the old config and log
+//! every error. Only `[admin]` waits for a restart.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,10 +9,11 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::engine_settings;
 use super::listeners::{RunningListener, bind_listener};
+use super::{engine_settings, layer_settings, sdp_settings};
 use crate::config::{Config, LoadError, ServerSettings};
 use crate::engine::Engine;
+use crate::sip::Transport;
 
 /// What a reload changed, for its summary line.
 #[derive(Debug, Default)]
@@ -36,6 +38,10 @@ pub(crate) async fn reload(
     };
     warn_about_restart_only_settings(&current.server, &new.server);
     engine.replace(new.rules.clone(), engine_settings(&new));
+    engine
+        .transactions()
+        .reconfigure(layer_settings(&new.server));
+    engine.sdp().reconfigure(sdp_settings(&new.server));
     let mut summary = ReloadSummary {
         rules: new.rules.rules().len(),
         ..ReloadSummary::default()
@@ -44,7 +50,9 @@ pub(crate) async fn reload(
     // same address.
     let mut kept = Vec::new();
     for listener in running.drain(..) {
-        if new.listeners.contains(&listener.spec) {
+        let unchanged = new.listeners.contains(&listener.spec)
+            && !bound_with_other_settings(&listener, &current.server, &new.server);
+        if unchanged {
             kept.push(listener);
         } else {
             summary.removed.push(format!(
@@ -101,26 +109,27 @@ pub(crate) fn log_outcome(source: &str, outcome: &Result<ReloadSummary, LoadErro
     }
 }
 
-/// Settings the transaction layer and sockets were built with: a reload
-/// cannot change them; say so instead of ignoring the edit silently.
+/// Whether a listener was bound with server settings the new config
+/// changes (its Contact address, UDP workers, stream size limits): it is
+/// bound again, like a changed listener.
+fn bound_with_other_settings(
+    listener: &RunningListener,
+    old: &ServerSettings,
+    new: &ServerSettings,
+) -> bool {
+    let is_udp = listener.spec.transport == Transport::Udp;
+    old.public_address != new.public_address
+        || (is_udp && old.udp_workers != new.udp_workers)
+        || (!is_udp && old.limits != new.limits)
+}
+
+/// The admin listener is bound once: a reload cannot change it; say so
+/// instead of ignoring the edit silently.
 fn warn_about_restart_only_settings(old: &ServerSettings, new: &ServerSettings) {
-    let changed = [
-        ("user_agent", old.user_agent != new.user_agent),
-        ("force_rport", old.force_rport != new.force_rport),
-        (
-            "max_transactions",
-            old.max_transactions != new.max_transactions,
-        ),
-        ("timers", old.timers != new.timers),
-        ("udp_workers", old.udp_workers != new.udp_workers),
-        ("admin", old.admin != new.admin),
-    ];
-    for (name, differs) in changed {
-        if differs {
-            warn!(
-                setting = name,
-                "changed setting takes effect after a restart"
-            );
-        }
+    if old.admin != new.admin {
+        warn!(
+            setting = "admin",
+            "changed setting takes effect after a restart"
+        );
     }
 }

@@ -79,6 +79,7 @@ impl AutoReply {
         let branch = format!("{MAGIC_COOKIE}{}", new_tag());
         let from = format!("<{}>", self.our_uri);
         let to = format!("<{}>", self.target);
+        let user_agent = self.services.layer.user_agent();
         let request = OutgoingRequest {
             method: "MESSAGE",
             request_uri: &self.target,
@@ -91,7 +92,7 @@ impl AutoReply {
             call_id: &call_id,
             cseq: 1,
             routes: &[],
-            user_agent: self.services.layer.user_agent(),
+            user_agent: &user_agent,
             extra_headers: &self.extra_headers,
             content_type: Some(&self.message.content_type),
             body: self.body.as_bytes(),

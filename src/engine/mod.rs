@@ -145,6 +145,10 @@ impl Engine {
         &self.transactions
     }
 
+    pub fn sdp(&self) -> &SdpService {
+        &self.sdp
+    }
+
     pub fn registrar(&self) -> &Registrar {
         &self.registrar
     }

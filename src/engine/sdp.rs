@@ -4,8 +4,9 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use arc_swap::ArcSwap;
 use tracing::warn;
 
 use crate::rules::sdp::{self, AnswerContext, Codec, DtlsIdentity, SdpError};
@@ -14,13 +15,19 @@ use crate::sip::Request;
 /// Sessions remembered (by Call-ID) to keep `o=` stable within a dialog.
 const SESSIONS: usize = 10_000;
 
-/// What answers are made with.
+/// What answers are made with; a reload replaces it.
+#[derive(Debug, Clone)]
+pub struct SdpSettings {
+    pub codecs: Vec<Codec>,
+    /// `c=`/`o=` address instead of the listener's own.
+    pub public_address: Option<IpAddr>,
+    pub base_port: u16,
+}
+
+/// Makes the answers, and remembers each dialog's session.
 #[derive(Debug)]
 pub struct SdpService {
-    codecs: Vec<Codec>,
-    /// `c=`/`o=` address when the listener's own is a wildcard.
-    public_address: Option<IpAddr>,
-    base_port: u16,
+    settings: ArcSwap<SdpSettings>,
     /// Generated at start-up: its fingerprint goes into WebRTC answers.
     dtls: DtlsIdentity,
     sessions: Mutex<Sessions>,
@@ -41,18 +48,17 @@ struct Session {
 }
 
 impl SdpService {
-    pub fn new(
-        codecs: Vec<Codec>,
-        public_address: Option<IpAddr>,
-        base_port: u16,
-    ) -> Result<Self, SdpError> {
+    pub fn new(settings: SdpSettings) -> Result<Self, SdpError> {
         Ok(Self {
-            codecs,
-            public_address,
-            base_port,
+            settings: ArcSwap::from_pointee(settings),
             dtls: DtlsIdentity::generate()?,
             sessions: Mutex::new(Sessions::default()),
         })
+    }
+
+    /// Applies a reload: answers made from now on use `settings`.
+    pub fn reconfigure(&self, settings: SdpSettings) {
+        self.settings.store(Arc::new(settings));
     }
 
     /// The answer to the offer in `request` — or, for an INVITE without
@@ -65,14 +71,14 @@ impl SdpService {
         if late_offer && request.method() != "INVITE" {
             return String::new();
         }
-        let address = self.public_address.unwrap_or(local);
+        let settings = self.settings.load();
         let (id, version) = self.session(request.call_id(), &offer);
         let ctx = AnswerContext {
-            address,
+            address: settings.public_address.unwrap_or(local),
             session_id: id,
             session_version: version,
-            base_port: self.base_port,
-            codecs: &self.codecs,
+            base_port: settings.base_port,
+            codecs: &settings.codecs,
             dtls: &self.dtls,
         };
         if late_offer {

@@ -10,7 +10,7 @@ use super::header::{HeaderName, is_token};
 use super::message::{HeaderField, Message, Span, StartLine};
 
 /// Size limits applied to every message.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest message accepted, head and body, in bytes.
     pub max_message_size: usize,

@@ -81,7 +81,7 @@ impl TransactionLayer {
             return Received::Handled;
         }
         let full =
-            method == "INVITE" && dialog.is_none() && self.core.dialogs.len() >= self.core.max;
+            method == "INVITE" && dialog.is_none() && self.core.dialogs.len() >= self.core.max();
         match self.open(request, key, flow.clone(), listener, None, full) {
             Some(transaction) => Received::New(Box::new(NewRequest {
                 transaction,
@@ -162,7 +162,7 @@ impl TransactionLayer {
         flow.send(&crate::sip::minimal_response(
             status,
             reason,
-            &self.core.server_header,
+            &self.core.settings().server_header,
         ))
         .await
     }
@@ -180,7 +180,7 @@ impl TransactionLayer {
             // absorb retransmitted ACKs.
             let linger = self
                 .core
-                .timers
+                .timers()
                 .timer_i(transaction.flow.transport.is_reliable());
             table.complete(&key, linger, now);
             drop(table);
@@ -329,7 +329,7 @@ impl TransactionLayer {
     async fn refuse_when_full(&self, request: &Request, flow: Flow, listener: &ListenerInfo) {
         crate::limited!(
             TABLE_FULL_LOG,
-            warn!(method = request.method(), call_id = request.call_id(), peer = %flow.peer, limit = self.core.max, "transaction table full: 503")
+            warn!(method = request.method(), call_id = request.call_id(), peer = %flow.peer, limit = self.core.max(), "transaction table full: 503")
         );
         let mut transaction = self.stateless(request, flow, listener, None);
         let parts = ResponseParts {
@@ -346,8 +346,12 @@ impl TransactionLayer {
         if flow.transport.is_reliable() {
             return flow;
         }
-        let destination =
-            crate::sip::udp_response_destination(flow.peer, via_port, rport, self.core.force_rport);
+        let destination = crate::sip::udp_response_destination(
+            flow.peer,
+            via_port,
+            rport,
+            self.core.settings().force_rport,
+        );
         flow.to_peer(destination)
     }
 }

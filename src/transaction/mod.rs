@@ -13,6 +13,7 @@ mod table;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use tokio::time::Instant;
 use tracing::warn;
@@ -30,7 +31,8 @@ use dialog::DialogTable;
 use reliable::ReliableTable;
 use table::Table;
 
-/// Settings of the transaction layer.
+/// Settings of the transaction layer; a reload replaces them, and each
+/// transaction reads them when it needs them.
 #[derive(Debug, Clone)]
 pub struct LayerSettings {
     pub timers: Timers,
@@ -46,11 +48,7 @@ pub struct LayerSettings {
 /// State shared by the layer and its transaction handles.
 #[derive(Debug)]
 pub(crate) struct Core {
-    pub(crate) timers: Timers,
-    pub(crate) server_header: Bytes,
-    user_agent: String,
-    force_rport: bool,
-    max: usize,
+    settings: ArcSwap<LayerSettings>,
     table: Mutex<Table>,
     dialogs: DialogTable,
     /// INVITEs sending reliable provisional responses (RFC 3262).
@@ -71,6 +69,20 @@ impl std::fmt::Debug for Table {
 }
 
 impl Core {
+    /// The current settings (a reload swaps them).
+    pub(crate) fn settings(&self) -> arc_swap::Guard<Arc<LayerSettings>> {
+        self.settings.load()
+    }
+
+    pub(crate) fn timers(&self) -> Timers {
+        self.settings.load().timers
+    }
+
+    /// Most transactions in progress, and most dialogs, at once.
+    pub(crate) fn max(&self) -> usize {
+        self.settings.load().max_transactions
+    }
+
     pub(crate) fn count_retransmission(&self) {
         self.retransmissions
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -125,11 +137,11 @@ impl Drop for PrackRegistration {
         self.reliable.finish();
         let core = self.core.clone();
         let reliable = self.reliable.clone();
-        let linger = reliable.is_pending() && core.reliable.len() < core.max;
+        let linger = reliable.is_pending() && core.reliable.len() < core.max();
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) if linger => {
                 runtime.spawn(async move {
-                    tokio::time::sleep(core.timers.timeout()).await;
+                    tokio::time::sleep(core.timers().timeout()).await;
                     core.reliable.remove(&reliable);
                 });
             }
@@ -157,12 +169,8 @@ impl TransactionLayer {
     pub fn new(settings: LayerSettings) -> Self {
         Self {
             core: Arc::new(Core {
-                timers: settings.timers,
-                server_header: settings.server_header,
-                user_agent: settings.user_agent,
-                force_rport: settings.force_rport,
-                max: settings.max_transactions,
                 table: Mutex::new(Table::new(settings.max_transactions)),
+                settings: ArcSwap::from_pointee(settings),
                 dialogs: DialogTable::default(),
                 reliable: ReliableTable::default(),
                 clients: ClientTable::default(),
@@ -171,12 +179,19 @@ impl TransactionLayer {
         }
     }
 
-    pub fn timers(&self) -> Timers {
-        self.core.timers
+    /// Applies a reload: what starts from now on uses `settings` (a
+    /// retransmission loop already running keeps its intervals).
+    pub fn reconfigure(&self, settings: LayerSettings) {
+        self.core.table().set_max(settings.max_transactions);
+        self.core.settings.store(Arc::new(settings));
     }
 
-    pub fn user_agent(&self) -> &str {
-        &self.core.user_agent
+    pub fn timers(&self) -> Timers {
+        self.core.timers()
+    }
+
+    pub fn user_agent(&self) -> String {
+        self.core.settings().user_agent.clone()
     }
 
     /// Expires lingering transactions even when no traffic arrives (so
@@ -281,7 +296,7 @@ impl TransactionLayer {
         done: impl std::future::Future<Output = ()>,
         backoff: Backoff,
     ) -> bool {
-        let timers = self.core.timers;
+        let timers = self.core.timers();
         let deadline = Instant::now() + timers.timeout();
         let mut interval = timers.t1;
         tokio::pin!(done);
@@ -310,6 +325,7 @@ impl TransactionLayer {
         self.core.dialogs.remove(dialog);
         let (request_uri, routes) = dialog.request_target();
         let branch = format!("{}{}", crate::sip::MAGIC_COOKIE, new_tag());
+        let user_agent = self.user_agent();
         let request = crate::sip::OutgoingRequest {
             method: "BYE",
             request_uri: &request_uri,
@@ -322,7 +338,7 @@ impl TransactionLayer {
             call_id: &dialog.call_id,
             cseq: dialog.next_cseq(),
             routes: &routes,
-            user_agent: &self.core.user_agent,
+            user_agent: &user_agent,
             extra_headers: b"",
             content_type: None,
             body: b"",
@@ -342,7 +358,7 @@ impl TransactionLayer {
         self.core
             .clients
             .run(
-                self.core.timers,
+                self.core.timers(),
                 flow,
                 Bytes::from(buf),
                 request.branch.to_owned(),

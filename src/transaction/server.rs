@@ -116,7 +116,7 @@ impl ServerTransaction {
     /// request completes the transaction (Timer J keeps it for retransmissions).
     pub async fn respond(&mut self, parts: &ResponseParts<'_>) -> Result<(), transport::Error> {
         self.template
-            .write(&mut self.buf, &self.core.server_header, parts);
+            .write(&mut self.buf, &self.core.settings().server_header, parts);
         let bytes = Bytes::copy_from_slice(&self.buf);
         {
             let mut last = self.shared.lock();
@@ -127,7 +127,7 @@ impl ServerTransaction {
         }
         let sent = self.shared.flow.send(&bytes).await;
         if parts.status >= 200 && !self.shared.is_invite {
-            let linger = self.core.timers.timer_j(self.transport().is_reliable());
+            let linger = self.core.timers().timer_j(self.transport().is_reliable());
             self.settle(linger);
         }
         sent
@@ -146,7 +146,7 @@ impl ServerTransaction {
     /// until the ACK arrives or Timer H fires (§17.2.1). Returns whether the
     /// ACK arrived.
     pub async fn await_ack(&mut self) -> bool {
-        let timers = self.core.timers;
+        let timers = self.core.timers();
         let reliable = self.transport().is_reliable();
         let deadline = Instant::now() + timers.timeout();
         let mut interval = timers.t1;
@@ -183,7 +183,7 @@ impl ServerTransaction {
     /// After a 2xx to an INVITE: the transaction keeps answering INVITE
     /// retransmissions with the 2xx for 64·T1 (RFC 6026 "Accepted").
     pub fn accepted(&mut self) {
-        let linger = self.core.timers.timeout();
+        let linger = self.core.timers().timeout();
         self.settle(linger);
     }
 

@@ -47,6 +47,12 @@ impl Table {
         }
     }
 
+    /// A new bound (a reload): transactions in progress beyond it finish;
+    /// new ones wait until the count is below it.
+    pub(crate) fn set_max(&mut self, max: usize) {
+        self.max = max;
+    }
+
     /// The live transaction under `key`.
     pub(crate) fn get(&mut self, key: &TransactionKey, now: Instant) -> Option<Arc<TxShared>> {
         self.sweep(now);

@@ -1,5 +1,6 @@
 //! The real binary as systemd runs it: sd_notify on a test NOTIFY_SOCKET,
-//! SIGHUP reloads (good and broken files, listener changes), SIGTERM drains.
+//! SIGHUP reloads (good and broken files, listener and settings changes),
+//! SIGTERM drains.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -434,4 +435,108 @@ fn systemd_analyze_verifies_the_unit() {
         String::from_utf8_lossy(&verify.stdout),
         String::from_utf8_lossy(&verify.stderr)
     );
+}
+
+/// A reload applies `[server]`, `[timers]` and `[sdp]` to what starts after
+/// it: the Server header, T1 (the 2xx retransmission interval),
+/// `max_transactions`, the SDP codecs and `public_address` (the UDP listener
+/// bound again for its new Contact).
+#[tokio::test]
+async fn reload_applies_settings_to_new_requests() {
+    let dir = scratch("settings");
+    let config = dir.join("config.toml");
+    let write = |agent: &str, t1_ms: u32, max: u32, codec: &str, public: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nforce_rport = true\nuser_agent = \"{agent}\"\nmax_transactions = {max}\n{public}\
+                 [timers]\nt1_ms = {t1_ms}\n[sdp]\ncodecs = [\"{codec}\"]\n\
+                 [[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n\
+                 [[rule]]\nname = \"ring\"\nmatch.request_uri = '^sip:ring@'\nprogress = [{{}}]\n\
+                 [[rule]]\nname = \"call\"\nmatch.method = \"INVITE\"\naccept = {{ body.sdp = \"answer\" }}\n"
+            ),
+        )
+        .expect("write config");
+    };
+    let ring = |call_id: &str| request("INVITE", "sip:ring@example.com", call_id, "", "");
+    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n";
+    let invite = |call_id: &str| {
+        request(
+            "INVITE",
+            "sip:x@example.com",
+            call_id,
+            "Contact: <sip:alice@127.0.0.1:5999>\r\nContent-Type: application/sdp\r\n",
+            offer,
+        )
+    };
+    write("before/1", 50, 2, "PCMU", "");
+    let daemon = Daemon::spawn(&config, None);
+    let client = UdpClient::new(daemon.address("UDP", 0)).await;
+    client.send(&invite("settings-before")).await;
+    let answered = client.recv().await;
+    assert_eq!(answered.header("Server"), Some("before/1"));
+    assert!(
+        answered.body.contains("m=audio 40000 RTP/AVP 0\r\n"),
+        "{}",
+        answered.body
+    );
+    assert!(
+        answered.body.contains("c=IN IP4 127.0.0.1"),
+        "{}",
+        answered.body
+    );
+    // T1 = 50 ms: the unacknowledged 2xx comes again at once.
+    let again = client.recv_within(Duration::from_millis(1000)).await;
+    assert_eq!(
+        again.map(|r| r.status),
+        Some(200),
+        "2xx retransmitted after T1"
+    );
+    // max_transactions = 2: two ringing INVITEs fill the table.
+    let ringing = UdpClient::new(client.server).await;
+    for call_id in ["ring-1", "ring-2"] {
+        assert_eq!(ringing.request(&ring(call_id)).await.status, 180);
+    }
+    assert_eq!(ringing.request(&ring("ring-3")).await.status, 503);
+
+    write(
+        "after/2",
+        2000,
+        4,
+        "PCMA",
+        "public_address = \"192.0.2.7\"\n",
+    );
+    let mark = daemon.log_lines();
+    daemon.signal("HUP");
+    let rebound = daemon.address("UDP", mark);
+    let summary = daemon.wait_for_log("configuration reloaded", mark);
+    assert!(summary.contains("removed=[\"udp 127.0.0.1:"), "{summary}");
+    assert!(
+        !daemon.logs().contains("takes effect after a restart"),
+        "{}",
+        daemon.logs()
+    );
+    let client = UdpClient::new(rebound).await;
+    client.send(&invite("settings-after")).await;
+    let answered = client.recv().await;
+    assert_eq!(answered.header("Server"), Some("after/2"));
+    assert!(
+        answered.body.contains("m=audio 40000 RTP/AVP 8\r\n"),
+        "{}",
+        answered.body
+    );
+    assert!(
+        answered.body.contains("c=IN IP4 192.0.2.7"),
+        "{}",
+        answered.body
+    );
+    let contact = answered.header("Contact").unwrap_or_default();
+    assert!(contact.contains("192.0.2.7"), "Contact: {contact}");
+    // T1 = 2 s: no retransmission within a second.
+    let again = client.recv_within(Duration::from_millis(1000)).await;
+    assert!(again.is_none(), "2xx retransmitted too early: {again:?}");
+    // max_transactions = 4: with the two INVITEs still ringing, one more
+    // finds room.
+    let ringing = UdpClient::new(rebound).await;
+    assert_eq!(ringing.request(&ring("ring-4")).await.status, 180);
 }
