@@ -93,8 +93,11 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
         Some(workers) => *workers.get_ref(),
         None => std::thread::available_parallelism().map_or(2, |n| n.get()),
     };
-    if !super::policy::is_header_safe(&server.user_agent) {
-        diag.error(0..0, "user_agent must not contain CR, LF or NUL");
+    if !super::policy::is_header_safe(server.user_agent.get_ref()) {
+        diag.error(
+            server.user_agent.span(),
+            "user_agent must not contain CR, LF or NUL",
+        );
     }
     let max_transactions = *server.max_transactions.get_ref();
     if max_transactions == 0 {
@@ -192,7 +195,7 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
         max_transactions,
         allowed_methods,
         timers: compile_timers(&sections.timers, diag),
-        user_agent: server.user_agent.clone(),
+        user_agent: server.user_agent.get_ref().clone(),
         public_address: server.public_address.as_ref().map(|a| a.get_ref().clone()),
         force_rport: server.force_rport,
         limits: Limits {
@@ -244,9 +247,17 @@ fn compile_timers(section: &TimersSection, diag: &mut Diagnostics<'_>) -> Timers
         diag.error(section.t1_ms.span(), "t1_ms must be from 1 to 60000");
     }
     if t2 < t1 || t2 > 600_000 {
+        // An unset t2_ms has no place in the file: point at the t1_ms that
+        // outgrew its default instead of at line 1.
+        let span = section.t2_ms.span();
+        let (span, which) = if span.is_empty() {
+            (section.t1_ms.span(), format!("t2_ms (unset: {t2})"))
+        } else {
+            (span, format!("t2_ms ({t2})"))
+        };
         diag.error(
-            section.t2_ms.span(),
-            "t2_ms must be at least t1_ms and at most 600000",
+            span,
+            format!("{which} must be at least t1_ms ({t1}) and at most 600000"),
         );
     }
     if t4 > 600_000 {

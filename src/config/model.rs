@@ -13,7 +13,7 @@ use toml::Spanned;
 pub struct ServerSection {
     /// Value of the Server header in responses (and User-Agent in requests).
     #[serde(default = "default_user_agent")]
-    pub user_agent: String,
+    pub user_agent: Spanned<String>,
     /// Host written in Contact (and SDP); default: the listener's own address.
     pub public_address: Option<Spanned<String>>,
     /// Answer UDP requests at their source port even without `;rport`
@@ -184,8 +184,11 @@ impl Default for ServerSection {
     }
 }
 
-fn default_user_agent() -> String {
-    concat!("sip-autoresponder/", env!("CARGO_PKG_VERSION")).to_owned()
+fn default_user_agent() -> Spanned<String> {
+    Spanned::new(
+        0..0,
+        concat!("sip-autoresponder/", env!("CARGO_PKG_VERSION")).to_owned(),
+    )
 }
 
 fn default_max_message_size() -> Spanned<usize> {

@@ -132,6 +132,19 @@ fn semantic_errors_have_positions() {
         "[[listen]]\ntransport = \"sctp\"\naddress = \"127.0.0.1:5060\"\n",
         "t.toml:2:13: unknown transport `sctp`",
     );
+    assert_error(
+        "[timers]\nt1_ms = 500\nt2_ms = 100\n",
+        "t.toml:3:9: t2_ms (100) must be at least t1_ms (500)",
+    );
+    assert_error(
+        "[server]\nuser_agent = \"a\\r\\nX-Injected: 1\"\n",
+        "t.toml:2:14: user_agent must not contain CR, LF or NUL",
+    );
+    // An unset t2_ms has no position: the error points at t1_ms.
+    assert_error(
+        "[timers]\nt1_ms = 5000\n",
+        "t.toml:2:9: t2_ms (unset: 4000) must be at least t1_ms (5000)",
+    );
 }
 
 #[test]
