@@ -39,6 +39,10 @@ pub(crate) struct RunningListener {
     cancel: CancellationToken,
     task: JoinHandle<()>,
     connections: Option<Arc<AtomicUsize>>,
+    /// A UDP socket outlives its serving task: transactions, dialogs and
+    /// registrations answer through it, so a reload that changes the
+    /// listener serves the same socket again instead of binding anew.
+    udp: Option<Arc<UdpSocket>>,
 }
 
 /// The open-connection counters of the stream listeners among `running`.
@@ -52,10 +56,12 @@ pub(crate) fn connection_counters(
 }
 
 impl RunningListener {
-    /// Stops accepting on this listener; its connections close.
-    pub(crate) async fn stop(self) {
+    /// Stops accepting on this listener; its connections close. Returns its
+    /// UDP socket, which may be served again.
+    pub(crate) async fn stop(self) -> Option<Arc<UdpSocket>> {
         self.cancel.cancel();
         let _ = self.task.await;
+        self.udp
     }
 }
 
@@ -64,6 +70,24 @@ pub(crate) fn bind_listener(
     spec: &ListenerSpec,
     settings: &ServerSettings,
 ) -> Result<BoundListener, transport::Error> {
+    prepare_listener(spec, settings, None)
+}
+
+/// A UDP listener on a socket that was already bound (see
+/// [`RunningListener::stop`]), with `spec` and `settings`.
+pub(crate) fn reuse_udp_listener(
+    spec: &ListenerSpec,
+    settings: &ServerSettings,
+    socket: Arc<UdpSocket>,
+) -> Result<BoundListener, transport::Error> {
+    prepare_listener(spec, settings, Some(socket))
+}
+
+fn prepare_listener(
+    spec: &ListenerSpec,
+    settings: &ServerSettings,
+    udp: Option<Arc<UdpSocket>>,
+) -> Result<BoundListener, transport::Error> {
     let bind_error = |source| transport::Error::Bind {
         transport: spec.transport,
         address: spec.address,
@@ -71,9 +95,12 @@ pub(crate) fn bind_listener(
     };
     let (socket, local) = match spec.transport {
         Transport::Udp => {
-            let socket = bind_udp(spec.address)?;
+            let socket = match udp {
+                Some(socket) => socket,
+                None => Arc::new(bind_udp(spec.address)?),
+            };
             let local = socket.local_addr().map_err(bind_error)?;
-            (Socket::Udp(Arc::new(socket), settings.udp_workers), local)
+            (Socket::Udp(socket, settings.udp_workers), local)
         }
         transport => {
             let listener = bind_tcp(transport, spec.address)?;
@@ -117,16 +144,17 @@ impl BoundListener {
         let cancel = parent.child_token();
         let info = self.info.clone();
         info!(transport = info.transport.name(), local = %info.local, "listening for {} on {}", info.transport.via_token(), info.local);
-        let (task, connections) = match self.socket {
+        let (task, connections, udp) = match self.socket {
             Socket::Udp(socket, workers) => (
                 tokio::spawn(serve_udp(
-                    socket,
+                    socket.clone(),
                     info.clone(),
                     engine,
                     workers,
                     cancel.clone(),
                 )),
                 None,
+                Some(socket),
             ),
             Socket::Stream(listener, options) => {
                 let open = options.open_connections.clone();
@@ -139,6 +167,7 @@ impl BoundListener {
                         cancel.clone(),
                     )),
                     Some(open),
+                    None,
                 )
             }
         };
@@ -148,6 +177,7 @@ impl BoundListener {
             cancel,
             task,
             connections,
+            udp,
         }
     }
 }

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::listeners::{RunningListener, bind_listener};
+use super::listeners::{RunningListener, bind_listener, reuse_udp_listener};
 use super::{engine_settings, layer_settings, sdp_settings};
-use crate::config::{Config, LoadError, ServerSettings};
+use crate::config::{Config, ListenerSpec, LoadError, ServerSettings};
 use crate::engine::Engine;
 use crate::sip::Transport;
 
@@ -20,6 +20,8 @@ use crate::sip::Transport;
 pub(crate) struct ReloadSummary {
     pub(crate) rules: usize,
     pub(crate) added: Vec<String>,
+    /// Served again on the same address with a changed spec or settings.
+    pub(crate) changed: Vec<String>,
     pub(crate) removed: Vec<String>,
     pub(crate) failed: Vec<String>,
 }
@@ -46,31 +48,40 @@ pub(crate) async fn reload(
         rules: new.rules.rules().len(),
         ..ReloadSummary::default()
     };
-    // Stop what is gone or changed first: a changed listener may rebind the
-    // same address.
+    // Stop what is gone or changed first: a changed stream listener binds
+    // its address again, a changed UDP listener serves its socket again.
     let mut kept = Vec::new();
+    let mut stopped = Vec::new();
     for listener in running.drain(..) {
         let unchanged = new.listeners.contains(&listener.spec)
             && !bound_with_other_settings(&listener, &current.server, &new.server);
         if unchanged {
             kept.push(listener);
-        } else {
-            summary.removed.push(format!(
-                "{} {}",
-                listener.spec.transport, listener.info.local
-            ));
-            listener.stop().await;
+            continue;
         }
+        let (spec, local) = (listener.spec.clone(), listener.info.local);
+        let udp = listener.stop().await;
+        stopped.push(Stopped { spec, local, udp });
     }
     for spec in &new.listeners {
         if kept.iter().any(|l| l.spec == *spec) {
             continue;
         }
-        match bind_listener(spec, &new.server) {
+        let previous = stopped
+            .iter()
+            .position(|s| s.spec.transport == spec.transport && s.spec.address == spec.address)
+            .map(|i| stopped.swap_remove(i));
+        let bound = match previous.as_ref().and_then(|p| p.udp.clone()) {
+            Some(socket) => reuse_udp_listener(spec, &new.server, socket),
+            None => bind_listener(spec, &new.server),
+        };
+        match bound {
             Ok(bound) => {
-                summary
-                    .added
-                    .push(format!("{} {}", spec.transport, bound.local()));
+                let entry = format!("{} {}", spec.transport, bound.local());
+                match previous {
+                    Some(_) => summary.changed.push(entry),
+                    None => summary.added.push(entry),
+                }
                 kept.push(bound.start(engine.clone(), shutdown));
             }
             Err(bind_error) => {
@@ -81,9 +92,21 @@ pub(crate) async fn reload(
             }
         }
     }
+    summary.removed = stopped
+        .iter()
+        .map(|gone| format!("{} {}", gone.spec.transport, gone.local))
+        .collect();
     *running = kept;
     *current = new;
     Ok(summary)
+}
+
+/// A listener the reload stopped, until it knows whether the new config
+/// serves its address again.
+struct Stopped {
+    spec: ListenerSpec,
+    local: std::net::SocketAddr,
+    udp: Option<Arc<tokio::net::UdpSocket>>,
 }
 
 /// Logs a reload: the summary, or every error of a refused file.
@@ -93,6 +116,7 @@ pub(crate) fn log_outcome(source: &str, outcome: &Result<ReloadSummary, LoadErro
             config = source,
             rules = summary.rules,
             added = ?summary.added,
+            changed = ?summary.changed,
             removed = ?summary.removed,
             failed = ?summary.failed,
             "configuration reloaded"
@@ -109,9 +133,9 @@ pub(crate) fn log_outcome(source: &str, outcome: &Result<ReloadSummary, LoadErro
     }
 }
 
-/// Whether a listener was bound with server settings the new config
+/// Whether a listener was started with server settings the new config
 /// changes (its Contact address, UDP workers, stream size limits): it is
-/// bound again, like a changed listener.
+/// started again, like a changed listener.
 fn bound_with_other_settings(
     listener: &RunningListener,
     old: &ServerSettings,
