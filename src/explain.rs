@@ -8,6 +8,7 @@ use thiserror::Error;
 
 use crate::config::Config;
 use crate::engine::protocol::{refusal, sends_reliably};
+use crate::engine::sdp::SdpReply;
 use crate::rules::template::Vars;
 use crate::rules::{AutoMessage, Delay, MatchInput, ReplyPolicy, Step};
 use crate::sip::{
@@ -311,7 +312,12 @@ impl<'a> Report<'a> {
         let mut final_step: Option<&Step> = None;
         for step in policy.steps() {
             let rendered = step.render(vars, || {
-                "<SDP answer derived from the offer>\r\n".to_owned()
+                match SdpReply::for_request(request) {
+                    SdpReply::Answer => "<SDP answer derived from the offer>\r\n",
+                    SdpReply::Offer => "<SDP offer (the request has none)>\r\n",
+                    SdpReply::Nothing => "",
+                }
+                .to_owned()
             });
             let mut extra_headers = rendered.extra_headers.clone();
             if reliable && (101..200).contains(&step.status) {

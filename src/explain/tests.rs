@@ -29,6 +29,11 @@ match.headers."X-Scenario" = '^answer$'
 accept = { body = "v=0\r\n", hangup_after_ms = 30000 }
 
 [[rule]]
+name = "update"
+match.method = "UPDATE"
+accept = { body.sdp = "answer" }
+
+[[rule]]
 name = "im"
 match.method = "MESSAGE"
 accept = { status = 202 }
@@ -113,6 +118,7 @@ fn non_matching_invite_falls_back_naming_each_failing_condition() {
             "rule options: no match (first failing condition: method)\n\
              rule busy-line: no match (first failing condition: request_uri)\n\
              rule answer: no match (first failing condition: headers.X-Scenario)\n\
+             rule update: no match (first failing condition: method)\n\
              rule im: no match (first failing condition: method)\n\
              no rule matched: the fallback answers\n"
         ),
@@ -305,4 +311,36 @@ fn a_prack_is_answered_by_the_transaction_layer() {
     assert!(!text.contains("rule busy-line"), "{text}");
     let text = run(&prack(""));
     assert!(text.contains("    SIP/2.0 400 Bad Request\n"), "{text}");
+}
+
+/// `body.sdp = "answer"` shows what the daemon sends: an answer to an offer,
+/// and nothing for an UPDATE without one.
+#[test]
+fn sdp_answers_are_shown_only_for_an_offer() {
+    let update = |body: &str| {
+        invite("sip:bob@example.com", "")
+            .replace("INVITE sip:", "UPDATE sip:")
+            .replace("CSeq: 314159 INVITE", "CSeq: 314159 UPDATE")
+            .replace(
+                "Content-Length: 0\r\n\r\n",
+                &format!(
+                    "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                ),
+            )
+    };
+    let offer = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
+    let text = run(&update(offer));
+    assert!(
+        text.contains("<SDP answer derived from the offer>")
+            && text.contains("Content-Type: application/sdp"),
+        "{text}"
+    );
+    let refresh = run(&update(""));
+    assert!(
+        refresh.contains("SIP/2.0 200 OK")
+            && !refresh.contains("<SDP")
+            && !refresh.contains("Content-Type"),
+        "{refresh}"
+    );
 }
