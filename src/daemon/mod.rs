@@ -153,7 +153,6 @@ impl Daemon {
     }
 }
 
-/// The per-request settings of a config (swapped with its rules on reload).
 /// The transaction layer's settings from `[server]` and `[timers]`.
 pub(crate) fn layer_settings(settings: &ServerSettings) -> LayerSettings {
     LayerSettings {
@@ -177,6 +176,7 @@ pub(crate) fn sdp_settings(settings: &ServerSettings) -> SdpSettings {
     }
 }
 
+/// The per-request settings of a config (swapped with its rules on reload).
 pub fn engine_settings(config: &Config) -> EngineSettings {
     EngineSettings {
         limits: config.server.limits,

@@ -159,12 +159,9 @@ impl TransactionLayer {
         status: u16,
         reason: &str,
     ) -> Result<(), crate::transport::Error> {
-        flow.send(&crate::sip::minimal_response(
-            status,
-            reason,
-            &self.core.settings().server_header,
-        ))
-        .await
+        let response =
+            crate::sip::minimal_response(status, reason, &self.core.settings().server_header);
+        flow.send(&response).await
     }
 
     /// ACK for a non-2xx goes to its INVITE transaction (§17.2.1); ACK for a
