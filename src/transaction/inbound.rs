@@ -56,6 +56,17 @@ impl TransactionLayer {
                 to_tag,
                 request.from_tag().unwrap_or(""),
             ) {
+                // RFC 3311 §5.2: an UPDATE in an early dialog (one with
+                // reliable provisional responses) goes to the rules.
+                None if method == "UPDATE"
+                    && self.core.reliable.in_early_dialog(
+                        request.call_id(),
+                        to_tag,
+                        request.from_tag().unwrap_or(""),
+                    ) =>
+                {
+                    None
+                }
                 // §12.2.2: a request for a dialog we do not know.
                 None => {
                     self.answer(request, key, flow, listener, 481, None).await;

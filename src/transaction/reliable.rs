@@ -254,6 +254,15 @@ impl ReliableTable {
         }
     }
 
+    /// Whether the early dialog named is under way: a reliable provisional
+    /// response was sent in it, and no final response yet.
+    pub(crate) fn in_early_dialog(&self, call_id: &str, local_tag: &str, remote_tag: &str) -> bool {
+        let key = DialogKey::new(call_id, local_tag, remote_tag);
+        self.lock()
+            .get(&key)
+            .is_some_and(|reliable| !reliable.finished.is_cancelled())
+    }
+
     /// Matches a PRACK: whether it acknowledges a pending response of the
     /// early dialog it names.
     pub(crate) fn prack(

@@ -4,7 +4,8 @@
 //! PRACK of an SDP 183 (and not for one without SDP), one reliable
 //! provisional at a time, PRACKs after the final response, re-INVITEs, 500
 //! when no PRACK comes, CANCEL while waiting, and `[server]
-//! reliable_provisionals`, and a rule that sets RSeq or Require itself.
+//! reliable_provisionals`, a rule that sets RSeq or Require itself, and
+//! UPDATE in the early dialog.
 
 use std::time::Duration;
 
@@ -455,4 +456,82 @@ progress = [{ status = 180, extra_headers = ["RSeq: 5", "Require: 100rel, timer"
         ringing.raw
     );
     assert_eq!(ringing.header("X-Ring"), Some("yes"));
+}
+
+/// RFC 3311 §5.2: an UPDATE in the early dialog of a reliable 183 reaches
+/// the rules (here: an SDP answer to its offer); once the INVITE has its
+/// final response, an UPDATE for the early dialog gets 481.
+#[tokio::test(start_paused = true)]
+async fn an_update_in_the_early_dialog_is_answered_by_the_rules() {
+    let daemon = TestDaemon::start(&config(
+        "",
+        r#"
+[[rule]]
+name = "early-media"
+match.method = "INVITE"
+progress = [{ status = 183, body.sdp = "answer" }]
+reject = { status = 486, delay_ms = 5000 }
+[[rule]]
+name = "update"
+match.method = "UPDATE"
+accept = { body.sdp = "answer" }
+"#,
+    ));
+    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
+    let with_sdp = |message: String, sdp: &str| {
+        message.replace(
+            "Content-Length: 0\r\n\r\n",
+            &format!(
+                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+                sdp.len()
+            ),
+        )
+    };
+    let client = UdpClient::new(daemon.udp()).await;
+    client
+        .send(&with_sdp(invite("rel-upd", "Require: 100rel\r\n"), offer))
+        .await;
+    let early = recv_status(&client, 183).await;
+    let tag = early.to_tag().expect("tag");
+    let rack = format!("{} 1 INVITE", rseq(&early));
+    let acked = client
+        .request(&prack("rel-upd", &tag, 2, &rack, "u1"))
+        .await;
+    assert_eq!(acked.status, 200);
+
+    let second_offer = offer.replace("o=- 1 1", "o=- 1 2").replace("5000", "5002");
+    let update = with_sdp(in_dialog("UPDATE", "rel-upd", &tag, 3, "u2"), &second_offer);
+    let answered = recv_status_after(&client, &update, "UPDATE").await;
+    assert_eq!(
+        (answered.status, answered.header("Content-Type")),
+        (200, Some("application/sdp")),
+        "{}",
+        answered.raw
+    );
+    assert!(
+        answered.body.contains("m=audio 40000 RTP/AVP 0"),
+        "{}",
+        answered.body
+    );
+    assert_eq!(answered.to_tag().as_deref(), Some(tag.as_str()));
+
+    assert_eq!(recv_status(&client, 486).await.status, 486);
+    client.send(&ack_for(&invite("rel-upd", ""), &tag)).await;
+    let late = in_dialog("UPDATE", "rel-upd", &tag, 4, "u3");
+    assert_eq!(
+        recv_status_after(&client, &late, "UPDATE").await.status,
+        481
+    );
+}
+
+/// Sends `message` and returns the response whose CSeq names `method`
+/// (skipping retransmitted provisional responses to the INVITE).
+async fn recv_status_after(client: &UdpClient, message: &str, method: &str) -> Response {
+    client.send(message).await;
+    loop {
+        let response = client.recv_within(LONG).await.expect("a response");
+        if response.header("CSeq").is_some_and(|c| c.ends_with(method)) {
+            return response;
+        }
+    }
 }
