@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::admin::http::{get, series};
 use crate::common::clients::{Client, StreamClient};
-use crate::common::{UdpClient, options, request, strip_ansi};
+use crate::common::{Response, UdpClient, options, request, strip_ansi};
 
 /// A scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
@@ -474,18 +474,7 @@ async fn reload_applies_settings_to_new_requests() {
     let udp = daemon.address("UDP", 0);
     let client = UdpClient::new(udp).await;
     client.send(&invite("settings-before")).await;
-    let answered = client.recv().await;
-    assert_eq!(answered.header("Server"), Some("before/1"));
-    assert!(
-        answered.body.contains("m=audio 40000 RTP/AVP 0\r\n"),
-        "{}",
-        answered.body
-    );
-    assert!(
-        answered.body.contains("c=IN IP4 127.0.0.1"),
-        "{}",
-        answered.body
-    );
+    assert_answered_with(&client.recv().await, "before/1", 0, "127.0.0.1");
     // T1 = 50 ms: the unacknowledged 2xx comes again at once.
     let again = client.recv_within(Duration::from_millis(1000)).await;
     assert_eq!(
@@ -526,17 +515,7 @@ async fn reload_applies_settings_to_new_requests() {
     let client = UdpClient::new(rebound).await;
     client.send(&invite("settings-after")).await;
     let answered = client.recv().await;
-    assert_eq!(answered.header("Server"), Some("after/2"));
-    assert!(
-        answered.body.contains("m=audio 40000 RTP/AVP 8\r\n"),
-        "{}",
-        answered.body
-    );
-    assert!(
-        answered.body.contains("c=IN IP4 192.0.2.7"),
-        "{}",
-        answered.body
-    );
+    assert_answered_with(&answered, "after/2", 8, "192.0.2.7");
     let contact = answered.header("Contact").unwrap_or_default();
     assert!(contact.contains("192.0.2.7"), "Contact: {contact}");
     // T1 = 2 s: no retransmission within a second.
@@ -546,4 +525,19 @@ async fn reload_applies_settings_to_new_requests() {
     // finds room.
     let ringing = UdpClient::new(rebound).await;
     assert_eq!(ringing.request(&ring("ring-4")).await.status, 180);
+}
+
+/// A 200 with the given Server header, SDP payload type and `c=` address.
+fn assert_answered_with(answered: &Response, server: &str, payload: u8, address: &str) {
+    assert_eq!(answered.header("Server"), Some(server), "{}", answered.raw);
+    for line in [
+        format!("m=audio 40000 RTP/AVP {payload}\r\n"),
+        format!("c=IN IP4 {address}\r\n"),
+    ] {
+        assert!(
+            answered.body.contains(&line),
+            "{line:?} in:\n{}",
+            answered.body
+        );
+    }
 }
