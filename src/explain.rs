@@ -235,8 +235,8 @@ impl<'a> Report<'a> {
             "in a dialog the daemon established, the rules decide (no match: 200 OK):";
         const PRACK: &str = "PRACK: answered by the transaction layer, never by the rules \
             (RFC 3262 §3): 200 when its RAck names a reliable provisional response awaiting \
-            PRACK, else 481 (as in a freshly started daemon, where none awaits); 400 without \
-            a valid RAck:";
+            PRACK (with the SDP answer when it carries a new offer), else 481 (as in a \
+            freshly started daemon, where none awaits); 400 without a valid RAck:";
         let method = request.method();
         if method == "ACK" {
             self.line(ACK);

@@ -149,6 +149,28 @@ impl Engine {
         &self.sdp
     }
 
+    /// RFC 3262 §5: the 200 to a PRACK that carries an offer carries the
+    /// answer.
+    async fn answer_prack_offer(
+        &self,
+        mut transaction: crate::transaction::ServerTransaction,
+        request: &Request,
+        listener: &ListenerInfo,
+    ) {
+        let answer = self.sdp.answer(request, listener.local.ip());
+        let parts = sip::ResponseParts {
+            status: 200,
+            reason: reason_phrase(200),
+            extra_headers: b"",
+            content_type: Some("application/sdp"),
+            body: answer.as_bytes(),
+        };
+        info!(call_id = request.call_id(), peer = %transaction.peer(), "PRACK with a new offer answered");
+        if let Err(error) = transaction.respond(&parts).await {
+            warn!(%error, "response to PRACK not sent");
+        }
+    }
+
     pub fn registrar(&self) -> &Registrar {
         &self.registrar
     }
@@ -202,6 +224,11 @@ impl Engine {
             dialog,
         } = match self.transactions.receive(&request, flow, listener).await {
             Received::Handled => return,
+            Received::PrackOffer(transaction) => {
+                return self
+                    .answer_prack_offer(*transaction, &request, listener)
+                    .await;
+            }
             Received::New(new) => *new,
         };
         let observed = self.observer.as_ref().map(|observer| {

@@ -8,9 +8,11 @@ use std::sync::Arc;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use super::reliable::PrackMatch;
 use super::server::TxShared;
 use super::{
-    NewRequest, RAck, Received, ServerTransaction, TransactionKey, TransactionLayer, new_tag,
+    NewRequest, RAck, Received, ServerTransaction, TransactionKey, TransactionLayer, has_sdp,
+    new_tag,
 };
 use crate::sip::{
     Rejected, Request, ResponseParts, ResponseSummary, ResponseTemplate, reason_phrase,
@@ -46,8 +48,7 @@ impl TransactionLayer {
             return Received::Handled;
         }
         if method == "PRACK" {
-            self.receive_prack(request, key, flow, listener).await;
-            return Received::Handled;
+            return self.receive_prack(request, key, flow, listener).await;
         }
         let dialog = match request.to_tag() {
             None => None,
@@ -107,28 +108,44 @@ impl TransactionLayer {
 
     /// RFC 3262 §3: a PRACK acknowledging the reliable provisional response
     /// that awaits it gets 200; any other PRACK 481 (400 without a RAck).
+    /// One carrying a new offer goes back to the engine for its answer (§5).
     async fn receive_prack(
         &self,
         request: &Request,
         key: TransactionKey,
         flow: Flow,
         listener: &ListenerInfo,
-    ) {
-        let status = match (RAck::of(request), request.to_tag()) {
-            (None, _) => 400,
-            (Some(rack), Some(to_tag)) => {
-                let acknowledged = self.core.reliable.prack(
+    ) -> Received {
+        let matched = match (RAck::of(request), request.to_tag()) {
+            (None, _) => Err(400),
+            (Some(rack), Some(to_tag)) => self
+                .core
+                .reliable
+                .prack(
                     request.call_id(),
                     to_tag,
                     request.from_tag().unwrap_or(""),
                     &rack,
-                );
-                if acknowledged { 200 } else { 481 }
+                    has_sdp(request),
+                )
+                .ok_or(481),
+            (Some(_), None) => Err(481),
+        };
+        let status = match matched {
+            Ok(PrackMatch::NewOffer) => {
+                if let Some(transaction) =
+                    self.open(request, key.clone(), flow.clone(), listener, None, false)
+                {
+                    return Received::PrackOffer(Box::new(transaction));
+                }
+                200
             }
-            (Some(_), None) => 481,
+            Ok(PrackMatch::Acknowledged) => 200,
+            Err(status) => status,
         };
         self.answer(request, key, flow, listener, status, None)
             .await;
+        Received::Handled
     }
 
     /// Delivers a response to the client transaction it belongs to.

@@ -95,11 +95,20 @@ impl Core {
     }
 }
 
+/// Whether a request carries a body (an SDP offer or answer, in the
+/// requests that take part in offer/answer).
+pub(crate) fn has_sdp(request: &crate::sip::Request) -> bool {
+    !request.body().trim_ascii().is_empty()
+}
+
 /// What the layer made of a received request.
 #[derive(Debug)]
 pub enum Received {
     /// A new request for the rules; answer it through the transaction.
     New(Box<NewRequest>),
+    /// A PRACK carrying a new offer (RFC 3262 §5): answer 200 with the SDP
+    /// answer through the transaction.
+    PrackOffer(Box<ServerTransaction>),
     /// Fully handled here (retransmission, ACK, CANCEL, BYE, 481, 503).
     Handled,
 }
@@ -242,6 +251,7 @@ impl TransactionLayer {
             local_tag,
             request.from_tag().unwrap_or(""),
             request.cseq(),
+            has_sdp(request),
         );
         PrackRegistration {
             core: self.core.clone(),

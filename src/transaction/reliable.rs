@@ -16,6 +16,9 @@ use crate::sip::Request;
 pub struct Reliable {
     key: DialogKey,
     invite_cseq: u32,
+    /// Whether the INVITE carried an SDP offer (so SDP in a reliable
+    /// provisional response is the answer).
+    invite_offer: bool,
     state: Mutex<State>,
     /// Woken by each PRACK that acknowledges the pending response.
     prack: Notify,
@@ -30,6 +33,18 @@ pub struct Reliable {
 struct State {
     next_rseq: u32,
     pending: Option<Pending>,
+    /// The first offer/answer exchange is complete: SDP in a PRACK from now
+    /// on is a new offer (RFC 3262 §5).
+    negotiated: bool,
+}
+
+/// What a matching PRACK calls for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PrackMatch {
+    /// 200, without a body (no SDP, or the answer to our offer).
+    Acknowledged,
+    /// 200 with the SDP answer to the offer the PRACK carries (§5).
+    NewOffer,
 }
 
 /// The reliable provisional response awaiting its PRACK.
@@ -105,15 +120,17 @@ pub fn reliable_header_lines(rseq: impl std::fmt::Display, rule_lines: &[u8]) ->
 }
 
 impl Reliable {
-    fn new(key: DialogKey, invite_cseq: u32) -> Self {
+    fn new(key: DialogKey, invite_cseq: u32, invite_offer: bool) -> Self {
         Self {
             key,
             invite_cseq,
+            invite_offer,
             // §3: the first RSeq is random (below 2^31 - 1, the limit, with
             // room to count up), so numbers do not repeat across restarts.
             state: Mutex::new(State {
                 next_rseq: fastrand::u32(1..1 << 30),
                 pending: None,
+                negotiated: false,
             }),
             prack: Notify::new(),
             timed_out: CancellationToken::new(),
@@ -130,6 +147,8 @@ impl Reliable {
         let rseq = state.next_rseq;
         state.next_rseq = rseq.wrapping_add(1);
         state.pending = Some(Pending { rseq, with_sdp });
+        // SDP answering the INVITE's offer completes the first exchange.
+        state.negotiated |= with_sdp && self.invite_offer;
         rseq
     }
 
@@ -198,19 +217,28 @@ impl Reliable {
         self.finished.cancel();
     }
 
-    /// A PRACK for this INVITE: true when it acknowledges the pending
-    /// response (§3: anything else gets 481).
-    fn prack(&self, rack: &RAck<'_>) -> bool {
+    /// A PRACK for this INVITE, with or without SDP: a match when it
+    /// acknowledges the pending response (§3: anything else gets 481).
+    fn prack(&self, rack: &RAck<'_>, with_sdp: bool) -> Option<PrackMatch> {
         let mut state = self.lock();
         let matches = state.pending.is_some_and(|p| p.rseq == rack.rseq)
             && rack.cseq == self.invite_cseq
             && rack.method == "INVITE";
-        if matches {
-            state.pending = None;
-            drop(state);
-            self.prack.notify_waiters();
+        if !matches {
+            return None;
         }
-        matches
+        state.pending = None;
+        // §5: after the first exchange, SDP in a PRACK is a new offer;
+        // before it, the answer to the offer in our response.
+        let outcome = if with_sdp && state.negotiated {
+            PrackMatch::NewOffer
+        } else {
+            PrackMatch::Acknowledged
+        };
+        state.negotiated |= with_sdp;
+        drop(state);
+        self.prack.notify_waiters();
+        Some(outcome)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -233,9 +261,10 @@ impl ReliableTable {
         local_tag: &str,
         remote_tag: &str,
         invite_cseq: u32,
+        invite_offer: bool,
     ) -> Arc<Reliable> {
         let key = DialogKey::new(call_id, local_tag, remote_tag);
-        let reliable = Arc::new(Reliable::new(key.clone(), invite_cseq));
+        let reliable = Arc::new(Reliable::new(key.clone(), invite_cseq, invite_offer));
         self.lock().insert(key, reliable.clone());
         reliable
     }
@@ -263,18 +292,19 @@ impl ReliableTable {
             .is_some_and(|reliable| !reliable.finished.is_cancelled())
     }
 
-    /// Matches a PRACK: whether it acknowledges a pending response of the
-    /// early dialog it names.
+    /// Matches a PRACK against the pending response of the early dialog it
+    /// names.
     pub(crate) fn prack(
         &self,
         call_id: &str,
         local_tag: &str,
         remote_tag: &str,
         rack: &RAck<'_>,
-    ) -> bool {
+        with_sdp: bool,
+    ) -> Option<PrackMatch> {
         let key = DialogKey::new(call_id, local_tag, remote_tag);
         let found = self.lock().get(&key).cloned();
-        found.is_some_and(|reliable| reliable.prack(rack))
+        found.and_then(|reliable| reliable.prack(rack, with_sdp))
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<DialogKey, Arc<Reliable>>> {
@@ -328,20 +358,53 @@ mod tests {
     #[test]
     fn a_prack_acknowledges_only_the_pending_response_once() {
         let table = ReliableTable::default();
-        let reliable = table.register("c", "local", "remote", 7);
+        let reliable = table.register("c", "local", "remote", 7, false);
         let rseq = reliable.next_rseq(true);
         assert!(reliable.pending_with_sdp());
         assert!(reliable.awaits(rseq) && !reliable.awaits(rseq + 1));
         let rack = |rseq, cseq, method| RAck { rseq, cseq, method };
-        assert!(!table.prack("c", "local", "remote", &rack(rseq + 1, 7, "INVITE")));
-        assert!(!table.prack("c", "local", "remote", &rack(rseq, 6, "INVITE")));
-        assert!(!table.prack("c", "local", "other", &rack(rseq, 7, "INVITE")));
-        assert!(table.prack("c", "local", "remote", &rack(rseq, 7, "INVITE")));
+        let prack = |remote, rack: RAck<'_>| table.prack("c", "local", remote, &rack, false);
+        assert_eq!(prack("remote", rack(rseq + 1, 7, "INVITE")), None);
+        assert_eq!(prack("remote", rack(rseq, 6, "INVITE")), None);
+        assert_eq!(prack("other", rack(rseq, 7, "INVITE")), None);
+        assert_eq!(
+            prack("remote", rack(rseq, 7, "INVITE")),
+            Some(PrackMatch::Acknowledged)
+        );
         assert!(!reliable.is_pending());
-        assert!(!table.prack("c", "local", "remote", &rack(rseq, 7, "INVITE")));
+        assert_eq!(prack("remote", rack(rseq, 7, "INVITE")), None);
         assert_eq!(reliable.next_rseq(false), rseq + 1, "RSeq grows by one");
-        assert!(!table.prack("c", "local", "remote", &rack(rseq + 1, 7, "BYE")));
+        assert_eq!(prack("remote", rack(rseq + 1, 7, "BYE")), None);
         table.remove(&reliable);
-        assert!(!table.prack("c", "local", "remote", &rack(rseq + 1, 7, "INVITE")));
+        assert_eq!(prack("remote", rack(rseq + 1, 7, "INVITE")), None);
+    }
+
+    /// §5: SDP in a PRACK answers our offer in a reliable response; once
+    /// the first exchange is complete, it is a new offer.
+    #[test]
+    fn sdp_in_a_prack_is_an_answer_then_a_new_offer() {
+        let table = ReliableTable::default();
+        let rack = |rseq| RAck {
+            rseq,
+            cseq: 1,
+            method: "INVITE",
+        };
+        // Late offer: our 183 offers, the PRACK answers, the next PRACK offers.
+        let late = table.register("late", "l", "r", 1, false);
+        let first = late.next_rseq(true);
+        let prack = |rseq, sdp| table.prack("late", "l", "r", &rack(rseq), sdp);
+        assert_eq!(prack(first, true), Some(PrackMatch::Acknowledged));
+        let second = late.next_rseq(false);
+        assert_eq!(prack(second, true), Some(PrackMatch::NewOffer));
+        // The INVITE offered and our 183 answered: a PRACK's SDP is an offer.
+        let early = table.register("early", "l", "r", 1, true);
+        let first = early.next_rseq(true);
+        let prack = |rseq, sdp| table.prack("early", "l", "r", &rack(rseq), sdp);
+        assert_eq!(prack(first, true), Some(PrackMatch::NewOffer));
+        // Without SDP in the 183 the INVITE's offer is still open.
+        let open = table.register("open", "l", "r", 1, true);
+        let first = open.next_rseq(false);
+        let prack = |rseq, sdp| table.prack("open", "l", "r", &rack(rseq), sdp);
+        assert_eq!(prack(first, false), Some(PrackMatch::Acknowledged));
     }
 }

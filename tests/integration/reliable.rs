@@ -5,7 +5,7 @@
 //! provisional at a time, PRACKs after the final response, re-INVITEs, 500
 //! when no PRACK comes, CANCEL while waiting, and `[server]
 //! reliable_provisionals`, a rule that sets RSeq or Require itself, and
-//! UPDATE in the early dialog.
+//! UPDATE in the early dialog, and SDP in a PRACK (answer or new offer).
 
 use std::time::Duration;
 
@@ -534,4 +534,75 @@ async fn recv_status_after(client: &UdpClient, message: &str, method: &str) -> R
             return response;
         }
     }
+}
+
+/// RFC 3262 §5: SDP in a PRACK that answers our offer (late offer: the
+/// INVITE had none) gets a plain 200; SDP in a PRACK after the exchange is
+/// complete is a new offer, and the 200 carries the answer.
+#[tokio::test(start_paused = true)]
+async fn a_prack_with_a_new_offer_gets_the_answer_in_its_200() {
+    let daemon = TestDaemon::start(&config(
+        "",
+        r#"
+[[rule]]
+name = "early-media"
+match.method = "INVITE"
+progress = [{ status = 183, body.sdp = "answer" }]
+accept = { delay_ms = 5000 }
+"#,
+    ));
+    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
+    let with_sdp = |message: String, sdp: &str| {
+        message.replace(
+            "Content-Length: 0\r\n\r\n",
+            &format!(
+                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+                sdp.len()
+            ),
+        )
+    };
+    let client = UdpClient::new(daemon.udp()).await;
+
+    // The INVITE offers, the 183 answers: the PRACK's SDP is a new offer.
+    client
+        .send(&with_sdp(invite("rel-offer", "Require: 100rel\r\n"), offer))
+        .await;
+    let early = recv_status(&client, 183).await;
+    let tag = early.to_tag().expect("tag");
+    let rack = format!("{} 1 INVITE", rseq(&early));
+    let new_offer = offer.replace("o=- 1 1", "o=- 1 2");
+    let prack_offer = with_sdp(prack("rel-offer", &tag, 2, &rack, "o1"), &new_offer);
+    let answered = recv_status_after(&client, &prack_offer, "PRACK").await;
+    assert_eq!(
+        (answered.status, answered.header("Content-Type")),
+        (200, Some("application/sdp")),
+        "{}",
+        answered.raw
+    );
+    assert!(
+        answered.body.contains("m=audio 40000 RTP/AVP 0"),
+        "{}",
+        answered.body
+    );
+
+    // Late offer: the 183 offers, the PRACK answers; its 200 has no body.
+    client
+        .send(&invite("rel-late", "Require: 100rel\r\n"))
+        .await;
+    let early = recv_status(&client, 183).await;
+    assert!(
+        early.body.contains("m=audio 40000"),
+        "our offer: {}",
+        early.body
+    );
+    let tag = early.to_tag().expect("tag");
+    let rack = format!("{} 1 INVITE", rseq(&early));
+    let prack_answer = with_sdp(prack("rel-late", &tag, 2, &rack, "l1"), offer);
+    let acknowledged = recv_status_after(&client, &prack_answer, "PRACK").await;
+    assert_eq!(
+        (acknowledged.status, acknowledged.body.as_str()),
+        (200, ""),
+        "{}",
+        acknowledged.raw
+    );
 }
