@@ -150,7 +150,7 @@ impl Engine {
     }
 
     /// RFC 3262 §5: the 200 to a PRACK that carries an offer carries the
-    /// answer.
+    /// answer; an offer no answer can be made for gets 488.
     async fn answer_prack_offer(
         &self,
         mut transaction: crate::transaction::ServerTransaction,
@@ -158,14 +158,15 @@ impl Engine {
         listener: &ListenerInfo,
     ) {
         let answer = self.sdp.answer(request, listener.local.ip());
+        let status = if answer.is_empty() { 488 } else { 200 };
         let parts = sip::ResponseParts {
-            status: 200,
-            reason: reason_phrase(200),
+            status,
+            reason: reason_phrase(status),
             extra_headers: b"",
             content_type: Some("application/sdp"),
             body: answer.as_bytes(),
         };
-        info!(call_id = request.call_id(), peer = %transaction.peer(), "PRACK with a new offer answered");
+        info!(call_id = request.call_id(), status, peer = %transaction.peer(), "PRACK with a new offer answered");
         if let Err(error) = transaction.respond(&parts).await {
             warn!(%error, "response to PRACK not sent");
         }
@@ -222,6 +223,7 @@ impl Engine {
         let NewRequest {
             transaction,
             dialog,
+            early_dialog,
         } = match self.transactions.receive(&request, flow, listener).await {
             Received::Handled => return,
             Received::PrackOffer(transaction) => {
@@ -237,7 +239,7 @@ impl Engine {
                 observer.request(&request, source.peer, source.transport),
             )
         });
-        if dialog.is_none() && self.draining.load(Ordering::Acquire) {
+        if dialog.is_none() && !early_dialog && self.draining.load(Ordering::Acquire) {
             return refuse(transaction, &request, observed, 503, "Retry-After: 5\r\n").await;
         }
         let snapshot = self.current.load_full();
@@ -266,6 +268,7 @@ impl Engine {
             (_, Some(selected)) => selected,
             // §12.2.2: in-dialog requests no rule answers get 200.
             (Some(dialog), None) => protocol::in_dialog_default(&request, dialog),
+            (None, None) if early_dialog => protocol::early_dialog_default(),
             (None, None) => snapshot.rules.fallback_selection(),
         };
         if matches!(*selected.policy, ReplyPolicy::Drop) {

@@ -133,24 +133,39 @@ fn option_tags(request: &Request, name: HeaderName) -> impl Iterator<Item = &str
 
 /// An in-dialog request no rule answers gets 200; a re-INVITE or UPDATE that
 /// carries an offer gets the dialog's previous SDP answer again.
+/// An UPDATE in an early dialog no rule answers gets 200, with the SDP
+/// answer to its offer (RFC 3311 §5.2; none without an offer).
+pub(super) fn early_dialog_default() -> Selected {
+    accept_200(RULE.into(), Some("application/sdp".into()), Body::SdpAnswer)
+}
+
 pub(super) fn in_dialog_default(request: &Request, dialog: &Dialog) -> Selected {
     let offers = matches!(request.method(), "INVITE" | "UPDATE") && !request.body().is_empty();
     let answer = dialog
         .answer()
         .filter(|_| offers)
         .and_then(|b| String::from_utf8(b.to_vec()).ok());
+    accept_200(
+        dialog.rule.clone(),
+        answer.is_some().then(|| "application/sdp".into()),
+        answer.map_or(Body::None, |sdp| Body::Text(Template::literal(&sdp))),
+    )
+}
+
+/// A policy answering 200 at once.
+fn accept_200(rule: Arc<str>, content_type: Option<Box<str>>, body: Body) -> Selected {
     let step = Step {
         verb: Verb::Accept,
         status: 200,
         reason: Template::literal(reason_phrase(200)),
         extra_headers: HeaderLines::default(),
-        content_type: answer.is_some().then(|| "application/sdp".into()),
-        body: answer.map_or(Body::None, |sdp| Body::Text(Template::literal(&sdp))),
+        content_type,
+        body,
         delay: Delay::ZERO,
         hangup_after: None,
     };
     Selected {
-        rule: dialog.rule.clone(),
+        rule,
         policy: Arc::new(ReplyPolicy::Respond {
             progress: Vec::new(),
             final_step: Some(step),

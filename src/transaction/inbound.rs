@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::reliable::PrackMatch;
+use super::reliable::{EarlyRefusal, PrackMatch};
 use super::server::TxShared;
 use super::{
     NewRequest, RAck, Received, ServerTransaction, TransactionKey, TransactionLayer, has_sdp,
@@ -50,6 +50,7 @@ impl TransactionLayer {
         if method == "PRACK" {
             return self.receive_prack(request, key, flow, listener).await;
         }
+        let mut early_dialog = false;
         let dialog = match request.to_tag() {
             None => None,
             Some(to_tag) => match self.core.dialogs.find(
@@ -58,14 +59,29 @@ impl TransactionLayer {
                 request.from_tag().unwrap_or(""),
             ) {
                 // RFC 3311 §5.2: an UPDATE in an early dialog (one with
-                // reliable provisional responses) goes to the rules.
+                // reliable provisional responses) goes to the rules, unless
+                // its CSeq is old or its offer collides with an open one.
                 None if method == "UPDATE"
-                    && self.core.reliable.in_early_dialog(
+                    && let Some(checked) = self.core.reliable.early_request(
                         request.call_id(),
                         to_tag,
                         request.from_tag().unwrap_or(""),
+                        request.cseq(),
+                        has_sdp(request),
                     ) =>
                 {
+                    if let Err(refusal) = checked {
+                        let (status, extra_headers) = match refusal {
+                            EarlyRefusal::OldCSeq => (500, &b""[..]),
+                            EarlyRefusal::OurOfferOpen => (491, &b""[..]),
+                            EarlyRefusal::TheirOfferOpen => (500, &b"Retry-After: 3\r\n"[..]),
+                        };
+                        let transaction =
+                            self.open_or_stateless(request, key, flow, listener, None);
+                        send_answer(transaction, request, status, extra_headers).await;
+                        return Received::Handled;
+                    }
+                    early_dialog = true;
                     None
                 }
                 // §12.2.2: a request for a dialog we do not know.
@@ -98,6 +114,7 @@ impl TransactionLayer {
             Some(transaction) => Received::New(Box::new(NewRequest {
                 transaction,
                 dialog,
+                early_dialog,
             })),
             None => {
                 self.refuse_when_full(request, flow, listener).await;
@@ -116,6 +133,20 @@ impl TransactionLayer {
         flow: Flow,
         listener: &ListenerInfo,
     ) -> Received {
+        let with_sdp = has_sdp(request);
+        // One that may carry an offer gets its transaction before its RAck
+        // is matched: when the table is full, a 503 leaves the state as is.
+        let opened = if with_sdp {
+            match self.open(request, key.clone(), flow.clone(), listener, None, false) {
+                Some(transaction) => Some(transaction),
+                None => {
+                    self.refuse_when_full(request, flow, listener).await;
+                    return Received::Handled;
+                }
+            }
+        } else {
+            None
+        };
         let matched = match (RAck::of(request), request.to_tag()) {
             (None, _) => Err(400),
             (Some(rack), Some(to_tag)) => self
@@ -126,25 +157,26 @@ impl TransactionLayer {
                     to_tag,
                     request.from_tag().unwrap_or(""),
                     &rack,
-                    has_sdp(request),
+                    request.cseq(),
+                    with_sdp,
                 )
                 .ok_or(481),
             (Some(_), None) => Err(481),
         };
-        let status = match matched {
-            Ok(PrackMatch::NewOffer) => {
-                if let Some(transaction) =
-                    self.open(request, key.clone(), flow.clone(), listener, None, false)
-                {
-                    return Received::PrackOffer(Box::new(transaction));
-                }
-                200
+        let (status, opened) = match (matched, opened) {
+            (Ok(PrackMatch::NewOffer), Some(transaction)) => {
+                return Received::PrackOffer(Box::new(transaction));
             }
-            Ok(PrackMatch::Acknowledged) => 200,
-            Err(status) => status,
+            (Ok(_), opened) => (200, opened),
+            (Err(status), opened) => (status, opened),
         };
-        self.answer(request, key, flow, listener, status, None)
-            .await;
+        match opened {
+            Some(transaction) => send_answer(transaction, request, status, b"").await,
+            None => {
+                self.answer(request, key, flow, listener, status, None)
+                    .await;
+            }
+        }
         Received::Handled
     }
 
@@ -298,20 +330,23 @@ impl TransactionLayer {
         status: u16,
         to_tag: Option<String>,
     ) {
-        let peer = flow.peer;
-        let mut transaction =
-            match self.open(request, key, flow.clone(), listener, to_tag.clone(), false) {
-                Some(transaction) => transaction,
-                None => self.stateless(request, flow, listener, to_tag),
-            };
-        let parts = ResponseParts {
-            status,
-            reason: reason_phrase(status),
-            ..ResponseParts::default()
-        };
-        info!(method = request.method(), call_id = request.call_id(), status, %peer, "answered by the transaction layer");
-        if let Err(error) = transaction.respond(&parts).await {
-            warn!(%error, status, "response not sent");
+        let transaction = self.open_or_stateless(request, key, flow, listener, to_tag);
+        send_answer(transaction, request, status, b"").await;
+    }
+
+    /// A transaction of its own for a response the layer decides, or a
+    /// stateless one when the table is full.
+    fn open_or_stateless(
+        &self,
+        request: &Request,
+        key: TransactionKey,
+        flow: Flow,
+        listener: &ListenerInfo,
+        to_tag: Option<String>,
+    ) -> ServerTransaction {
+        match self.open(request, key, flow.clone(), listener, to_tag.clone(), false) {
+            Some(transaction) => transaction,
+            None => self.stateless(request, flow, listener, to_tag),
         }
     }
 
@@ -378,5 +413,24 @@ impl TransactionLayer {
             self.core.settings().force_rport,
         );
         flow.to_peer(destination)
+    }
+}
+
+/// Sends a response the transaction layer decided (logged at info).
+async fn send_answer(
+    mut transaction: ServerTransaction,
+    request: &Request,
+    status: u16,
+    extra_headers: &[u8],
+) {
+    let parts = ResponseParts {
+        status,
+        reason: reason_phrase(status),
+        extra_headers,
+        ..ResponseParts::default()
+    };
+    info!(method = request.method(), call_id = request.call_id(), status, peer = %transaction.peer(), "answered by the transaction layer");
+    if let Err(error) = transaction.respond(&parts).await {
+        warn!(%error, status, "response not sent");
     }
 }

@@ -95,10 +95,17 @@ impl Core {
     }
 }
 
-/// Whether a request carries a body (an SDP offer or answer, in the
-/// requests that take part in offer/answer).
+/// Whether a request carries an SDP body (an offer or an answer).
 pub(crate) fn has_sdp(request: &crate::sip::Request) -> bool {
+    let media_type = |value: &str| {
+        let end = value.find(';').unwrap_or(value.len());
+        value[..end].trim().eq_ignore_ascii_case("application/sdp")
+    };
     !request.body().trim_ascii().is_empty()
+        && request
+            .header_values(crate::sip::HeaderName::ContentType)
+            .next()
+            .is_some_and(media_type)
 }
 
 /// What the layer made of a received request.
@@ -118,6 +125,9 @@ pub enum Received {
 pub struct NewRequest {
     pub transaction: ServerTransaction,
     pub dialog: Option<Arc<Dialog>>,
+    /// An UPDATE in an early dialog (RFC 3311): not new, but with no
+    /// confirmed dialog yet.
+    pub early_dialog: bool,
 }
 
 /// An INVITE's reliable provisional responses, registered for PRACK

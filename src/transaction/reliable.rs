@@ -16,9 +16,6 @@ use crate::sip::Request;
 pub struct Reliable {
     key: DialogKey,
     invite_cseq: u32,
-    /// Whether the INVITE carried an SDP offer (so SDP in a reliable
-    /// provisional response is the answer).
-    invite_offer: bool,
     state: Mutex<State>,
     /// Woken by each PRACK that acknowledges the pending response.
     prack: Notify,
@@ -33,9 +30,22 @@ pub struct Reliable {
 struct State {
     next_rseq: u32,
     pending: Option<Pending>,
-    /// The first offer/answer exchange is complete: SDP in a PRACK from now
-    /// on is a new offer (RFC 3262 §5).
-    negotiated: bool,
+    exchange: Exchange,
+    /// Highest CSeq of the peer's requests in the early dialog (§12.2.2).
+    remote_cseq: u32,
+}
+
+/// Where the early dialog's offer/answer stands (RFC 3262 §5, RFC 3311).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exchange {
+    /// No offer yet (an INVITE without SDP, before our offer).
+    NotStarted,
+    /// The INVITE's offer awaits our answer.
+    TheirOfferOpen,
+    /// Our offer in a reliable provisional response awaits the PRACK's answer.
+    OurOfferOpen,
+    /// An exchange is complete: SDP from the peer is a new offer.
+    Complete,
 }
 
 /// What a matching PRACK calls for.
@@ -45,6 +55,18 @@ pub(crate) enum PrackMatch {
     Acknowledged,
     /// 200 with the SDP answer to the offer the PRACK carries (§5).
     NewOffer,
+}
+
+/// Why a request in the early dialog is refused before the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EarlyRefusal {
+    /// §12.2.2: a CSeq not above the last one: 500.
+    OldCSeq,
+    /// RFC 3311 §5.2: an offer while ours awaits its answer: 491.
+    OurOfferOpen,
+    /// RFC 3311 §5.2: an offer while theirs awaits our answer: 500 with
+    /// Retry-After.
+    TheirOfferOpen,
 }
 
 /// The reliable provisional response awaiting its PRACK.
@@ -124,13 +146,17 @@ impl Reliable {
         Self {
             key,
             invite_cseq,
-            invite_offer,
             // §3: the first RSeq is random (below 2^31 - 1, the limit, with
             // room to count up), so numbers do not repeat across restarts.
             state: Mutex::new(State {
                 next_rseq: fastrand::u32(1..1 << 30),
                 pending: None,
-                negotiated: false,
+                exchange: if invite_offer {
+                    Exchange::TheirOfferOpen
+                } else {
+                    Exchange::NotStarted
+                },
+                remote_cseq: invite_cseq,
             }),
             prack: Notify::new(),
             timed_out: CancellationToken::new(),
@@ -147,8 +173,13 @@ impl Reliable {
         let rseq = state.next_rseq;
         state.next_rseq = rseq.wrapping_add(1);
         state.pending = Some(Pending { rseq, with_sdp });
-        // SDP answering the INVITE's offer completes the first exchange.
-        state.negotiated |= with_sdp && self.invite_offer;
+        if with_sdp {
+            state.exchange = match state.exchange {
+                Exchange::TheirOfferOpen => Exchange::Complete,
+                Exchange::NotStarted => Exchange::OurOfferOpen,
+                open_or_done => open_or_done,
+            };
+        }
         rseq
     }
 
@@ -217,9 +248,29 @@ impl Reliable {
         self.finished.cancel();
     }
 
-    /// A PRACK for this INVITE, with or without SDP: a match when it
-    /// acknowledges the pending response (§3: anything else gets 481).
-    fn prack(&self, rack: &RAck<'_>, with_sdp: bool) -> Option<PrackMatch> {
+    /// A non-PRACK request in the early dialog (an UPDATE): refused when
+    /// its CSeq is old or its offer collides with an open one; otherwise
+    /// its CSeq is remembered.
+    fn early_request(&self, cseq: u32, with_offer: bool) -> Result<(), EarlyRefusal> {
+        let mut state = self.lock();
+        if cseq <= state.remote_cseq {
+            return Err(EarlyRefusal::OldCSeq);
+        }
+        match (with_offer, state.exchange) {
+            (true, Exchange::OurOfferOpen) => return Err(EarlyRefusal::OurOfferOpen),
+            (true, Exchange::TheirOfferOpen) => return Err(EarlyRefusal::TheirOfferOpen),
+            // The rules answer it: the exchange is complete after.
+            (true, _) => state.exchange = Exchange::Complete,
+            (false, _) => {}
+        }
+        state.remote_cseq = cseq;
+        Ok(())
+    }
+
+    /// A PRACK for this INVITE (CSeq `cseq`), with or without SDP: a match
+    /// when it acknowledges the pending response (§3: anything else gets
+    /// 481).
+    fn prack(&self, rack: &RAck<'_>, cseq: u32, with_sdp: bool) -> Option<PrackMatch> {
         let mut state = self.lock();
         let matches = state.pending.is_some_and(|p| p.rseq == rack.rseq)
             && rack.cseq == self.invite_cseq
@@ -228,14 +279,17 @@ impl Reliable {
             return None;
         }
         state.pending = None;
-        // §5: after the first exchange, SDP in a PRACK is a new offer;
-        // before it, the answer to the offer in our response.
-        let outcome = if with_sdp && state.negotiated {
-            PrackMatch::NewOffer
-        } else {
-            PrackMatch::Acknowledged
+        state.remote_cseq = state.remote_cseq.max(cseq);
+        // §5: SDP in a PRACK answers our open offer, or after a complete
+        // exchange is a new offer; otherwise it has no place and is ignored.
+        let outcome = match (with_sdp, state.exchange) {
+            (true, Exchange::OurOfferOpen) => {
+                state.exchange = Exchange::Complete;
+                PrackMatch::Acknowledged
+            }
+            (true, Exchange::Complete) => PrackMatch::NewOffer,
+            _ => PrackMatch::Acknowledged,
         };
-        state.negotiated |= with_sdp;
         drop(state);
         self.prack.notify_waiters();
         Some(outcome)
@@ -283,13 +337,23 @@ impl ReliableTable {
         }
     }
 
-    /// Whether the early dialog named is under way: a reliable provisional
-    /// response was sent in it, and no final response yet.
-    pub(crate) fn in_early_dialog(&self, call_id: &str, local_tag: &str, remote_tag: &str) -> bool {
+    /// A request (an UPDATE) in the early dialog named, when one is under
+    /// way (a reliable provisional response was sent in it, and no final
+    /// response yet): `None` when there is none, else whether it may go to
+    /// the rules.
+    pub(crate) fn early_request(
+        &self,
+        call_id: &str,
+        local_tag: &str,
+        remote_tag: &str,
+        cseq: u32,
+        with_offer: bool,
+    ) -> Option<Result<(), EarlyRefusal>> {
         let key = DialogKey::new(call_id, local_tag, remote_tag);
-        self.lock()
-            .get(&key)
-            .is_some_and(|reliable| !reliable.finished.is_cancelled())
+        let found = self.lock().get(&key).cloned();
+        found
+            .filter(|reliable| !reliable.finished.is_cancelled())
+            .map(|reliable| reliable.early_request(cseq, with_offer))
     }
 
     /// Matches a PRACK against the pending response of the early dialog it
@@ -300,11 +364,12 @@ impl ReliableTable {
         local_tag: &str,
         remote_tag: &str,
         rack: &RAck<'_>,
+        cseq: u32,
         with_sdp: bool,
     ) -> Option<PrackMatch> {
         let key = DialogKey::new(call_id, local_tag, remote_tag);
         let found = self.lock().get(&key).cloned();
-        found.and_then(|reliable| reliable.prack(rack, with_sdp))
+        found.and_then(|reliable| reliable.prack(rack, cseq, with_sdp))
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<DialogKey, Arc<Reliable>>> {
@@ -363,7 +428,7 @@ mod tests {
         assert!(reliable.pending_with_sdp());
         assert!(reliable.awaits(rseq) && !reliable.awaits(rseq + 1));
         let rack = |rseq, cseq, method| RAck { rseq, cseq, method };
-        let prack = |remote, rack: RAck<'_>| table.prack("c", "local", remote, &rack, false);
+        let prack = |remote, rack: RAck<'_>| table.prack("c", "local", remote, &rack, 8, false);
         assert_eq!(prack("remote", rack(rseq + 1, 7, "INVITE")), None);
         assert_eq!(prack("remote", rack(rseq, 6, "INVITE")), None);
         assert_eq!(prack("other", rack(rseq, 7, "INVITE")), None);
@@ -379,32 +444,74 @@ mod tests {
         assert_eq!(prack("remote", rack(rseq + 1, 7, "INVITE")), None);
     }
 
-    /// §5: SDP in a PRACK answers our offer in a reliable response; once
-    /// the first exchange is complete, it is a new offer.
-    #[test]
-    fn sdp_in_a_prack_is_an_answer_then_a_new_offer() {
-        let table = ReliableTable::default();
-        let rack = |rseq| RAck {
+    fn rack(rseq: u32) -> RAck<'static> {
+        RAck {
             rseq,
             cseq: 1,
             method: "INVITE",
-        };
+        }
+    }
+
+    /// §5: SDP in a PRACK answers our open offer; once an exchange is
+    /// complete it is a new offer; while the INVITE's offer is open it has
+    /// no place and changes nothing.
+    #[test]
+    fn sdp_in_a_prack_is_an_answer_then_a_new_offer() {
+        let table = ReliableTable::default();
         // Late offer: our 183 offers, the PRACK answers, the next PRACK offers.
         let late = table.register("late", "l", "r", 1, false);
+        let prack = |rseq, sdp| table.prack("late", "l", "r", &rack(rseq), 2, sdp);
         let first = late.next_rseq(true);
-        let prack = |rseq, sdp| table.prack("late", "l", "r", &rack(rseq), sdp);
         assert_eq!(prack(first, true), Some(PrackMatch::Acknowledged));
         let second = late.next_rseq(false);
         assert_eq!(prack(second, true), Some(PrackMatch::NewOffer));
+
         // The INVITE offered and our 183 answered: a PRACK's SDP is an offer.
         let early = table.register("early", "l", "r", 1, true);
         let first = early.next_rseq(true);
-        let prack = |rseq, sdp| table.prack("early", "l", "r", &rack(rseq), sdp);
+        let prack = |rseq, sdp| table.prack("early", "l", "r", &rack(rseq), 2, sdp);
         assert_eq!(prack(first, true), Some(PrackMatch::NewOffer));
-        // Without SDP in the 183 the INVITE's offer is still open.
+
+        // A 180 without SDP leaves the INVITE's offer open: SDP in its
+        // PRACK is ignored; after a 183 with the answer it is an offer.
         let open = table.register("open", "l", "r", 1, true);
-        let first = open.next_rseq(false);
-        let prack = |rseq, sdp| table.prack("open", "l", "r", &rack(rseq), sdp);
-        assert_eq!(prack(first, false), Some(PrackMatch::Acknowledged));
+        let prack = |rseq, sdp| table.prack("open", "l", "r", &rack(rseq), 2, sdp);
+        let ringing = open.next_rseq(false);
+        assert_eq!(prack(ringing, true), Some(PrackMatch::Acknowledged));
+        let progress = open.next_rseq(true);
+        assert_eq!(prack(progress, true), Some(PrackMatch::NewOffer));
+    }
+
+    /// RFC 3311 §5.2 and §12.2.2 for an UPDATE in the early dialog.
+    #[test]
+    fn early_updates_are_checked_for_cseq_and_open_offers() {
+        let table = ReliableTable::default();
+        let update = |call_id, cseq, offer| table.early_request(call_id, "l", "r", cseq, offer);
+        assert_eq!(update("none", 2, false), None, "no early dialog");
+
+        // The INVITE offered; our 180 had no SDP: the offer is open.
+        let theirs = table.register("theirs", "l", "r", 1, true);
+        theirs.next_rseq(false);
+        assert_eq!(
+            update("theirs", 2, true),
+            Some(Err(EarlyRefusal::TheirOfferOpen))
+        );
+        assert_eq!(update("theirs", 2, false), Some(Ok(())));
+        assert_eq!(update("theirs", 2, false), Some(Err(EarlyRefusal::OldCSeq)));
+
+        // Our 183 offered and no PRACK answered yet.
+        let ours = table.register("ours", "l", "r", 1, false);
+        ours.next_rseq(true);
+        assert_eq!(
+            update("ours", 2, true),
+            Some(Err(EarlyRefusal::OurOfferOpen))
+        );
+
+        // Answered in the 183: an UPDATE may offer.
+        let done = table.register("done", "l", "r", 1, true);
+        done.next_rseq(true);
+        assert_eq!(update("done", 2, true), Some(Ok(())));
+        done.finish();
+        assert_eq!(update("done", 3, false), None, "after the final response");
     }
 }

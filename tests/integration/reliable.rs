@@ -53,6 +53,31 @@ fn prack(call_id: &str, to_tag: &str, cseq: u32, rack: &str, branch: &str) -> St
     )
 }
 
+/// An audio offer from the test client.
+const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
+
+/// `message` (ending in an empty body) with `sdp` as its body.
+fn with_sdp(message: String, sdp: &str) -> String {
+    message.replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        ),
+    )
+}
+
+/// The session id and version of an SDP body's `o=` line.
+fn origin(sdp: &str) -> (String, u64) {
+    let fields: Vec<&str> = sdp
+        .lines()
+        .find(|l| l.starts_with("o="))
+        .unwrap_or_else(|| panic!("no o= in:\n{sdp}"))
+        .split(' ')
+        .collect();
+    (fields[1].to_owned(), fields[2].parse().expect("o= version"))
+}
+
 fn rseq(response: &Response) -> u32 {
     response
         .header("RSeq")
@@ -477,16 +502,7 @@ match.method = "UPDATE"
 accept = { body.sdp = "answer" }
 "#,
     ));
-    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
-    let with_sdp = |message: String, sdp: &str| {
-        message.replace(
-            "Content-Length: 0\r\n\r\n",
-            &format!(
-                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-                sdp.len()
-            ),
-        )
-    };
+    let offer = OFFER;
     let client = UdpClient::new(daemon.udp()).await;
     client
         .send(&with_sdp(invite("rel-upd", "Require: 100rel\r\n"), offer))
@@ -538,7 +554,8 @@ async fn recv_status_after(client: &UdpClient, message: &str, method: &str) -> R
 
 /// RFC 3262 §5: SDP in a PRACK that answers our offer (late offer: the
 /// INVITE had none) gets a plain 200; SDP in a PRACK after the exchange is
-/// complete is a new offer, and the 200 carries the answer.
+/// complete is a new offer, and the 200 carries the answer (again for a
+/// retransmission), which the INVITE's 2xx then repeats.
 #[tokio::test(start_paused = true)]
 async fn a_prack_with_a_new_offer_gets_the_answer_in_its_200() {
     let daemon = TestDaemon::start(&config(
@@ -548,19 +565,10 @@ async fn a_prack_with_a_new_offer_gets_the_answer_in_its_200() {
 name = "early-media"
 match.method = "INVITE"
 progress = [{ status = 183, body.sdp = "answer" }]
-accept = { delay_ms = 5000 }
+accept = { delay_ms = 5000, body.sdp = "answer" }
 "#,
     ));
-    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
-    let with_sdp = |message: String, sdp: &str| {
-        message.replace(
-            "Content-Length: 0\r\n\r\n",
-            &format!(
-                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-                sdp.len()
-            ),
-        )
-    };
+    let offer = OFFER;
     let client = UdpClient::new(daemon.udp()).await;
 
     // The INVITE offers, the 183 answers: the PRACK's SDP is a new offer.
@@ -584,6 +592,22 @@ accept = { delay_ms = 5000 }
         "{}",
         answered.body
     );
+    let (session, version) = origin(&early.body);
+    assert_eq!(
+        origin(&answered.body),
+        (session, version + 1),
+        "a new version of the same session"
+    );
+    // A retransmitted PRACK gets the same 200 again.
+    let again = recv_status_after(&client, &prack_offer, "PRACK").await;
+    assert_eq!(again.raw, answered.raw);
+    // The 2xx to the INVITE repeats the latest SDP, not a new one (RFC 6337).
+    let final_answer = recv_status(&client, 200).await;
+    assert_eq!(final_answer.header("CSeq"), Some("1 INVITE"));
+    assert_eq!(final_answer.body, answered.body);
+    client
+        .send(&in_dialog("ACK", "rel-offer", &tag, 1, "o2"))
+        .await;
 
     // Late offer: the 183 offers, the PRACK answers; its 200 has no body.
     client
@@ -604,5 +628,84 @@ accept = { delay_ms = 5000 }
         (200, ""),
         "{}",
         acknowledged.raw
+    );
+}
+
+/// RFC 3311 §5.2 in the early dialog: an UPDATE offering while our offer
+/// (in a reliable 183) awaits its answer gets 491; one offering while the
+/// INVITE's offer awaits ours gets 500 with Retry-After; an UPDATE with a
+/// CSeq not above the last gets 500; one no rule answers gets 200.
+#[tokio::test(start_paused = true)]
+async fn early_updates_with_a_colliding_offer_or_an_old_cseq_are_refused() {
+    let daemon = TestDaemon::start(&config(
+        "",
+        r#"
+[[rule]]
+name = "late-offer"
+match.method = "INVITE"
+match.request_uri = '^sip:late@'
+progress = [{ status = 183, body.sdp = "answer" }]
+[[rule]]
+name = "ringing"
+match.method = "INVITE"
+progress = [{ status = 180 }]
+"#,
+    ));
+    let client = UdpClient::new(daemon.udp()).await;
+    let update = |call_id: &str, tag: &str, cseq: u32, sdp: Option<&str>| {
+        let message = in_dialog("UPDATE", call_id, tag, cseq, &format!("{call_id}-{cseq}"));
+        match sdp {
+            Some(sdp) => with_sdp(message, sdp),
+            None => message,
+        }
+    };
+
+    // Our 183 offers (the INVITE had none); no PRACK has answered it yet.
+    let late = request(
+        "INVITE",
+        "sip:late@example.com",
+        "early-ours",
+        "Contact: <sip:alice@127.0.0.1:5999>\r\nRequire: 100rel\r\n",
+        "",
+    );
+    client.send(&late).await;
+    let tag = recv_status(&client, 183).await.to_tag().expect("tag");
+    let collided = recv_status_after(
+        &client,
+        &update("early-ours", &tag, 2, Some(OFFER)),
+        "UPDATE",
+    )
+    .await;
+    assert_eq!(collided.status, 491, "{}", collided.raw);
+    let plain = recv_status_after(&client, &update("early-ours", &tag, 3, None), "UPDATE").await;
+    assert_eq!(
+        (plain.status, plain.body.as_str()),
+        (200, ""),
+        "{}",
+        plain.raw
+    );
+    let reordered = in_dialog("UPDATE", "early-ours", &tag, 3, "early-ours-again");
+    let old = recv_status_after(&client, &reordered, "UPDATE").await;
+    assert_eq!(old.status, 500, "{}", old.raw);
+
+    // The INVITE offers; the 180 carries no answer: its offer is open.
+    client
+        .send(&with_sdp(
+            invite("early-theirs", "Require: 100rel\r\n"),
+            OFFER,
+        ))
+        .await;
+    let tag = recv_status(&client, 180).await.to_tag().expect("tag");
+    let open = recv_status_after(
+        &client,
+        &update("early-theirs", &tag, 2, Some(OFFER)),
+        "UPDATE",
+    )
+    .await;
+    assert_eq!(
+        (open.status, open.header("Retry-After").is_some()),
+        (500, true),
+        "{}",
+        open.raw
     );
 }
