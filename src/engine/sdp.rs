@@ -41,7 +41,7 @@ impl SdpReply {
 }
 
 /// What answers are made with; a reload replaces it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SdpSettings {
     pub codecs: Vec<Codec>,
     /// `c=`/`o=` address instead of the listener's own.
@@ -53,8 +53,8 @@ pub struct SdpSettings {
 #[derive(Debug)]
 pub struct SdpService {
     settings: ArcSwap<SdpSettings>,
-    /// Reloads so far: an answer made after one may differ for the same
-    /// offer, so it takes a new session version.
+    /// Reloads that changed the settings: an answer made after one may
+    /// differ for the same offer, so it takes a new session version.
     generation: AtomicU64,
     /// Generated at start-up: its fingerprint goes into WebRTC answers.
     dtls: DtlsIdentity,
@@ -67,12 +67,15 @@ struct Sessions {
     order: VecDeque<String>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Session {
     id: u64,
     version: u64,
     /// Hash of the last offer answered: the same offer keeps the version.
     offer: u64,
+    /// The last SDP sent in this call, and the CSeq of the initial INVITE
+    /// it was sent for (in its responses, or in the early dialog).
+    last: Option<(u32, String)>,
 }
 
 impl SdpService {
@@ -87,17 +90,36 @@ impl SdpService {
 
     /// Applies a reload: answers made from now on use `settings`.
     pub fn reconfigure(&self, settings: SdpSettings) {
-        self.settings.store(Arc::new(settings));
-        self.generation.fetch_add(1, Ordering::Relaxed);
+        if **self.settings.load() != settings {
+            self.settings.store(Arc::new(settings));
+            self.generation.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// The SDP [`SdpReply::for_request`] calls for (empty for nothing).
-    /// `local` is the listener's address.
+    /// `local` is the listener's address. The responses to one initial
+    /// INVITE carry one session description (RFC 3261 §13.3.1, RFC 6337
+    /// §3.1): once SDP went out for it — in a provisional response, or
+    /// answering a PRACK or UPDATE of its early dialog — a later response
+    /// repeats the last SDP sent.
     pub fn answer(&self, request: &Request, local: IpAddr) -> String {
         let reply = SdpReply::for_request(request);
         if reply == SdpReply::Nothing {
             return String::new();
         }
+        let initial_invite = request.method() == "INVITE" && request.to_tag().is_none();
+        if initial_invite && let Some(sent) = self.sent_for(request.call_id(), request.cseq()) {
+            return sent;
+        }
+        let sdp = self.make(request, reply, local);
+        if !sdp.is_empty() {
+            let invite_cseq = initial_invite.then(|| request.cseq());
+            self.remember(request.call_id(), invite_cseq, &sdp);
+        }
+        sdp
+    }
+
+    fn make(&self, request: &Request, reply: SdpReply, local: IpAddr) -> String {
         let offer = String::from_utf8_lossy(request.body());
         let settings = self.settings.load();
         let (id, version) = self.session(request.call_id(), &offer);
@@ -121,6 +143,36 @@ impl SdpService {
         }
     }
 
+    /// The SDP last sent for the initial INVITE numbered `invite_cseq`.
+    fn sent_for(&self, call_id: &str, invite_cseq: u32) -> Option<String> {
+        let sessions = self.lock_sessions();
+        let (cseq, sdp) = sessions.by_call.get(call_id)?.last.as_ref()?;
+        (*cseq == invite_cseq).then(|| sdp.clone())
+    }
+
+    /// Records `sdp` as the last sent in the call; `invite_cseq` names the
+    /// initial INVITE it answers (kept from before for an early PRACK or
+    /// UPDATE).
+    fn remember(&self, call_id: &str, invite_cseq: Option<u32>, sdp: &str) {
+        let mut sessions = self.lock_sessions();
+        let Some(session) = sessions.by_call.get_mut(call_id) else {
+            return;
+        };
+        let cseq = match (invite_cseq, &session.last) {
+            (Some(cseq), _) => cseq,
+            (None, Some((cseq, _))) => *cseq,
+            // A re-offer outside an initial INVITE's early dialog.
+            (None, None) => return,
+        };
+        session.last = Some((cseq, sdp.to_owned()));
+    }
+
+    fn lock_sessions(&self) -> std::sync::MutexGuard<'_, Sessions> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Checks the SDP answer an ACK carries (after our late offer).
     pub fn check_ack_answer(&self, request: &Request) {
         if request.body().is_empty() {
@@ -136,10 +188,7 @@ impl SdpService {
     /// (RFC 3264 §8).
     fn session(&self, call_id: &str, offer: &str) -> (u64, u64) {
         let digest = fingerprint(offer, self.generation.load(Ordering::Relaxed));
-        let mut sessions = self
-            .sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut sessions = self.lock_sessions();
         if let Some(session) = sessions.by_call.get_mut(call_id) {
             if session.offer != digest {
                 session.version += 1;
@@ -152,14 +201,16 @@ impl SdpService {
         {
             sessions.by_call.remove(&oldest);
         }
+        let id = fastrand::u64(1..1 << 53);
         let session = Session {
-            id: fastrand::u64(1..1 << 53),
+            id,
             version: 1,
             offer: digest,
+            last: None,
         };
         sessions.by_call.insert(call_id.to_owned(), session);
         sessions.order.push_back(call_id.to_owned());
-        (session.id, session.version)
+        (id, 1)
     }
 }
 
@@ -236,16 +287,43 @@ mod tests {
     fn new_settings_move_the_session_version_for_the_same_offer() {
         let service = SdpService::new(settings("PCMU")).expect("service");
         let local = IpAddr::from([127, 0, 0, 1]);
-        let offer = request("INVITE", OFFER);
-        let first = service.answer(&offer, local);
+        let update = request("UPDATE", OFFER);
+        let first = service.answer(&update, local);
         assert_eq!(
-            origin_version(&service.answer(&offer, local)),
+            origin_version(&service.answer(&update, local)),
             origin_version(&first)
         );
+        service.reconfigure(settings("PCMU"));
+        assert_eq!(
+            origin_version(&service.answer(&update, local)),
+            origin_version(&first),
+            "a reload that changes nothing keeps the version"
+        );
         service.reconfigure(settings("PCMA"));
-        let after = service.answer(&offer, local);
+        let after = service.answer(&update, local);
         assert!(after.contains("m=audio 40000 RTP/AVP 8\r\n"), "{after}");
         assert_eq!(origin_version(&after), origin_version(&first) + 1);
         assert!(service.answer(&request("UPDATE", ""), local).is_empty());
+    }
+
+    /// The responses to one initial INVITE repeat the last SDP sent for it,
+    /// also when a PRACK or UPDATE of its early dialog changed it, and a
+    /// reload in between changes nothing.
+    #[test]
+    fn an_initial_invite_gets_the_last_sdp_sent_for_it() {
+        let service = SdpService::new(settings("PCMU")).expect("service");
+        let local = IpAddr::from([127, 0, 0, 1]);
+        let invite = request("INVITE", OFFER);
+        let early = service.answer(&invite, local);
+        service.reconfigure(settings("PCMA"));
+        assert_eq!(service.answer(&invite, local), early);
+        let second_offer = OFFER.replace("5000", "5002");
+        let reoffer = service.answer(&request("UPDATE", &second_offer), local);
+        assert_eq!(origin_version(&reoffer), origin_version(&early) + 1);
+        assert_eq!(
+            service.answer(&invite, local),
+            reoffer,
+            "the 2xx repeats it"
+        );
     }
 }
