@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::admin::http::{get, series};
 use crate::common::clients::{Client, StreamClient};
-use crate::common::{Response, UdpClient, options, request, strip_ansi};
+use crate::common::{Response, UdpClient, cancel_for, options, request, strip_ansi};
 
 /// A scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
@@ -483,11 +483,11 @@ async fn reload_applies_settings_to_new_requests() {
         "2xx retransmitted after T1"
     );
     // max_transactions = 2: two ringing INVITEs fill the table.
-    let ringing = UdpClient::new(client.server).await;
+    let ringing_before = UdpClient::new(client.server).await;
     for call_id in ["ring-1", "ring-2"] {
-        assert_eq!(ringing.request(&ring(call_id)).await.status, 180);
+        assert_eq!(ringing_before.request(&ring(call_id)).await.status, 180);
     }
-    assert_eq!(ringing.request(&ring("ring-3")).await.status, 503);
+    assert_eq!(ringing_before.request(&ring("ring-3")).await.status, 503);
 
     write(
         "after/2",
@@ -525,6 +525,10 @@ async fn reload_applies_settings_to_new_requests() {
     // finds room.
     let ringing = UdpClient::new(rebound).await;
     assert_eq!(ringing.request(&ring("ring-4")).await.status, 180);
+    // A transaction from before the reload still answers on that socket.
+    let cancelled = ringing_before.request(&cancel_for(&ring("ring-1"))).await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.raw);
+    assert_eq!(ringing_before.recv().await.status, 487);
 }
 
 /// A 200 with the given Server header, SDP payload type and `c=` address.
