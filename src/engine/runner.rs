@@ -175,6 +175,15 @@ impl Job {
             // (PRACKs for what is outstanding are still answered).
             provisionals.finish();
         }
+        // §13.3.1.4: the dialog exists before its 2xx leaves, so an ACK or a
+        // BYE that overtakes the rest of this task finds it.
+        let created = (self.dialog.is_none()
+            && self.request.method() == "INVITE"
+            && (200..300).contains(&step.status))
+            .then(|| {
+                let spec = self.dialog_spec(&rendered.body);
+                self.services.layer.create_dialog(spec)
+            });
         let options = ReplyOptions {
             status: Some(step.status),
             reason: Some(&rendered.reason),
@@ -182,7 +191,15 @@ impl Job {
             content_type: rendered.content_type,
             body: &rendered.body,
         };
-        self.context.respond(step.verb, options).await?;
+        if let Err(error) = self.context.respond(step.verb, options).await {
+            if let Some(dialog) = created {
+                self.services.layer.discard_dialog(&dialog);
+            }
+            return Err(error);
+        }
+        if created.is_some() {
+            self.dialog = created;
+        }
         if let Some(rseq) = rseq {
             self.retransmit_until_prack(rseq);
         }
@@ -334,8 +351,13 @@ impl Job {
         let layer = self.services.layer.clone();
         let dialog = match self.dialog.clone() {
             Some(dialog) => dialog,
+            // A 2xx sent by another path than a policy step.
             None => {
-                let spec = self.dialog_spec(&response);
+                let body = response
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .map_or(&b""[..], |end| &response[end + 4..]);
+                let spec = self.dialog_spec(body);
                 layer.create_dialog(spec)
             }
         };
@@ -362,14 +384,13 @@ impl Job {
         }
     }
 
-    fn dialog_spec(&mut self, response: &[u8]) -> DialogSpec {
+    /// The dialog a 2xx with `body` establishes.
+    fn dialog_spec(&mut self, body: &[u8]) -> DialogSpec {
         let request = &self.request;
         // The SDP we answered with, echoed to later offers in the dialog.
-        let answer = response
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map(|end| bytes::Bytes::copy_from_slice(&response[end + 4..]))
-            .filter(|body| body.starts_with(b"v=0"));
+        let answer = body
+            .starts_with(b"v=0")
+            .then(|| bytes::Bytes::copy_from_slice(body));
         DialogSpec {
             call_id: request.call_id().to_owned(),
             local_tag: self

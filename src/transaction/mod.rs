@@ -249,6 +249,11 @@ impl TransactionLayer {
         dialog
     }
 
+    /// Forgets a dialog whose 2xx could not be sent.
+    pub fn discard_dialog(&self, dialog: &Dialog) {
+        self.core.dialogs.remove(dialog);
+    }
+
     /// Registers the reliable provisional responses of an INVITE answered
     /// with To-tag `local_tag`, so that PRACKs find them.
     pub fn register_for_prack(
