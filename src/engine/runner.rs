@@ -180,10 +180,10 @@ impl Job {
         let created = (self.dialog.is_none()
             && self.request.method() == "INVITE"
             && (200..300).contains(&step.status))
-            .then(|| {
-                let spec = self.dialog_spec(&rendered.body);
-                self.services.layer.create_dialog(spec)
-            });
+        .then(|| {
+            let spec = self.dialog_spec(&rendered.body);
+            self.services.layer.create_dialog(spec)
+        });
         let options = ReplyOptions {
             status: Some(step.status),
             reason: Some(&rendered.reason),
