@@ -375,11 +375,7 @@ accept = {}
     let invite = invite("rel-cancel", "Require: 100rel\r\n");
     client.send(&invite).await;
     let tag = recv_status(&client, 183).await.to_tag().expect("tag");
-    let cancel = invite
-        .replacen("INVITE sip:", "CANCEL sip:", 1)
-        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
-        .replace("Require: 100rel\r\n", "");
-    client.send(&cancel).await;
+    client.send(&cancel_for(&invite)).await;
     let mut statuses = Vec::new();
     while statuses.len() < 2 {
         let response = client.recv_within(LONG).await.expect("a response");

@@ -307,7 +307,8 @@ pub fn ack_for(invite: &str, to_tag: &str) -> String {
     in_transaction(invite, "ACK", Some(to_tag))
 }
 
-/// A CANCEL for `invite` (same branch, Request-URI, Call-ID, From, To, CSeq number).
+/// A CANCEL for `invite` (same branch, Request-URI, Call-ID, From, To, CSeq
+/// number; no Require or Proxy-Require, RFC 3261 §9.1).
 pub fn cancel_for(invite: &str) -> String {
     in_transaction(invite, "CANCEL", None)
 }
@@ -319,9 +320,12 @@ fn in_transaction(invite: &str, method: &str, to_tag: Option<&str>) -> String {
     let mut out = format!("{request_line}\r\n");
     for line in lines {
         let lower = line.to_ascii_lowercase();
+        let cancel_omits = method == "CANCEL"
+            && (lower.starts_with("require:") || lower.starts_with("proxy-require:"));
         if lower.starts_with("content-")
             || lower.starts_with("contact")
             || lower.starts_with("record-route")
+            || cancel_omits
         {
             continue;
         }
