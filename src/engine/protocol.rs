@@ -131,14 +131,14 @@ fn option_tags(request: &Request, name: HeaderName) -> impl Iterator<Item = &str
         .filter(|tag| !tag.is_empty())
 }
 
-/// An in-dialog request no rule answers gets 200; a re-INVITE or UPDATE that
-/// carries an offer gets the dialog's previous SDP answer again.
 /// An UPDATE in an early dialog no rule answers gets 200, with the SDP
 /// answer to its offer (RFC 3311 §5.2; none without an offer).
 pub(super) fn early_dialog_default() -> Selected {
     accept_200(RULE.into(), Some("application/sdp".into()), Body::SdpAnswer)
 }
 
+/// An in-dialog request no rule answers gets 200; a re-INVITE or UPDATE that
+/// carries an offer gets the dialog's previous SDP answer again.
 pub(super) fn in_dialog_default(request: &Request, dialog: &Dialog) -> Selected {
     let offers = matches!(request.method(), "INVITE" | "UPDATE") && !request.body().is_empty();
     let answer = dialog

@@ -349,17 +349,10 @@ impl Job {
         let flow = self.context.transaction().flow().clone();
         self.context.transaction().accepted();
         let layer = self.services.layer.clone();
-        let dialog = match self.dialog.clone() {
-            Some(dialog) => dialog,
-            // A 2xx sent by another path than a policy step.
-            None => {
-                let body = response
-                    .windows(4)
-                    .position(|w| w == b"\r\n\r\n")
-                    .map_or(&b""[..], |end| &response[end + 4..]);
-                let spec = self.dialog_spec(body);
-                layer.create_dialog(spec)
-            }
+        // `send_step` created the dialog before the 2xx left (or it is the
+        // re-INVITE's own).
+        let Some(dialog) = self.dialog.clone() else {
+            return;
         };
         if !layer.await_ack_for_2xx(&dialog, &response, &flow).await {
             self.context.fail(Cause::NoAck);
