@@ -1,13 +1,22 @@
 //! ServerContext: the per-request reply handle with the four SIP.js verbs
 //! (progress, accept, reject, reply), their ranges and defaults, and the
-//! events each response emits.
+//! reporter that turns everything its transaction sends into events.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
 use thiserror::Error;
+use tracing::info;
 
 use crate::events::{self, EventContext};
 use crate::observe::Observer;
-use crate::sip::{Cause, ResponseParts, Verb, reason_phrase};
-use crate::transaction::ServerTransaction;
+use crate::rules::RenderedStep;
+use crate::sip::{Cause, Request, ResponseParts, Transport, Verb, reason_phrase};
+use crate::transaction::{
+    ClientOutcome, Dialog, Ended, NoAnswer, Report, RespondError, ServerTransaction,
+};
 use crate::transport;
 
 /// Why a verb could not send.
@@ -15,10 +24,19 @@ use crate::transport;
 pub enum ContextError {
     #[error("status {status} is outside {verb}'s range", verb = verb.name())]
     OutOfRange { verb: Verb, status: u16 },
-    #[error("a final response ({0}) was already sent")]
-    AlreadyFinal(u16),
+    #[error("the transaction is over: {0}")]
+    Ended(Ended),
     #[error(transparent)]
     Transport(#[from] transport::Error),
+}
+
+impl From<RespondError> for ContextError {
+    fn from(error: RespondError) -> Self {
+        match error {
+            RespondError::Ended(ended) => Self::Ended(ended),
+            RespondError::Transport(error) => Self::Transport(error),
+        }
+    }
 }
 
 /// Options of a verb call, as in SIP.js (`statusCode`, `reasonPhrase`,
@@ -37,58 +55,36 @@ pub struct ReplyOptions<'a> {
 #[derive(Debug)]
 pub struct ServerContext {
     transaction: ServerTransaction,
-    rule: std::sync::Arc<str>,
-    method: Box<str>,
-    call_id: Box<str>,
-    final_status: Option<u16>,
-    /// The journal record of the request, when the admin listener is on.
-    observed: Option<(std::sync::Arc<Observer>, u64)>,
+    rule: Arc<str>,
 }
 
 impl ServerContext {
-    pub fn new(
-        transaction: ServerTransaction,
-        rule: std::sync::Arc<str>,
-        method: &str,
-        call_id: &str,
-    ) -> Self {
-        Self {
-            transaction,
-            rule,
-            method: method.into(),
-            call_id: call_id.into(),
-            final_status: None,
-            observed: None,
-        }
-    }
-
-    /// Journals every response of this context under record `id`.
-    pub fn observed_by(mut self, observer: Option<(std::sync::Arc<Observer>, u64)>) -> Self {
-        if let Some((observer, id)) = &observer {
-            observer.rule(*id, &self.rule);
-        }
-        self.observed = observer;
-        self
+    /// Answers through `transaction`; everything it sends is reported by
+    /// `reporter`.
+    pub fn new(transaction: ServerTransaction, reporter: Arc<EventReporter>) -> Self {
+        let rule = reporter.rule.clone();
+        transaction.set_reporter(reporter);
+        Self { transaction, rule }
     }
 
     /// A provisional response (100–199, default 180 Ringing).
     pub async fn progress(&mut self, options: ReplyOptions<'_>) -> Result<(), ContextError> {
-        self.send(Verb::Progress, options).await
+        self.respond(Verb::Progress, options).await
     }
 
     /// A success response (200–299, default 200 OK).
     pub async fn accept(&mut self, options: ReplyOptions<'_>) -> Result<(), ContextError> {
-        self.send(Verb::Accept, options).await
+        self.respond(Verb::Accept, options).await
     }
 
     /// A failure response (300–699, default 480 Temporarily Unavailable).
     pub async fn reject(&mut self, options: ReplyOptions<'_>) -> Result<(), ContextError> {
-        self.send(Verb::Reject, options).await
+        self.respond(Verb::Reject, options).await
     }
 
     /// Any response (100–699); the status is mandatory.
     pub async fn reply(&mut self, options: ReplyOptions<'_>) -> Result<(), ContextError> {
-        self.send(Verb::Reply, options).await
+        self.respond(Verb::Reply, options).await
     }
 
     /// Runs `verb` with `options` (what a policy step renders to).
@@ -97,59 +93,12 @@ impl ServerContext {
         verb: Verb,
         options: ReplyOptions<'_>,
     ) -> Result<(), ContextError> {
-        self.send(verb, options).await
-    }
-
-    /// The final status sent, if any.
-    pub fn final_status(&self) -> Option<u16> {
-        self.final_status
-    }
-
-    /// The transaction this context answers through.
-    pub fn transaction(&mut self) -> &mut ServerTransaction {
-        &mut self.transaction
-    }
-
-    /// The name of the rule that answers.
-    pub fn rule(&self) -> &std::sync::Arc<str> {
-        &self.rule
-    }
-
-    /// A CANCEL arrived before the final response (RFC 3261 §9.2): 487
-    /// Request Terminated, and `failed` with cause Canceled.
-    pub async fn terminate_canceled(&mut self) -> Result<(), ContextError> {
-        if let Some(final_status) = self.final_status {
-            return Err(ContextError::AlreadyFinal(final_status));
-        }
-        let parts = ResponseParts {
-            status: 487,
-            reason: reason_phrase(487),
-            ..ResponseParts::default()
-        };
-        self.final_status = Some(487);
-        let sent = self.transaction.respond(&parts).await;
-        if let Some((observer, id)) = &self.observed {
-            observer.response(*id, &self.rule, 487, parts.reason);
-        }
-        self.fail(Cause::Canceled);
-        sent.map_err(Into::into)
-    }
-
-    /// Emits `failed` with a cause that is not a response.
-    pub fn fail(&self, cause: Cause) {
-        events::failed(&self.event_context(), cause);
-    }
-
-    async fn send(&mut self, verb: Verb, options: ReplyOptions<'_>) -> Result<(), ContextError> {
         let status = options
             .status
             .or(verb.default_status())
             .ok_or(ContextError::OutOfRange { verb, status: 0 })?;
         if !verb.allows(status) {
             return Err(ContextError::OutOfRange { verb, status });
-        }
-        if let Some(final_status) = self.final_status {
-            return Err(ContextError::AlreadyFinal(final_status));
         }
         let parts = ResponseParts {
             status,
@@ -158,18 +107,82 @@ impl ServerContext {
             content_type: options.content_type,
             body: options.body,
         };
-        if let Err(error) = self.transaction.respond(&parts).await {
-            self.fail(Cause::ConnectionError);
-            return Err(error.into());
-        }
-        if status >= 200 {
-            self.final_status = Some(status);
-        }
-        if let Some((observer, id)) = &self.observed {
-            observer.response(*id, &self.rule, status, parts.reason);
-        }
-        events::response_sent(&self.event_context(), status);
+        self.transaction.respond(&parts).await?;
         Ok(())
+    }
+
+    /// Waits before the next response (the step's delay); the transaction
+    /// sends 100 Trying first when an INVITE has had nothing yet.
+    pub async fn wait(&mut self, delay: Duration) -> Result<(), Ended> {
+        self.transaction.wait(delay).await
+    }
+
+    /// The final response when an INVITE rings for the ring timeout.
+    pub fn set_no_answer(&self, rendered: &RenderedStep<'_>, status: u16) {
+        self.transaction.set_no_answer(NoAnswer {
+            status,
+            reason: rendered.reason.to_string(),
+            extra_headers: Bytes::copy_from_slice(&rendered.extra_headers),
+        });
+    }
+
+    /// Ends the dialog the 2xx created with BYE `after` it.
+    pub fn hang_up_after(&self, after: Duration) {
+        self.transaction.hang_up_after(after);
+    }
+
+    /// The dialog of the request, or the one its 2xx created.
+    pub fn dialog(&self) -> Option<Arc<Dialog>> {
+        self.transaction.dialog()
+    }
+
+    /// The final status sent, if any.
+    pub fn final_status(&self) -> Option<u16> {
+        self.transaction.final_status()
+    }
+
+    pub fn peer(&self) -> SocketAddr {
+        self.transaction.peer()
+    }
+
+    /// The name of the rule that answers.
+    pub fn rule(&self) -> &Arc<str> {
+        &self.rule
+    }
+}
+
+/// Reports what one request's transaction sends: journal, metrics and the
+/// `progress` / `accepted` / `rejected` / `failed` events.
+#[derive(Debug)]
+pub struct EventReporter {
+    rule: Arc<str>,
+    method: Box<str>,
+    call_id: Box<str>,
+    peer: SocketAddr,
+    transport: Transport,
+    /// The journal record of the request, when the admin listener is on.
+    observed: Option<(Arc<Observer>, u64)>,
+}
+
+impl EventReporter {
+    pub fn new(
+        rule: Arc<str>,
+        request: &Request,
+        peer: SocketAddr,
+        transport: Transport,
+        observed: Option<(Arc<Observer>, u64)>,
+    ) -> Self {
+        if let Some((observer, id)) = &observed {
+            observer.rule(*id, &rule);
+        }
+        Self {
+            rule,
+            method: request.method().into(),
+            call_id: request.call_id().into(),
+            peer,
+            transport,
+            observed,
+        }
     }
 
     fn event_context(&self) -> EventContext<'_> {
@@ -178,8 +191,32 @@ impl ServerContext {
             rule: &self.rule,
             method: &self.method,
             call_id: &self.call_id,
-            peer: self.transaction.peer(),
-            transport: self.transaction.transport(),
+            peer: self.peer,
+            transport: self.transport,
         }
+    }
+}
+
+impl Report for EventReporter {
+    fn rule(&self) -> Arc<str> {
+        self.rule.clone()
+    }
+
+    fn response(&self, status: u16, reason: &str, cause: Option<Cause>) {
+        if let Some((observer, id)) = &self.observed {
+            observer.response(*id, &self.rule, status, reason);
+        }
+        match cause {
+            None => events::response_sent(&self.event_context(), status),
+            Some(cause) => events::failed(&self.event_context(), cause),
+        }
+    }
+
+    fn failed(&self, cause: Cause) {
+        events::failed(&self.event_context(), cause);
+    }
+
+    fn bye_sent(&self, why: &str, outcome: &ClientOutcome) {
+        info!(call_id = &*self.call_id, rule = &*self.rule, reason = why, outcome = ?outcome, "sent BYE");
     }
 }

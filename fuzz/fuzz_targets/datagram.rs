@@ -15,7 +15,6 @@ use std::net::SocketAddr;
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use sip_autoresponder::config::ReliableProvisionals;
 use sip_autoresponder::engine::protocol;
 use sip_autoresponder::rules::template::Vars;
 use sip_autoresponder::rules::{MatchInput, ReplyPolicy};
@@ -23,7 +22,7 @@ use sip_autoresponder::sip::{
     self, Limits, Rejected, Request, ResponseParts, ResponseSummary, ResponseTemplate, Transport,
     parse_datagram,
 };
-use sip_autoresponder::transaction::RAck;
+use sip_autoresponder::transaction::{DialogSettings, RAck, ReliableMode, negotiate, sends_reliably};
 
 const SERVER: &[u8] = b"Server: fuzz\r\n";
 const TO_TAG: &str = "fuzztag123";
@@ -82,9 +81,9 @@ fn answer(request: &Request, source: SocketAddr, transport: Transport) {
     let _ = config.rules.matches_any(&input);
     // The checks before the rules, and RFC 3262's: with each setting.
     for mode in [
-        ReliableProvisionals::Required,
-        ReliableProvisionals::Supported,
-        ReliableProvisionals::Never,
+        ReliableMode::Required,
+        ReliableMode::Supported,
+        ReliableMode::Never,
     ] {
         let _ = protocol::refusal(
             request,
@@ -93,7 +92,15 @@ fn answer(request: &Request, source: SocketAddr, transport: Transport) {
             mode,
             &input,
         );
-        let _ = protocol::sends_reliably(request, mode);
+        let _ = sends_reliably(request, mode);
+    }
+    // RFC 4028: the session timer terms or 422, with and without ours.
+    for session_expires in [None, Some(1800)] {
+        let settings = DialogSettings {
+            session_expires,
+            ..DialogSettings::default()
+        };
+        let _ = negotiate(request, &settings);
     }
     let _ = RAck::of(request);
     let selected = config.rules.select(&input);

@@ -225,16 +225,9 @@ mod tests {
         use std::sync::Arc;
         use std::sync::atomic::{AtomicUsize, Ordering};
 
-        use crate::sip::{Timers, Transport};
-        use crate::transaction::LayerSettings;
+        use crate::sip::Transport;
 
-        let layer = TransactionLayer::new(LayerSettings {
-            timers: Timers::default(),
-            max_transactions: 16,
-            server_header: Bytes::new(),
-            user_agent: "test".to_owned(),
-            force_rport: false,
-        });
+        let layer = TransactionLayer::new();
         let open = |n| Arc::new(AtomicUsize::new(n));
         let first_tcp = open(2);
         let connections = OpenConnections::new(vec![

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use super::error::Diagnostics;
 use super::listeners::compile_listeners;
-use super::model::{AdminSection, TimersSection};
-use super::policy::PolicyCompiler;
+use super::model::{AdminSection, DialogSection, TimersSection};
+use super::policy::{DelayLimits, PolicyCompiler};
 use super::rules::compile_rule;
-use super::{AdminSettings, Config, RateLimit, Sections, ServerSettings};
+use super::{AdminSettings, Config, DialogConfig, RateLimit, Sections, ServerSettings};
 use crate::rules::{ReplyPolicy, RuleSet};
 use crate::sip::{Limits, Timers, is_token};
 use std::net::SocketAddr;
@@ -28,6 +28,10 @@ pub(crate) fn compile(
             "no listeners: add at least one [[listen]] section (transport and address)",
         );
     }
+    let limits = DelayLimits {
+        ring_timeout: server.ring_timeout,
+        max_duration: server.dialog.max_duration,
+    };
     let mut seen = HashSet::new();
     let mut rules = Vec::new();
     for section in &sections.rules {
@@ -38,7 +42,7 @@ pub(crate) fn compile(
                 format!("duplicate rule name `{rule_name}`"),
             );
         }
-        if let Some(rule) = compile_rule(section, diag) {
+        if let Some(rule) = compile_rule(section, limits, diag) {
             rules.push(rule);
         }
     }
@@ -48,6 +52,7 @@ pub(crate) fn compile(
                 diag,
                 captures: Vec::new(),
                 uses_captures: false,
+                limits,
             };
             compiler.policy(section.get_ref(), section.span())?
         }
@@ -195,6 +200,8 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
         max_transactions,
         allowed_methods,
         timers: compile_timers(&sections.timers, diag),
+        ring_timeout: compile_ring_timeout(&sections.timers, diag),
+        dialog: compile_dialog(&sections.dialog, diag),
         user_agent: server.user_agent.get_ref().clone(),
         public_address: server.public_address.as_ref().map(|a| a.get_ref().clone()),
         force_rport: server.force_rport,
@@ -267,5 +274,63 @@ fn compile_timers(section: &TimersSection, diag: &mut Diagnostics<'_>) -> Timers
         t1: Duration::from_millis(t1),
         t2: Duration::from_millis(t2),
         t4: Duration::from_millis(t4),
+    }
+}
+
+fn compile_ring_timeout(section: &TimersSection, diag: &mut Diagnostics<'_>) -> Duration {
+    let ms = *section.ring_timeout_ms.get_ref();
+    if !(1_000..=3_600_000).contains(&ms) {
+        diag.error(
+            section.ring_timeout_ms.span(),
+            "ring_timeout_ms must be from 1000 to 3600000 (an hour)",
+        );
+    }
+    Duration::from_millis(ms)
+}
+
+/// RFC 4028 §4: Min-SE is never below 90 s.
+const LOWEST_MIN_SE: u32 = 90;
+
+fn compile_dialog(section: &DialogSection, diag: &mut Diagnostics<'_>) -> DialogConfig {
+    let max_dialogs = *section.max_dialogs.get_ref();
+    if max_dialogs == 0 {
+        diag.error(section.max_dialogs.span(), "max_dialogs must be at least 1");
+    }
+    let max_duration = *section.max_duration_ms.get_ref();
+    if !(1_000..=7 * 24 * 3600 * 1000).contains(&max_duration) {
+        diag.error(
+            section.max_duration_ms.span(),
+            "max_duration_ms must be from 1000 to 604800000 (a week)",
+        );
+    }
+    let max_bytes = *section.max_bytes.get_ref();
+    if !(256..=65_536).contains(&max_bytes) {
+        diag.error(
+            section.max_bytes.span(),
+            "max_bytes must be from 256 to 65536",
+        );
+    }
+    let min_se = *section.min_se.get_ref();
+    if !(LOWEST_MIN_SE..=86_400).contains(&min_se) {
+        diag.error(
+            section.min_se.span(),
+            "min_se must be from 90 (RFC 4028 §4) to 86400 seconds",
+        );
+    }
+    let session_expires = section.session_expires.as_ref().map(|asked| {
+        if !(min_se..=86_400).contains(asked.get_ref()) {
+            diag.error(
+                asked.span(),
+                format!("session_expires must be from min_se ({min_se}) to 86400 seconds"),
+            );
+        }
+        *asked.get_ref()
+    });
+    DialogConfig {
+        max_dialogs,
+        max_duration: Duration::from_millis(max_duration),
+        max_bytes,
+        min_se,
+        session_expires,
     }
 }

@@ -27,8 +27,8 @@ use crate::rules::RuleSet;
 use crate::sip::{Limits, Timers, Transport};
 use error::Diagnostics;
 use model::{
-    AdminSection, ListenSection, LogSection, PolicySection, RuleSection, SdpSection, ServerSection,
-    TimersSection,
+    AdminSection, DialogSection, ListenSection, LogSection, PolicySection, RuleSection, SdpSection,
+    ServerSection, TimersSection,
 };
 
 /// The embedded default config (config/default.toml).
@@ -50,6 +50,10 @@ pub struct ServerSettings {
     /// `None`: every method may reach the rules.
     pub allowed_methods: Option<Vec<String>>,
     pub timers: Timers,
+    /// `[timers] ring_timeout_ms`.
+    pub ring_timeout: Duration,
+    /// `[dialog]`.
+    pub dialog: DialogConfig,
     /// On SIGTERM, how long transactions in flight may finish.
     pub drain_timeout: Duration,
     /// `[log] level`, when set (`RUST_LOG` overrides it).
@@ -64,6 +68,18 @@ pub struct ServerSettings {
     pub sdp_codecs: Vec<crate::rules::sdp::Codec>,
     /// `[sdp] rtp_port`.
     pub rtp_port: u16,
+}
+
+/// `[dialog]`: bounds and lifetime of dialogs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DialogConfig {
+    pub max_dialogs: usize,
+    pub max_duration: Duration,
+    pub max_bytes: usize,
+    /// Seconds.
+    pub min_se: u32,
+    /// Seconds.
+    pub session_expires: Option<u32>,
 }
 
 /// A per-source token bucket.
@@ -193,12 +209,13 @@ pub(crate) struct Sections {
     pub(crate) rules: Vec<Spanned<RuleSection>>,
     pub(crate) fallback: Option<Spanned<PolicySection>>,
     pub(crate) timers: TimersSection,
+    pub(crate) dialog: DialogSection,
     pub(crate) log: LogSection,
     pub(crate) admin: Option<Spanned<AdminSection>>,
     pub(crate) sdp: SdpSection,
 }
 
-const SECTIONS: &str = "server, timers, log, admin, sdp, listen, rule, fallback";
+const SECTIONS: &str = "server, timers, dialog, log, admin, sdp, listen, rule, fallback";
 
 fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
     let mut sections = Sections::default();
@@ -226,6 +243,11 @@ fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
             "timers" => {
                 if let Some(timers) = section::<TimersSection>(value, diag) {
                     sections.timers = timers.into_inner();
+                }
+            }
+            "dialog" => {
+                if let Some(dialog) = section::<DialogSection>(value, diag) {
+                    sections.dialog = dialog.into_inner();
                 }
             }
             other => diag.error(

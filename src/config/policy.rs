@@ -15,6 +15,17 @@ use crate::rules::template::{Template, Variable};
 use crate::rules::{AutoMessage, Body, Delay, HeaderLines, RegisterPolicy, ReplyPolicy, Step};
 use crate::sip::{HeaderName, Verb, is_token, reason_phrase};
 
+/// What no delay of a policy may exceed: a wait beyond them would never
+/// end in the response it waits for.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct DelayLimits {
+    /// `[timers] ring_timeout_ms`: the delays before a final response add
+    /// up to at most this (the layer answers an INVITE by then).
+    pub(super) ring_timeout: Duration,
+    /// `[dialog] max_duration_ms`: the longest hang-up.
+    pub(super) max_duration: Duration,
+}
+
 /// Compiles the policies of one rule (or of `[fallback]`).
 pub(super) struct PolicyCompiler<'a, 'd> {
     pub(super) diag: &'a mut Diagnostics<'d>,
@@ -22,6 +33,7 @@ pub(super) struct PolicyCompiler<'a, 'd> {
     pub(super) captures: Vec<String>,
     /// Set when a template uses `${match.NAME}`.
     pub(super) uses_captures: bool,
+    pub(super) limits: DelayLimits,
 }
 
 impl PolicyCompiler<'_, '_> {
@@ -44,6 +56,7 @@ impl PolicyCompiler<'_, '_> {
                 || !finals.is_empty()
                 || !section.progress.is_empty()
                 || section.message.is_some()
+                || section.no_answer.is_some()
             {
                 self.diag.error(register.span(), "`register` is a whole policy; remove progress/accept/reject/reply/drop/message");
                 return None;
@@ -51,10 +64,14 @@ impl PolicyCompiler<'_, '_> {
             return self.register(register);
         }
         if section.drop {
-            if !finals.is_empty() || !section.progress.is_empty() || section.message.is_some() {
+            if !finals.is_empty()
+                || !section.progress.is_empty()
+                || section.message.is_some()
+                || section.no_answer.is_some()
+            {
                 self.diag.error(
                     anchor,
-                    "`drop = true` answers nothing; remove progress/accept/reject/reply/message",
+                    "`drop = true` answers nothing; remove progress/accept/reject/reply/message/no_answer",
                 );
                 return None;
             }
@@ -84,11 +101,59 @@ impl PolicyCompiler<'_, '_> {
             Some(message) => Some(self.auto_message(message)?),
             None => None,
         };
+        let no_answer = match &section.no_answer {
+            Some(step) => Some(self.no_answer(step)?),
+            None => None,
+        };
+        self.check_total_delay(&progress, final_step.as_ref(), &anchor);
         Some(ReplyPolicy::Respond {
             progress,
             final_step,
             message,
+            no_answer,
         })
+    }
+
+    /// The delays before the final response add up to at most the ring
+    /// timeout: past it the layer has answered the INVITE itself.
+    fn check_total_delay(
+        &mut self,
+        progress: &[Step],
+        final_step: Option<&Step>,
+        anchor: &Range<usize>,
+    ) {
+        let total: Duration = progress
+            .iter()
+            .chain(final_step)
+            .map(|step| step.delay.longest())
+            .sum();
+        let limit = self.limits.ring_timeout;
+        if total > limit {
+            self.diag.error(
+                anchor.clone(),
+                format!(
+                    "the delays of this policy add up to {} ms, more than [timers] ring_timeout_ms ({} ms): the responder answers an INVITE by then",
+                    total.as_millis(),
+                    limit.as_millis()
+                ),
+            );
+        }
+    }
+
+    /// `no_answer`: a reject step (300-699) without delay or body.
+    fn no_answer(&mut self, section: &Spanned<StepSection>) -> Option<Step> {
+        let step = section.get_ref();
+        if step.body.is_some()
+            || step.hangup_after_ms.is_some()
+            || !matches!(step.delay_ms, DelaySection::Fixed(0))
+        {
+            self.diag.error(
+                section.span(),
+                "no_answer is sent when ringing times out: it takes status, reason and extra_headers only",
+            );
+            return None;
+        }
+        self.step(Verb::Reject, step, &section.span())
     }
 
     fn step(&mut self, verb: Verb, step: &StepSection, anchor: &Range<usize>) -> Option<Step> {
@@ -180,6 +245,16 @@ impl PolicyCompiler<'_, '_> {
                 );
                 None
             }
+            Some(ms) if Duration::from_millis(*ms.get_ref()) > self.limits.max_duration => {
+                self.diag.error(
+                    ms.span(),
+                    format!(
+                        "hangup_after_ms is above [dialog] max_duration_ms ({} ms), which ends the dialog first",
+                        self.limits.max_duration.as_millis()
+                    ),
+                );
+                None
+            }
             Some(ms) => Some(Duration::from_millis(*ms.get_ref())),
             None => None,
         };
@@ -200,6 +275,20 @@ impl PolicyCompiler<'_, '_> {
     }
 
     fn delay(&mut self, delay: DelaySection, anchor: &Range<usize>) -> Delay {
+        let longest = match delay {
+            DelaySection::Fixed(ms) | DelaySection::Range { max: ms, .. } => ms,
+        };
+        let limit = self.limits.ring_timeout;
+        if Duration::from_millis(longest) > limit {
+            self.diag.error(
+                anchor.clone(),
+                format!(
+                    "delay_ms {longest} is above [timers] ring_timeout_ms ({} ms)",
+                    limit.as_millis()
+                ),
+            );
+            return Delay::ZERO;
+        }
         match delay {
             DelaySection::Fixed(ms) => Delay::Fixed(Duration::from_millis(ms)),
             DelaySection::Range { min, max } if min > max => {
@@ -249,12 +338,24 @@ impl PolicyCompiler<'_, '_> {
             Some(body) => self.template(body)?,
             None => Template::literal(""),
         };
+        let delay = Duration::from_millis(message.delay_ms);
+        if delay > self.limits.ring_timeout {
+            self.diag.error(
+                section.span(),
+                format!(
+                    "message delay_ms {} is above [timers] ring_timeout_ms ({} ms)",
+                    message.delay_ms,
+                    self.limits.ring_timeout.as_millis()
+                ),
+            );
+            return None;
+        }
         Some(AutoMessage {
             body,
             content_type: content_type.into(),
             extra_headers,
             target,
-            delay: Duration::from_millis(message.delay_ms),
+            delay,
         })
     }
 

@@ -10,12 +10,13 @@ use toml::Spanned;
 
 use super::error::Diagnostics;
 use super::model::{HeaderCondition, MatchSection, OneOrMany, RuleSection};
-use super::policy::PolicyCompiler;
+use super::policy::{DelayLimits, PolicyCompiler};
 use crate::rules::{Choice, HeaderTest, Matcher, ReplyPolicy, Rule, SequenceKey};
 use crate::sip::{HeaderKey, Transport, is_token};
 
 pub(super) fn compile_rule(
     section: &Spanned<RuleSection>,
+    limits: DelayLimits,
     diag: &mut Diagnostics<'_>,
 ) -> Option<Rule> {
     let rule = section.get_ref();
@@ -35,6 +36,7 @@ pub(super) fn compile_rule(
             .map(str::to_owned)
             .collect(),
         uses_captures: false,
+        limits,
     };
     let own = rule.policy();
     let has_own = own.drop

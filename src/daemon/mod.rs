@@ -13,17 +13,15 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::admin::{AdminState, OpenConnections};
-use crate::config::{Config, ServerSettings};
-use crate::engine::sdp::{SdpService, SdpSettings};
-use crate::engine::{Engine, EngineSettings};
+use crate::config::Config;
+use crate::engine::sdp::SdpService;
+use crate::engine::{Engine, Snapshot};
 use crate::observe::Observer;
 use crate::sip::Transport;
-use crate::transaction::{LayerSettings, TransactionLayer};
 use crate::transport;
 use listeners::{BoundListener, RunningListener, bind_listener, connection_counters};
 use signals::{Control, Controls};
@@ -80,10 +78,8 @@ impl Daemon {
             }),
             None => None,
         };
-        let layer = TransactionLayer::new(layer_settings(settings));
-        let sdp =
-            SdpService::new(sdp_settings(settings)).map_err(|e| BindError::Sdp(e.to_string()))?;
-        let engine = Engine::new(config.rules.clone(), engine_settings(config), layer, sdp)
+        let sdp = SdpService::new().map_err(|e| BindError::Sdp(e.to_string()))?;
+        let engine = Engine::new(Snapshot::of(config), sdp)
             .with_observer(admin.as_ref().map(|a| a.observer.clone()));
         Ok(Self {
             engine: Arc::new(engine),
@@ -153,39 +149,6 @@ impl Daemon {
     }
 }
 
-/// The transaction layer's settings from `[server]` and `[timers]`.
-pub(crate) fn layer_settings(settings: &ServerSettings) -> LayerSettings {
-    LayerSettings {
-        timers: settings.timers,
-        max_transactions: settings.max_transactions,
-        server_header: Bytes::from(format!("Server: {}\r\n", settings.user_agent)),
-        user_agent: settings.user_agent.clone(),
-        force_rport: settings.force_rport,
-    }
-}
-
-/// What SDP answers are made with, from `[server]` and `[sdp]`.
-pub(crate) fn sdp_settings(settings: &ServerSettings) -> SdpSettings {
-    SdpSettings {
-        codecs: settings.sdp_codecs.clone(),
-        public_address: settings
-            .public_address
-            .as_deref()
-            .and_then(|a| a.parse().ok()),
-        base_port: settings.rtp_port,
-    }
-}
-
-/// The per-request settings of a config (swapped with its rules on reload).
-pub fn engine_settings(config: &Config) -> EngineSettings {
-    EngineSettings {
-        limits: config.server.limits,
-        allowed_methods: config.server.allowed_methods.clone(),
-        rate_limit: config.server.rate_limit,
-        reliable_provisionals: config.server.reliable_provisionals,
-    }
-}
-
 /// Runs `config` (loaded from `path`, or the embedded default when `None`)
 /// as a service: binds, tells systemd it is ready, reloads on SIGHUP, and on
 /// SIGTERM/SIGINT stops taking requests, drains what is in flight (bounded
@@ -252,6 +215,18 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
     };
     if !drained {
         warn!("transactions still in flight at exit");
+    }
+    let ended = engine.transactions().end_all_dialogs();
+    if ended > 0 {
+        info!(dialogs = ended, "ending the dialogs still up with BYE");
+        drain(
+            &engine,
+            config
+                .server
+                .drain_timeout
+                .min(std::time::Duration::from_secs(5)),
+        )
+        .await;
     }
     if let Some(watchdog) = watchdog {
         watchdog.abort();

@@ -10,7 +10,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::listeners::{RunningListener, bind_listener, reuse_udp_listener};
-use super::{engine_settings, layer_settings, sdp_settings};
 use crate::config::{Config, ListenerSpec, LoadError, ServerSettings};
 use crate::engine::Engine;
 use crate::sip::Transport;
@@ -39,11 +38,7 @@ pub(crate) async fn reload(
         None => Config::embedded_default()?,
     };
     warn_about_restart_only_settings(&current.server, &new.server);
-    engine.replace(new.rules.clone(), engine_settings(&new));
-    engine
-        .transactions()
-        .reconfigure(layer_settings(&new.server));
-    engine.sdp().reconfigure(sdp_settings(&new.server));
+    engine.replace(crate::engine::Snapshot::of(&new));
     let mut summary = ReloadSummary {
         rules: new.rules.rules().len(),
         ..ReloadSummary::default()

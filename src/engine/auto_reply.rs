@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::JobGuard;
 use super::runner::Services;
+use super::{JobGuard, Snapshot};
 use crate::events;
 use crate::rules::AutoMessage;
 use crate::rules::template::Vars;
@@ -29,16 +29,19 @@ pub(super) struct AutoReply {
     /// live registration): the flow the request came from.
     source: Flow,
     sent_by: Arc<str>,
+    snapshot: Arc<Snapshot>,
     services: Services,
 }
 
 impl AutoReply {
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         message: &AutoMessage,
         request: &Request,
         vars: &Vars<'_>,
         source: &Flow,
         sent_by: &Arc<str>,
+        snapshot: &Arc<Snapshot>,
         services: &Services,
         guard: &JobGuard,
     ) -> Self {
@@ -56,6 +59,7 @@ impl AutoReply {
             rule: vars.rule.into(),
             source: source.clone(),
             sent_by: sent_by.clone(),
+            snapshot: snapshot.clone(),
             services: services.clone(),
         }
     }
@@ -79,7 +83,7 @@ impl AutoReply {
         let branch = format!("{MAGIC_COOKIE}{}", new_tag());
         let from = format!("<{}>", self.our_uri);
         let to = format!("<{}>", self.target);
-        let user_agent = self.services.layer.user_agent();
+        let settings = &self.snapshot.layer;
         let request = OutgoingRequest {
             method: "MESSAGE",
             request_uri: &self.target,
@@ -92,17 +96,24 @@ impl AutoReply {
             call_id: &call_id,
             cseq: 1,
             routes: &[],
-            user_agent: &user_agent,
+            user_agent: &settings.user_agent,
             extra_headers: &self.extra_headers,
             content_type: Some(&self.message.content_type),
             body: self.body.as_bytes(),
         };
         events::message(&self.rule, &call_id, &self.target, "sending", None, None);
-        let (event, status, cause) = match self.services.layer.send_request(&flow, &request).await {
+        let outcome = self
+            .services
+            .layer
+            .send_request(settings, &flow, &request)
+            .await;
+        let (event, status, cause) = match outcome {
             ClientOutcome::Final(status @ 200..=299) => ("succeeded", Some(status), None),
             ClientOutcome::Final(status) => ("failed", Some(status), Cause::of_status(status)),
             ClientOutcome::Timeout => ("failed", None, Some(Cause::RequestTimeout)),
             ClientOutcome::TransportError(_) => ("failed", None, Some(Cause::ConnectionError)),
+            // Too many requests of ours under way: this one is not sent.
+            ClientOutcome::Overloaded { .. } => ("failed", None, Some(Cause::InternalError)),
         };
         events::message(&self.rule, &call_id, &self.target, event, status, cause);
     }

@@ -3,14 +3,15 @@
 
 use std::sync::Arc;
 
-use crate::config::ReliableProvisionals;
 use crate::rules::template::Template;
 use crate::rules::{Body, Delay, HeaderLines, MatchInput, ReplyPolicy, RuleSet, Selected, Step};
 use crate::sip::{self, HeaderName, Request, Verb, reason_phrase};
-use crate::transaction::Dialog;
+use crate::transaction::{Dialog, ReliableMode};
 
 /// RFC 3262's option tag.
 const OPTION_100REL: &str = "100rel";
+/// RFC 4028's option tag.
+const OPTION_TIMER: &str = "timer";
 
 /// The rule name events carry for answers these checks give.
 pub const RULE: &str = "protocol";
@@ -50,7 +51,7 @@ pub fn refusal(
     request: &Request,
     rules: &RuleSet,
     allowed_methods: Option<&[String]>,
-    reliable: ReliableProvisionals,
+    reliable: ReliableMode,
     input: &MatchInput<'_>,
 ) -> Option<Refusal> {
     let method = request.method();
@@ -86,13 +87,19 @@ pub fn refusal(
             ),
         });
     }
-    // §8.2.2.3: the only extension implemented is 100rel for INVITE (RFC
-    // 3262), unless the config turns it off; every other Require option is
-    // unsupported. CANCEL is exempt and Proxy-Require is for proxies.
+    // §8.2.2.3: the extensions implemented are 100rel for INVITE (RFC
+    // 3262, unless the config turns it off) and session timers for INVITE
+    // and UPDATE (RFC 4028); every other Require option is unsupported.
+    // CANCEL is exempt and Proxy-Require is for proxies.
     if method != "CANCEL" {
-        let knows_100rel = method == "INVITE" && reliable != ReliableProvisionals::Never;
+        let knows_100rel = method == "INVITE" && reliable != ReliableMode::Never;
+        let knows_timer = matches!(method, "INVITE" | "UPDATE");
+        let supported = |tag: &str| {
+            (knows_100rel && tag.eq_ignore_ascii_case(OPTION_100REL))
+                || (knows_timer && tag.eq_ignore_ascii_case(OPTION_TIMER))
+        };
         let unsupported: Vec<&str> = option_tags(request, HeaderName::Require)
-            .filter(|tag| !(knows_100rel && tag.eq_ignore_ascii_case(OPTION_100REL)))
+            .filter(|tag| !supported(tag))
             .collect();
         if !unsupported.is_empty() {
             let list = unsupported.join(", ");
@@ -104,22 +111,6 @@ pub fn refusal(
         }
     }
     None
-}
-
-/// Whether this request's provisional responses go reliably (RFC 3262):
-/// only an INVITE's, and when the client requires 100rel (or supports it,
-/// if the config says so).
-pub fn sends_reliably(request: &Request, mode: ReliableProvisionals) -> bool {
-    let has_100rel =
-        |name| option_tags(request, name).any(|tag| tag.eq_ignore_ascii_case(OPTION_100REL));
-    request.method() == "INVITE"
-        && match mode {
-            ReliableProvisionals::Never => false,
-            ReliableProvisionals::Required => has_100rel(HeaderName::Require),
-            ReliableProvisionals::Supported => {
-                has_100rel(HeaderName::Require) || has_100rel(HeaderName::Supported)
-            }
-        }
 }
 
 /// The option tags of every `name` header (comma-separated lists).
@@ -170,6 +161,7 @@ fn accept_200(rule: Arc<str>, content_type: Option<Box<str>>, body: Body) -> Sel
             progress: Vec::new(),
             final_step: Some(step),
             message: None,
+            no_answer: None,
         }),
         counter: 0,
         captures: Vec::new(),

@@ -4,10 +4,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use arc_swap::ArcSwap;
 use tracing::warn;
 
 use crate::rules::sdp::{self, AnswerContext, Codec, DtlsIdentity, SdpError};
@@ -40,22 +38,39 @@ impl SdpReply {
     }
 }
 
-/// What answers are made with; a reload replaces it.
+/// What answers are made with; part of the reloadable snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SdpSettings {
     pub codecs: Vec<Codec>,
     /// `c=`/`o=` address instead of the listener's own.
     pub public_address: Option<IpAddr>,
     pub base_port: u16,
+    /// Reloads that changed the settings: an answer made after one may
+    /// differ for the same offer, so it takes a new session version.
+    pub generation: u64,
+}
+
+impl SdpSettings {
+    /// The settings a reload installs: `next`, one generation on when it
+    /// answers differently from `self`.
+    pub fn successor(&self, next: &Self) -> Self {
+        let same = self.codecs == next.codecs
+            && self.public_address == next.public_address
+            && self.base_port == next.base_port;
+        Self {
+            generation: if same {
+                self.generation
+            } else {
+                self.generation + 1
+            },
+            ..next.clone()
+        }
+    }
 }
 
 /// Makes the answers, and remembers each dialog's session.
 #[derive(Debug)]
 pub struct SdpService {
-    settings: ArcSwap<SdpSettings>,
-    /// Reloads that changed the settings: an answer made after one may
-    /// differ for the same offer, so it takes a new session version.
-    generation: AtomicU64,
     /// Generated at start-up: its fingerprint goes into WebRTC answers.
     dtls: DtlsIdentity,
     sessions: Mutex<Sessions>,
@@ -79,21 +94,11 @@ struct Session {
 }
 
 impl SdpService {
-    pub fn new(settings: SdpSettings) -> Result<Self, SdpError> {
+    pub fn new() -> Result<Self, SdpError> {
         Ok(Self {
-            settings: ArcSwap::from_pointee(settings),
-            generation: AtomicU64::new(0),
             dtls: DtlsIdentity::generate()?,
             sessions: Mutex::new(Sessions::default()),
         })
-    }
-
-    /// Applies a reload: answers made from now on use `settings`.
-    pub fn reconfigure(&self, settings: SdpSettings) {
-        if **self.settings.load() != settings {
-            self.settings.store(Arc::new(settings));
-            self.generation.fetch_add(1, Ordering::Relaxed);
-        }
     }
 
     /// The SDP [`SdpReply::for_request`] calls for (empty for nothing).
@@ -102,7 +107,7 @@ impl SdpService {
     /// §3.1): once SDP went out for it — in a provisional response, or
     /// answering a PRACK or UPDATE of its early dialog — a later response
     /// repeats the last SDP sent.
-    pub fn answer(&self, request: &Request, local: IpAddr) -> String {
+    pub fn answer(&self, request: &Request, local: IpAddr, settings: &SdpSettings) -> String {
         let reply = SdpReply::for_request(request);
         if reply == SdpReply::Nothing {
             return String::new();
@@ -111,7 +116,7 @@ impl SdpService {
         if initial_invite && let Some(sent) = self.sent_for(request.call_id(), request.cseq()) {
             return sent;
         }
-        let sdp = self.make(request, reply, local);
+        let sdp = self.make(request, reply, local, settings);
         if !sdp.is_empty() {
             let invite_cseq = initial_invite.then(|| request.cseq());
             self.remember(request.call_id(), invite_cseq, &sdp);
@@ -119,10 +124,15 @@ impl SdpService {
         sdp
     }
 
-    fn make(&self, request: &Request, reply: SdpReply, local: IpAddr) -> String {
+    fn make(
+        &self,
+        request: &Request,
+        reply: SdpReply,
+        local: IpAddr,
+        settings: &SdpSettings,
+    ) -> String {
         let offer = String::from_utf8_lossy(request.body());
-        let settings = self.settings.load();
-        let (id, version) = self.session(request.call_id(), &offer);
+        let (id, version) = self.session(request.call_id(), &offer, settings.generation);
         let ctx = AnswerContext {
             address: settings.public_address.unwrap_or(local),
             session_id: id,
@@ -186,8 +196,8 @@ impl SdpService {
     /// `o=` session id and version for this Call-ID: a new offer in the same
     /// dialog, or new settings since the last answer, increment the version
     /// (RFC 3264 §8).
-    fn session(&self, call_id: &str, offer: &str) -> (u64, u64) {
-        let digest = fingerprint(offer, self.generation.load(Ordering::Relaxed));
+    fn session(&self, call_id: &str, offer: &str, generation: u64) -> (u64, u64) {
+        let digest = fingerprint(offer, generation);
         let mut sessions = self.lock_sessions();
         if let Some(session) = sessions.by_call.get_mut(call_id) {
             if session.offer != digest {
@@ -246,6 +256,7 @@ mod tests {
             codecs: vec![format!("audio/{codec}/8000").parse().expect("codec")],
             public_address: None,
             base_port: 40_000,
+            generation: 0,
         }
     }
 
@@ -285,25 +296,30 @@ mod tests {
 
     #[test]
     fn new_settings_move_the_session_version_for_the_same_offer() {
-        let service = SdpService::new(settings("PCMU")).expect("service");
+        let service = SdpService::new().expect("service");
         let local = IpAddr::from([127, 0, 0, 1]);
         let update = request("UPDATE", OFFER);
-        let first = service.answer(&update, local);
+        let pcmu = settings("PCMU");
+        let first = service.answer(&update, local, &pcmu);
         assert_eq!(
-            origin_version(&service.answer(&update, local)),
+            origin_version(&service.answer(&update, local, &pcmu)),
             origin_version(&first)
         );
-        service.reconfigure(settings("PCMU"));
+        let same = pcmu.successor(&settings("PCMU"));
         assert_eq!(
-            origin_version(&service.answer(&update, local)),
+            origin_version(&service.answer(&update, local, &same)),
             origin_version(&first),
             "a reload that changes nothing keeps the version"
         );
-        service.reconfigure(settings("PCMA"));
-        let after = service.answer(&update, local);
+        let pcma = same.successor(&settings("PCMA"));
+        let after = service.answer(&update, local, &pcma);
         assert!(after.contains("m=audio 40000 RTP/AVP 8\r\n"), "{after}");
         assert_eq!(origin_version(&after), origin_version(&first) + 1);
-        assert!(service.answer(&request("UPDATE", ""), local).is_empty());
+        assert!(
+            service
+                .answer(&request("UPDATE", ""), local, &pcma)
+                .is_empty()
+        );
     }
 
     /// The responses to one initial INVITE repeat the last SDP sent for it,
@@ -311,17 +327,18 @@ mod tests {
     /// reload in between changes nothing.
     #[test]
     fn an_initial_invite_gets_the_last_sdp_sent_for_it() {
-        let service = SdpService::new(settings("PCMU")).expect("service");
+        let service = SdpService::new().expect("service");
         let local = IpAddr::from([127, 0, 0, 1]);
         let invite = request("INVITE", OFFER);
-        let early = service.answer(&invite, local);
-        service.reconfigure(settings("PCMA"));
-        assert_eq!(service.answer(&invite, local), early);
+        let pcmu = settings("PCMU");
+        let early = service.answer(&invite, local, &pcmu);
+        let pcma = pcmu.successor(&settings("PCMA"));
+        assert_eq!(service.answer(&invite, local, &pcma), early);
         let second_offer = OFFER.replace("5000", "5002");
-        let reoffer = service.answer(&request("UPDATE", &second_offer), local);
+        let reoffer = service.answer(&request("UPDATE", &second_offer), local, &pcma);
         assert_eq!(origin_version(&reoffer), origin_version(&early) + 1);
         assert_eq!(
-            service.answer(&invite, local),
+            service.answer(&invite, local, &pcma),
             reoffer,
             "the 2xx repeats it"
         );

@@ -1,4 +1,4 @@
-//! Tests of `explain` against a small config with a delayed INVITE policy.
+//! Tests of `explain`: the dry run of a small config, message by message.
 
 use super::*;
 
@@ -49,7 +49,17 @@ fn source() -> SocketAddr {
 }
 
 fn run(message: &str) -> String {
-    explain(&config(), message.as_bytes(), source(), Transport::Udp).expect("explained")
+    mask(&explain(&config(), message.as_bytes(), source(), Transport::Udp).expect("explained"))
+}
+
+/// Random tags and branches of the run, shown as placeholders.
+fn mask(text: &str) -> String {
+    let to_tag = regex::Regex::new(r"(?m)^(    To: .*;tag=)[0-9A-Za-z]{10}$").expect("regex");
+    let branch = regex::Regex::new(r"branch=z9hG4bK[0-9A-Za-z]{10};").expect("regex");
+    let text = to_tag.replace_all(text, "${1}<to-tag>");
+    branch
+        .replace_all(&text, "branch=z9hG4bK<branch>;")
+        .into_owned()
 }
 
 fn invite(uri: &str, extra: &str) -> String {
@@ -72,11 +82,11 @@ fn matching_invite_shows_earlier_mismatches_and_each_delayed_response() {
     let text = run(&invite("sip:busy@example.com", ""));
     let expected = "\
 request: INVITE sip:busy@example.com (Call-ID a84b4c76e66710) from 198.51.100.7:5062 over udp
-responses go to 198.51.100.7:5062 over udp
 rule options: no match (first failing condition: method)
 rule busy-line: MATCH
-responses (each delay counts from the previous response):
-after 0 ms:
+   replies: after 500 ms progress 180 Ringing, then after 2000 ms reject 486 Busy Here [Retry-After: 60]
+dry run (virtual clock; a well-behaved client ACKs final responses, PRACKs reliable provisional responses and answers 200 to requests):
+at 0 ms, sent to 198.51.100.7:5062:
     SIP/2.0 100 Trying
     Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds;rport=5062;received=198.51.100.7
     From: <sip:alice@example.com>;tag=1928301774
@@ -85,7 +95,7 @@ after 0 ms:
     CSeq: 314159 INVITE
     Server: explain-test
     Content-Length: 0
-after 500 ms:
+at 500 ms, sent to 198.51.100.7:5062:
     SIP/2.0 180 Ringing
     Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds;rport=5062;received=198.51.100.7
     From: <sip:alice@example.com>;tag=1928301774
@@ -95,7 +105,7 @@ after 500 ms:
     Contact: <sip:192.0.2.1:5060>
     Server: explain-test
     Content-Length: 0
-after 2000 ms:
+at 2500 ms, sent to 198.51.100.7:5062:
     SIP/2.0 486 Busy Here
     Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds;rport=5062;received=198.51.100.7
     From: <sip:alice@example.com>;tag=1928301774
@@ -105,7 +115,7 @@ after 2000 ms:
     Server: explain-test
     Retry-After: 60
     Content-Length: 0
-then it waits for the ACK (over UDP the response is retransmitted on Timer G, for at most 32000 ms)
+at 2500 ms, the client sends ACK
 ";
     assert_eq!(text, expected, "\n{text}");
 }
@@ -125,26 +135,34 @@ fn non_matching_invite_falls_back_naming_each_failing_condition() {
         "{text}"
     );
     assert!(
-        text.contains("after 0 ms:\n    SIP/2.0 480 Temporarily Unavailable\n"),
+        text.contains(
+            "at 0 ms, sent to 198.51.100.7:5062:\n    SIP/2.0 480 Temporarily Unavailable\n"
+        ),
         "{text}"
     );
     assert!(!text.contains("100 Trying"), "{text}");
 }
 
+/// The 2xx is acknowledged by the client; the hang-up BYE follows in the
+/// dialog (route set, remote target, CSeq 1), answered 200.
 #[test]
-fn answered_invite_mentions_ack_wait_and_hangup_bye() {
+fn an_answered_invite_is_hung_up_in_its_dialog() {
     let text = run(&invite("sip:bob@example.com", "X-Scenario: answer\r\n"));
     assert!(text.contains("rule answer: MATCH\n"), "{text}");
     assert!(
         text.contains("    Content-Type: application/sdp\n    Content-Length: 5\n\n    v=0\n"),
         "{text}"
     );
+    assert!(text.contains("at 0 ms, the client sends ACK\n"), "{text}");
     assert!(
-        text.contains("without an ACK within 32000 ms it sends BYE"),
+        text.contains(
+            "at 30000 ms, sent to 198.51.100.7:5062:\n    BYE sip:alice@198.51.100.7:5062 SIP/2.0\n"
+        ),
         "{text}"
     );
+    assert!(text.contains("    CSeq: 1 BYE\n"), "{text}");
     assert!(
-        text.contains("after 30000 ms: BYE to sip:alice@198.51.100.7:5062 in the dialog"),
+        text.ends_with("at 30000 ms, the client sends 200 OK to the BYE\n"),
         "{text}"
     );
 }
@@ -162,19 +180,19 @@ fn message_shows_the_auto_reply() {
         Content-Length: 2\r\n\r\nhi";
     let text = run(message);
     assert!(
-        text.contains("after 0 ms:\n    SIP/2.0 202 Accepted\n"),
+        text.contains("at 0 ms, sent to 198.51.100.7:5062:\n    SIP/2.0 202 Accepted\n"),
         "{text}"
     );
     assert!(
         text.contains(
-            "after 500 ms (after the final response): auto-reply MESSAGE back to 198.51.100.7:5062 over udp:\n\
+            "at 500 ms, sent to 198.51.100.7:5062:\n\
              \x20   MESSAGE sip:alice@example.com SIP/2.0\n\
              \x20   Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK<branch>;rport\n"
         ),
-        "{text}"
+        "the auto-reply goes back over the flow it came from: {text}"
     );
     assert!(
-        text.ends_with("    Content-Length: 9\n\n    I am away\n"),
+        text.contains("    Content-Length: 9\n\n    I am away\nat 500 ms, the client sends 200 OK to the MESSAGE\n"),
         "{text}"
     );
 }
@@ -216,10 +234,7 @@ fn in_dialog_requests_without_a_dialog_get_481() {
         text.contains("    SIP/2.0 481 Call/Transaction Does Not Exist\n"),
         "{text}"
     );
-    assert!(
-        text.contains("would get 200 OK and end the dialog"),
-        "{text}"
-    );
+    assert!(text.contains("BYE gets 200"), "{text}");
 }
 
 #[test]
@@ -235,10 +250,23 @@ fn malformed_requests_get_400_or_are_dropped() {
         "{text}"
     );
     let text = run("INVITE sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n");
-    assert!(
-        text.contains("dropped: no response can be routed"),
-        "{text}"
+    assert!(text.contains("nothing is sent"), "{text}");
+}
+
+/// Over a stream the sender is known: a request without Via still gets
+/// 400 (the daemon's stream path), where over UDP it is dropped.
+#[test]
+fn a_via_less_request_on_a_stream_gets_400() {
+    let request = invite("sip:busy@example.com", "").replace(
+        "Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK776asdhds;rport\r\n",
+        "",
     );
+    let udp = run(&request);
+    assert!(udp.contains("nothing is sent"), "{udp}");
+    let tcp = CONFIG.replace("transport = \"udp\"", "transport = \"tcp\"");
+    let config = Config::parse(&tcp, "tcp.toml").expect("valid config");
+    let text = explain(&config, request.as_bytes(), source(), Transport::Tcp).expect("explained");
+    assert!(text.contains("    SIP/2.0 400 Bad Request"), "{text}");
 }
 
 #[test]
@@ -272,19 +300,23 @@ fn methods_outside_allowed_methods_get_405() {
     assert!(text.contains("    Allow: INVITE, ACK\n"), "{text}");
 }
 
-/// An INVITE requiring 100rel: the provisional responses shown carry
-/// `Require: 100rel` and an RSeq, and the PRACK rules are spelled out.
+/// An INVITE requiring 100rel: the provisional response carries `Require:
+/// 100rel` and an RSeq, and the client PRACKs it.
 #[test]
-fn reliable_provisionals_are_shown_with_require_and_rseq() {
+fn reliable_provisionals_carry_require_and_rseq_and_are_pracked() {
     let text = run(&invite("sip:busy@example.com", "Require: 100rel\r\n"));
     assert!(
-        text.contains("provisional responses go reliably (RFC 3262)"),
+        text.contains("    SIP/2.0 180 Ringing\n")
+            && text.contains("    Require: 100rel\n    RSeq: "),
         "{text}"
     );
     assert!(
-        text.contains("    SIP/2.0 180 Ringing\n")
-            && text.contains("    Require: 100rel\n    RSeq: <RSeq>\n"),
+        text.contains("at 500 ms, the client sends PRACK (RAck "),
         "{text}"
+    );
+    assert!(
+        text.contains("at 500 ms, sent to 198.51.100.7:5062:\n    SIP/2.0 200 OK\n"),
+        "the PRACK's 200: {text}"
     );
     let plain = run(&invite("sip:busy@example.com", ""));
     assert!(!plain.contains("RSeq"), "{plain}");
@@ -303,20 +335,17 @@ fn a_prack_is_answered_by_the_transaction_layer() {
             )
     };
     let text = run(&prack("RAck: 1 314159 INVITE\r\n"));
-    assert!(
-        text.contains("PRACK: answered by the transaction layer"),
-        "{text}"
-    );
+    assert!(text.contains("answered by the transaction layer"), "{text}");
     assert!(text.contains("    SIP/2.0 481 "), "{text}");
     assert!(!text.contains("rule busy-line"), "{text}");
     let text = run(&prack(""));
     assert!(text.contains("    SIP/2.0 400 Bad Request\n"), "{text}");
 }
 
-/// `body.sdp = "answer"` shows what the daemon sends: an answer to an offer,
-/// and nothing for an UPDATE without one.
+/// `body.sdp = "answer"` shows the real answer bytes for an offer, and no
+/// body for an UPDATE without one.
 #[test]
-fn sdp_answers_are_shown_only_for_an_offer() {
+fn sdp_answers_are_the_real_bytes() {
     let update = |body: &str| {
         invite("sip:bob@example.com", "")
             .replace("INVITE sip:", "UPDATE sip:")
@@ -332,15 +361,42 @@ fn sdp_answers_are_shown_only_for_an_offer() {
     let offer = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
     let text = run(&update(offer));
     assert!(
-        text.contains("<SDP answer derived from the offer>")
-            && text.contains("Content-Type: application/sdp"),
+        text.contains("    Content-Type: application/sdp\n")
+            && text.contains("    m=audio 40000 RTP/AVP 0\n")
+            && text.contains("    c=IN IP4 192.0.2.1\n"),
         "{text}"
     );
     let refresh = run(&update(""));
     assert!(
-        refresh.contains("SIP/2.0 200 OK")
-            && !refresh.contains("<SDP")
-            && !refresh.contains("Content-Type"),
+        refresh.contains("SIP/2.0 200 OK") && !refresh.contains("Content-Type"),
         "{refresh}"
+    );
+}
+
+/// An INVITE that rings with no final step gets 480 with a Reason at the
+/// ring timeout; the client ACKs it.
+#[test]
+fn a_ringing_invite_is_answered_at_the_ring_timeout() {
+    let text = CONFIG.replace(
+        "[[rule]]\nname = \"options\"",
+        "[timers]\nring_timeout_ms = 60000\n\n[[rule]]\nname = \"ring\"\nmatch.request_uri = '^sip:ring@'\nprogress = [{}]\n\n[[rule]]\nname = \"options\"",
+    );
+    let config = Config::parse(&text, "ring.toml").expect("valid config");
+    let ring = invite("sip:ring@example.com", "");
+    let text =
+        mask(&explain(&config, ring.as_bytes(), source(), Transport::Udp).expect("explained"));
+    assert!(
+        text.contains(
+            "at 60000 ms, sent to 198.51.100.7:5062:\n    SIP/2.0 480 Temporarily Unavailable\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("    Reason: SIP;cause=480;text=\"No Answer\"\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("at 60000 ms, the client sends ACK\n"),
+        "{text}"
     );
 }

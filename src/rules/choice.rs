@@ -210,6 +210,7 @@ mod tests {
                 hangup_after: None,
             }),
             message: None,
+            no_answer: None,
         })
     }
 

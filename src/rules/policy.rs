@@ -27,6 +27,13 @@ impl Delay {
     }
 
     /// The wait for one request.
+    /// The longest wait it can give.
+    pub fn longest(&self) -> Duration {
+        match *self {
+            Self::Fixed(delay) | Self::Range { max: delay, .. } => delay,
+        }
+    }
+
     pub fn draw(&self, rng: &mut fastrand::Rng) -> Duration {
         match *self {
             Self::Fixed(delay) => delay,
@@ -200,6 +207,8 @@ pub enum ReplyPolicy {
         progress: Vec<Step>,
         final_step: Option<Step>,
         message: Option<AutoMessage>,
+        /// An INVITE's final response when it rings for the ring timeout.
+        no_answer: Option<Step>,
     },
     /// The registrar.
     Register(RegisterPolicy),
@@ -221,6 +230,7 @@ impl ReplyPolicy {
                 hangup_after: None,
             }),
             message: None,
+            no_answer: None,
         }
     }
 
@@ -245,12 +255,11 @@ impl ReplyPolicy {
         }
     }
 
-    /// Whether the first response goes out at once (no delay before it);
-    /// RFC 3261 §17.2.1 wants a 100 Trying otherwise.
-    pub fn first_response_is_immediate(&self) -> bool {
+    /// The final response when an INVITE rings for the ring timeout.
+    pub fn no_answer(&self) -> Option<&Step> {
         match self {
-            Self::Register(_) => true,
-            _ => self.steps().next().is_some_and(|s| s.delay.is_zero()),
+            Self::Respond { no_answer, .. } => no_answer.as_ref(),
+            Self::Drop | Self::Register(_) => None,
         }
     }
 }
@@ -308,13 +317,18 @@ impl fmt::Display for ReplyPolicy {
                 progress,
                 final_step,
                 message,
+                no_answer,
             } => {
                 let mut parts: Vec<String> = progress.iter().map(ToString::to_string).collect();
                 match final_step {
                     Some(step) => parts.push(step.to_string()),
-                    None => {
-                        parts.push("no final response (rings until the client gives up)".into())
-                    }
+                    None => parts.push(
+                        "no final response (rings until the client cancels or the ring timeout)"
+                            .into(),
+                    ),
+                }
+                if let Some(step) = no_answer {
+                    parts.push(format!("after the ring timeout {step}"));
                 }
                 if let Some(message) = message {
                     let target = message.target.as_deref().unwrap_or("the sender");

@@ -15,6 +15,13 @@ pub enum Cause {
     AuthenticationError,
     SipFailureCode,
     NoAck,
+    /// Ringing for the ring timeout without a final response (JsSIP
+    /// `NO_ANSWER`).
+    NoAnswer,
+    /// The dialog reached its maximum duration (JsSIP `EXPIRES`).
+    Expires,
+    /// The session timer ran out without a refresh (RFC 4028 §10).
+    SessionTimer,
     Canceled,
     RequestTimeout,
     ConnectionError,
@@ -50,6 +57,9 @@ impl Cause {
             Self::AuthenticationError => "Authentication Error",
             Self::SipFailureCode => "SIP Failure Code",
             Self::NoAck => "No ACK",
+            Self::NoAnswer => "No Answer",
+            Self::Expires => "Expires",
+            Self::SessionTimer => "Session Timer",
             Self::Canceled => "Canceled",
             Self::RequestTimeout => "Request Timeout",
             Self::ConnectionError => "Connection Error",

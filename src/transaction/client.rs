@@ -1,14 +1,17 @@
-//! Non-INVITE client transactions (RFC 3261 §17.1.2), for the BYE and
-//! MESSAGE the responder originates.
+//! Non-INVITE client transactions (RFC 3261 §17.1.2), for the BYE, UPDATE
+//! and MESSAGE the responder originates: bounded in number, each ended by
+//! its final response or Timer F.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::Core;
+use super::schedule::{Due, Growth, Retransmission};
+use super::settings::LayerSettings;
 use crate::sip::{ResponseSummary, Timers};
 use crate::transport::Flow;
 
@@ -21,90 +24,133 @@ pub enum ClientOutcome {
     Timeout,
     /// The request could not be sent (Connection Error).
     TransportError(String),
+    /// As many client transactions as transactions may run were under way:
+    /// the request went once, untracked (a BYE), or not at all.
+    Overloaded { sent: bool },
+}
+
+/// One client transaction waiting for responses.
+#[derive(Debug)]
+struct Waiting {
+    method: Box<str>,
+    /// Status codes of its responses, provisional or final.
+    responses: mpsc::Sender<u16>,
 }
 
 /// Client transactions waiting for responses, by Via branch.
 #[derive(Debug, Default)]
 pub(crate) struct ClientTable {
-    pending: Mutex<HashMap<String, (String, mpsc::UnboundedSender<u16>)>>,
+    pending: Mutex<HashMap<Box<str>, Waiting>>,
 }
 
 impl ClientTable {
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, (String, mpsc::UnboundedSender<u16>)>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Box<str>, Waiting>> {
         self.pending
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
     }
 
     /// Hands a response to its client transaction (§17.1.3: branch and CSeq
     /// method must match). Returns whether one was waiting.
     pub(crate) fn deliver(&self, response: &ResponseSummary) -> bool {
         let pending = self.lock();
-        match pending.get(&response.branch) {
-            Some((method, sender)) if *method == response.cseq_method => {
-                sender.send(response.status).is_ok()
+        match pending.get(response.branch.as_str()) {
+            // A full queue means a final response is already waiting.
+            Some(waiting) if *waiting.method == *response.cseq_method => {
+                let _ = waiting.responses.try_send(response.status);
+                true
             }
             _ => false,
         }
     }
 
-    /// Sends `request` and runs Timers E and F until a final response.
-    pub(crate) async fn run(
-        &self,
-        timers: Timers,
-        flow: &Flow,
-        request: Bytes,
-        branch: String,
-        method: &str,
-        retransmissions: &AtomicU64,
-    ) -> ClientOutcome {
-        let (sender, mut responses) = mpsc::unbounded_channel();
-        self.lock()
-            .insert(branch.clone(), (method.to_owned(), sender));
-        let outcome = exchange(timers, flow, &request, &mut responses, retransmissions).await;
-        self.lock().remove(&branch);
-        outcome
+    /// Registers a transaction for `branch`, unless `max` are under way.
+    fn open(&self, branch: &str, method: &str, max: usize) -> Option<mpsc::Receiver<u16>> {
+        let mut pending = self.lock();
+        if pending.len() >= max {
+            return None;
+        }
+        // A few responses at most: provisionals beyond are dropped.
+        let (responses, receiver) = mpsc::channel(4);
+        let waiting = Waiting {
+            method: method.into(),
+            responses,
+        };
+        pending.insert(branch.into(), waiting);
+        Some(receiver)
+    }
+
+    fn close(&self, branch: &str) {
+        self.lock().remove(branch);
     }
 }
 
-async fn exchange(
-    timers: Timers,
-    flow: &Flow,
-    request: &[u8],
-    responses: &mut mpsc::UnboundedReceiver<u16>,
-    retransmissions: &AtomicU64,
-) -> ClientOutcome {
-    if let Err(error) = flow.send(request).await {
-        return ClientOutcome::TransportError(error.to_string());
-    }
-    let reliable = flow.transport.is_reliable();
-    // Timer F bounds the whole exchange; Timer E retransmits over UDP,
-    // doubling to T2 (and staying at T2 once a provisional arrived).
-    let deadline = Instant::now() + timers.timeout();
-    let mut interval = timers.t1;
-    loop {
-        let wait = if reliable {
-            deadline
-        } else {
-            (Instant::now() + interval).min(deadline)
+impl Core {
+    /// Sends `request` (branch `branch`) through a client transaction:
+    /// Timer E retransmits over UDP, Timer F ends it. When the client table
+    /// is full, a request that `must_go` is sent once untracked.
+    pub(crate) async fn run_client(
+        &self,
+        settings: &LayerSettings,
+        flow: &Flow,
+        request: Bytes,
+        (branch, method): (&str, &str),
+        must_go: bool,
+    ) -> ClientOutcome {
+        let max = settings.max_transactions;
+        let Some(mut responses) = self.clients.open(branch, method, max) else {
+            let sent = must_go && flow.send(&request).await.is_ok();
+            return ClientOutcome::Overloaded { sent };
         };
-        tokio::select! {
-            status = responses.recv() => match status {
-                Some(status) if status >= 200 => return ClientOutcome::Final(status),
-                Some(_) => interval = timers.t2,
-                None => return ClientOutcome::Timeout,
-            },
-            () = tokio::time::sleep_until(wait) => {
-                if Instant::now() >= deadline {
-                    return ClientOutcome::Timeout;
+        let outcome = self
+            .exchange(settings.timers, flow, &request, &mut responses)
+            .await;
+        self.clients.close(branch);
+        outcome
+    }
+
+    async fn exchange(
+        &self,
+        timers: Timers,
+        flow: &Flow,
+        request: &[u8],
+        responses: &mut mpsc::Receiver<u16>,
+    ) -> ClientOutcome {
+        if let Err(error) = flow.send(request).await {
+            return ClientOutcome::TransportError(error.to_string());
+        }
+        let now = Instant::now();
+        // Timer F bounds the whole exchange; Timer E retransmits over UDP,
+        // doubling to T2 (and staying at T2 once a provisional arrived).
+        let mut schedule = if flow.transport.is_reliable() {
+            Retransmission::window_only(now, timers.timeout())
+        } else {
+            let growth = Growth::DoublingUpTo(timers.t2);
+            Retransmission::new(now, timers.t1, growth, timers.timeout())
+        };
+        loop {
+            let wake = match schedule.poll(Instant::now()) {
+                Due::GiveUp => return ClientOutcome::Timeout,
+                Due::Resend => {
+                    self.count_retransmission();
+                    if let Err(error) = flow.send(request).await {
+                        return ClientOutcome::TransportError(error.to_string());
+                    }
+                    continue;
                 }
-                retransmissions.fetch_add(1, Ordering::Relaxed);
-                if let Err(error) = flow.send(request).await {
-                    return ClientOutcome::TransportError(error.to_string());
-                }
-                interval = timers.backoff(interval);
+                Due::Wait(at) => at,
+            };
+            tokio::select! {
+                status = responses.recv() => match status {
+                    Some(status) if status >= 200 => return ClientOutcome::Final(status),
+                    Some(_) => schedule.hold_at(Instant::now(), timers.t2),
+                    None => return ClientOutcome::Timeout,
+                },
+                () = tokio::time::sleep_until(wake) => {}
             }
         }
     }

@@ -1,24 +1,138 @@
-//! Dialogs (RFC 3261 §12): created by a 2xx to INVITE, found by Call-ID and
-//! tags, ended by BYE (either side).
+//! Dialogs (RFC 3261 §12), UAS side: what later requests need (tags, route
+//! set, remote target, CSeqs, the last SDP answer) and when the dialog must
+//! end (hang-up, maximum duration, session timer). Found by Call-ID and
+//! tags; owned by the dialog table, which ends each one.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::dialogs::DialogSlot;
+use super::report::Reporter;
+use super::session_timer::{Refresher, SessionTerms};
+use super::settings::LayerSettings;
+use crate::sip::Request;
 use crate::transport::Flow;
 
 /// Call-ID, local tag, remote tag (§12).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct DialogKey(String);
+pub(crate) struct DialogKey(Box<str>);
 
 impl DialogKey {
     pub(crate) fn new(call_id: &str, local_tag: &str, remote_tag: &str) -> Self {
-        Self(format!("{call_id}|{local_tag}|{remote_tag}"))
+        Self(format!("{call_id}|{local_tag}|{remote_tag}").into())
     }
+}
+
+/// What an initial INVITE contributes to the dialog its 2xx creates,
+/// taken when its transaction opens (with a reserved place in the table).
+#[derive(Debug)]
+pub(crate) struct DialogSeed {
+    pub(crate) call_id: Box<str>,
+    pub(crate) remote_tag: Box<str>,
+    /// The To value of the INVITE (our identity, without tag).
+    pub(crate) local_header: Box<str>,
+    /// The From value of the INVITE (the peer, with its tag).
+    pub(crate) remote_header: Box<str>,
+    /// Contact of the INVITE (§12.1.1 remote target), else its From URI.
+    pub(crate) remote_target: Box<str>,
+    /// Record-Route of the INVITE, in order (§12.1.1: a UAS keeps it as is).
+    pub(crate) route_set: Box<[Box<str>]>,
+    pub(crate) invite_cseq: u32,
+    /// The flow the INVITE came from: in-dialog requests go back over it.
+    pub(crate) flow: Flow,
+    pub(crate) sent_by: Arc<str>,
+    /// Our Contact URI (the listener's), for target-refresh requests.
+    pub(crate) contact: Arc<str>,
+    pub(crate) slot: DialogSlot,
+}
+
+impl DialogSeed {
+    /// The bytes the dialog of `request` would keep.
+    pub(crate) fn size_of(request: &Request) -> usize {
+        let routes: usize = request.record_routes().iter().map(String::len).sum();
+        request.call_id().len()
+            + request.to_value().len()
+            + request.from_value().len()
+            + request.contact_uri().unwrap_or(request.from_uri()).len()
+            + routes
+    }
+
+    pub(crate) fn new(
+        request: &Request,
+        flow: Flow,
+        listener: &crate::transport::ListenerInfo,
+        slot: DialogSlot,
+    ) -> Self {
+        Self {
+            call_id: request.call_id().into(),
+            remote_tag: request.from_tag().unwrap_or_default().into(),
+            local_header: request.to_value().into(),
+            remote_header: request.from_value().into(),
+            remote_target: request.contact_uri().unwrap_or(request.from_uri()).into(),
+            route_set: request
+                .record_routes()
+                .into_iter()
+                .map(String::into_boxed_str)
+                .collect(),
+            invite_cseq: request.cseq(),
+            flow,
+            sent_by: listener.sent_by.clone(),
+            contact: listener.contact.clone(),
+            slot,
+        }
+    }
+}
+
+/// Why the layer ends a dialog with BYE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByeReason {
+    /// No ACK for the 2xx within 64·T1 (§13.3.1.4).
+    NoAck,
+    /// The rule's `hangup_after_ms` passed.
+    Hangup,
+    /// `[dialog] max_duration_ms` passed.
+    MaxDuration,
+    /// The session interval passed without a refresh (RFC 4028 §10), or
+    /// our own refresh failed.
+    SessionExpired,
+}
+
+impl ByeReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoAck => "no ACK",
+            Self::Hangup => "hangup_after_ms",
+            Self::MaxDuration => "max_duration_ms",
+            Self::SessionExpired => "session timer",
+        }
+    }
+}
+
+/// What the dialog clock must do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Due {
+    Bye(ByeReason),
+    /// We are the refresher (RFC 4028): send UPDATE.
+    Refresh,
+}
+
+#[derive(Debug)]
+struct Deadlines {
+    hangup_at: Option<Instant>,
+    expires_at: Instant,
+    session: Option<SessionTerms>,
+    /// When the session was last refreshed.
+    refreshed_at: Instant,
+    /// An UPDATE refresh of ours is under way.
+    refreshing: bool,
+    /// The earliest entry the clock holds for this dialog.
+    pub(crate) scheduled: Option<Instant>,
 }
 
 /// The UAS side of one dialog.
@@ -27,73 +141,84 @@ pub struct Dialog {
     pub(crate) key: DialogKey,
     pub call_id: Box<str>,
     pub local_tag: Box<str>,
-    /// The To value of the INVITE (our identity, without tag).
     pub local_header: Box<str>,
-    /// The From value of the INVITE (the peer, with its tag).
     pub remote_header: Box<str>,
-    /// Contact of the INVITE (§12.1.1 remote target).
     pub remote_target: Box<str>,
-    /// Record-Route of the INVITE, in order (§12.1.1 route set for a UAS).
-    pub route_set: Vec<String>,
-    /// CSeq of the INVITE that created the dialog.
-    pub invite_cseq: u32,
-    /// The flow the INVITE came from: in-dialog requests go back over it.
+    pub route_set: Box<[Box<str>]>,
     pub flow: Flow,
-    /// `host:port` for the Via of requests we send.
-    pub sent_by: Box<str>,
+    pub sent_by: Arc<str>,
+    pub(crate) contact: Arc<str>,
     /// The rule that answered the INVITE.
     pub rule: Arc<str>,
+    /// The settings the dialog started with.
+    pub(crate) settings: Arc<LayerSettings>,
+    pub(crate) reporter: Reporter,
+    /// CSeq of the INVITE that created the dialog.
+    invite_cseq: u32,
     local_cseq: AtomicU32,
     /// The highest CSeq the peer has used in the dialog (§12.2.2).
     remote_cseq: AtomicU32,
+    /// The highest INVITE CSeq whose 2xx was acknowledged.
+    acked_cseq: AtomicU32,
+    ack: Notify,
     /// The SDP we answered with, echoed to re-INVITE/UPDATE offers.
     answer: Mutex<Option<Bytes>>,
-    pub(crate) ack: Notify,
+    deadlines: Mutex<Deadlines>,
     pub(crate) ended: CancellationToken,
+    _slot: DialogSlot,
 }
 
-/// What a dialog is created from.
-#[derive(Debug)]
-pub struct DialogSpec {
-    pub call_id: String,
-    pub local_tag: String,
-    pub remote_tag: String,
-    pub local_header: String,
-    pub remote_header: String,
-    pub remote_target: String,
-    pub route_set: Vec<String>,
-    pub invite_cseq: u32,
-    pub flow: Flow,
-    pub sent_by: String,
-    pub rule: Arc<str>,
-    pub answer: Option<Bytes>,
+/// The parts of a dialog that are not in its seed.
+pub(crate) struct DialogStart {
+    pub(crate) local_tag: Box<str>,
+    pub(crate) rule: Arc<str>,
+    pub(crate) reporter: Reporter,
+    pub(crate) settings: Arc<LayerSettings>,
+    pub(crate) answer: Option<Bytes>,
+    pub(crate) session: Option<SessionTerms>,
+    /// The highest CSeq seen in the early dialog (RFC 3262 PRACK, RFC 3311
+    /// UPDATE), carried into the confirmed one (§12.2.2).
+    pub(crate) early_cseq: u32,
 }
 
 impl Dialog {
-    pub(crate) fn new(spec: DialogSpec) -> Self {
+    pub(crate) fn new(seed: DialogSeed, start: DialogStart, now: Instant) -> Self {
+        let max_duration = start.settings.dialog.max_duration;
         Self {
-            key: DialogKey::new(&spec.call_id, &spec.local_tag, &spec.remote_tag),
-            call_id: spec.call_id.into(),
-            local_tag: spec.local_tag.into(),
-            local_header: spec.local_header.into(),
-            remote_header: spec.remote_header.into(),
-            remote_target: spec.remote_target.into(),
-            route_set: spec.route_set,
-            invite_cseq: spec.invite_cseq,
-            flow: spec.flow,
-            sent_by: spec.sent_by.into(),
-            rule: spec.rule,
+            key: DialogKey::new(&seed.call_id, &start.local_tag, &seed.remote_tag),
+            call_id: seed.call_id,
+            local_tag: start.local_tag,
+            local_header: seed.local_header,
+            remote_header: seed.remote_header,
+            remote_target: seed.remote_target,
+            route_set: seed.route_set,
+            flow: seed.flow,
+            sent_by: seed.sent_by,
+            contact: seed.contact,
+            rule: start.rule,
+            settings: start.settings,
+            reporter: start.reporter,
+            invite_cseq: seed.invite_cseq,
             local_cseq: AtomicU32::new(0),
-            remote_cseq: AtomicU32::new(spec.invite_cseq),
-            answer: Mutex::new(spec.answer),
+            remote_cseq: AtomicU32::new(seed.invite_cseq.max(start.early_cseq)),
+            acked_cseq: AtomicU32::new(0),
             ack: Notify::new(),
+            answer: Mutex::new(start.answer),
+            deadlines: Mutex::new(Deadlines {
+                hangup_at: None,
+                expires_at: now + max_duration,
+                session: start.session,
+                refreshed_at: now,
+                refreshing: false,
+                scheduled: None,
+            }),
             ended: CancellationToken::new(),
+            _slot: seed.slot,
         }
     }
 
     /// Records the CSeq of an in-dialog request from the peer; false when
-    /// it is lower than one already seen, which §12.2.2 answers with 500
-    /// (the peer's requests must be in order; an old one is out of place).
+    /// it is lower than one already seen, which §12.2.2 answers with 500.
     pub(crate) fn accept_remote_cseq(&self, cseq: u32) -> bool {
         self.remote_cseq.fetch_max(cseq, Ordering::Relaxed) <= cseq
     }
@@ -103,9 +228,23 @@ impl Dialog {
         self.local_cseq.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// Resolves when the ACK for the 2xx arrives.
-    pub async fn acked(&self) {
-        self.ack.notified().await;
+    /// The ACK for the 2xx to the INVITE numbered `cseq` arrived.
+    pub(crate) fn acknowledge(&self, cseq: u32) {
+        self.acked_cseq.fetch_max(cseq, Ordering::AcqRel);
+        self.ack.notify_waiters();
+    }
+
+    /// Resolves once the 2xx to the INVITE numbered `cseq` is acknowledged.
+    pub(crate) async fn acked(&self, cseq: u32) {
+        loop {
+            let notified = self.ack.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.acked_cseq.load(Ordering::Acquire) >= cseq {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Resolves when the dialog ends (BYE received or sent).
@@ -129,10 +268,11 @@ impl Dialog {
     /// loose routing keeps the remote target; a strict first route becomes
     /// the Request-URI and the remote target goes last.
     pub fn request_target(&self) -> (String, Vec<String>) {
+        let routes = || self.route_set.iter().map(|r| r.to_string());
         match self.route_set.first() {
             None => (self.remote_target.to_string(), Vec::new()),
             Some(first) if first.contains(";lr") => {
-                (self.remote_target.to_string(), self.route_set.clone())
+                (self.remote_target.to_string(), routes().collect())
             }
             Some(first) => {
                 let uri = first
@@ -142,56 +282,99 @@ impl Dialog {
                     .next()
                     .unwrap_or(first)
                     .to_owned();
-                let mut routes: Vec<String> = self.route_set[1..].to_vec();
-                routes.push(format!("<{}>", self.remote_target));
-                (uri, routes)
+                let mut rest: Vec<String> = routes().skip(1).collect();
+                rest.push(format!("<{}>", self.remote_target));
+                (uri, rest)
             }
         }
     }
-}
 
-/// The live dialogs.
-#[derive(Debug, Default)]
-pub(crate) struct DialogTable {
-    dialogs: Mutex<HashMap<DialogKey, Arc<Dialog>>>,
-}
-
-impl DialogTable {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<DialogKey, Arc<Dialog>>> {
-        self.dialogs
+    fn deadlines(&self) -> MutexGuard<'_, Deadlines> {
+        self.deadlines
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub(crate) fn insert(&self, dialog: Arc<Dialog>) {
-        if let Some(old) = self.lock().insert(dialog.key.clone(), dialog) {
-            old.ended.cancel();
-        }
+    /// Ends the dialog with BYE `after` from now (the rule's hang-up).
+    pub(crate) fn set_hangup(&self, after: Duration, now: Instant) {
+        self.deadlines().hangup_at = Some(now + after);
     }
 
-    pub(crate) fn find(
-        &self,
-        call_id: &str,
-        local_tag: &str,
-        remote_tag: &str,
-    ) -> Option<Arc<Dialog>> {
-        self.lock()
-            .get(&DialogKey::new(call_id, local_tag, remote_tag))
-            .cloned()
+    /// A refresh was accepted (RFC 4028 §10): the session interval counts
+    /// again from now, with the terms just agreed (none: timer off).
+    pub(crate) fn refreshed(&self, session: Option<SessionTerms>, now: Instant) {
+        let mut deadlines = self.deadlines();
+        deadlines.session = session;
+        deadlines.refreshed_at = now;
+        deadlines.refreshing = false;
     }
 
-    pub(crate) fn remove(&self, dialog: &Dialog) {
-        let mut dialogs = self.lock();
-        if dialogs
-            .get(&dialog.key)
-            .is_some_and(|d| std::ptr::eq(Arc::as_ptr(d), dialog))
+    /// Our own refresh is under way (no second one until it ends).
+    pub(crate) fn start_refresh(&self) {
+        self.deadlines().refreshing = true;
+    }
+
+    /// The session terms now in force.
+    pub(crate) fn session(&self) -> Option<SessionTerms> {
+        self.deadlines().session
+    }
+
+    /// The next instant the dialog clock must act, and what it must do.
+    pub(crate) fn next_due(&self) -> (Instant, Due) {
+        let deadlines = self.deadlines();
+        let mut next = (deadlines.expires_at, Due::Bye(ByeReason::MaxDuration));
+        // §15: no BYE of ours before the ACK of the 2xx (a missing ACK ends
+        // the dialog by itself); the ACK reschedules.
+        let acked = self.acked_cseq.load(Ordering::Acquire) >= self.invite_cseq;
+        if let Some(at) = deadlines.hangup_at.filter(|_| acked)
+            && at < next.0
         {
-            dialogs.remove(&dialog.key);
+            next = (at, Due::Bye(ByeReason::Hangup));
         }
-        dialog.ended.cancel();
+        if let Some(session) = deadlines.session {
+            let interval = Duration::from_secs(session.interval.into());
+            let due = match session.refresher {
+                // §10: the side that does not refresh ends the session a
+                // little before it expires: min(32 s, interval / 3).
+                Refresher::Uac => (
+                    deadlines.refreshed_at + interval - (interval / 3).min(Duration::from_secs(32)),
+                    Due::Bye(ByeReason::SessionExpired),
+                ),
+                Refresher::Uas if deadlines.refreshing => (
+                    deadlines.refreshed_at + interval,
+                    Due::Bye(ByeReason::SessionExpired),
+                ),
+                // §10: the refresher refreshes at half the interval.
+                Refresher::Uas => (deadlines.refreshed_at + interval / 2, Due::Refresh),
+            };
+            if due.0 < next.0 {
+                next = due;
+            }
+        }
+        next
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.lock().len()
+    /// Records that the clock holds an entry for `at`; false when it
+    /// already holds an earlier one (then no new entry is needed).
+    pub(crate) fn schedule_at(&self, at: Instant) -> bool {
+        let mut deadlines = self.deadlines();
+        match deadlines.scheduled {
+            Some(scheduled) if scheduled <= at => false,
+            _ => {
+                deadlines.scheduled = Some(at);
+                true
+            }
+        }
+    }
+
+    /// The clock popped an entry for `at`: true when it is the live one
+    /// (an entry superseded by an earlier one is stale and ignored).
+    pub(crate) fn take_schedule(&self, at: Instant) -> bool {
+        let mut deadlines = self.deadlines();
+        if deadlines.scheduled == Some(at) {
+            deadlines.scheduled = None;
+            return true;
+        }
+        false
     }
 }

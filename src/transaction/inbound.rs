@@ -1,26 +1,37 @@
 //! Requests arriving at the transaction layer: retransmissions absorbed,
-//! ACK and CANCEL matched, in-dialog requests checked, the answers the layer
-//! gives itself (481, 200 to BYE and CANCEL, 503, 400), and new transactions
-//! opened for the rest.
+//! ACK and CANCEL matched, in-dialog requests checked against their dialog,
+//! initial INVITEs checked against the dialog bounds and session timer, and
+//! a transaction opened for the rest.
 
 use std::sync::Arc;
 
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::info;
 
+use super::dialog::{Dialog, DialogSeed};
+use super::handle::{Extras, PrackSeed};
 use super::reliable::{EarlyRefusal, PrackMatch};
 use super::server::TxShared;
+use super::session_timer::{Negotiation, SessionTerms, negotiate};
+use super::settings::{LayerSettings, ReliableMode};
 use super::{
     NewRequest, RAck, Received, ServerTransaction, TransactionKey, TransactionLayer, has_sdp,
     new_tag,
 };
-use crate::sip::{
-    Rejected, Request, ResponseParts, ResponseSummary, ResponseTemplate, reason_phrase,
-};
+use crate::sip::{HeaderName, Request, ResponseTemplate};
 use crate::transport::{Flow, ListenerInfo};
 
-/// Under a flood, one "table full" line per second.
-static TABLE_FULL_LOG: crate::ratelog::LogLimiter = crate::ratelog::LogLimiter::new(1000);
+/// One request on its way through the layer.
+pub(super) struct Incoming<'a> {
+    pub(super) request: &'a Request,
+    pub(super) key: TransactionKey,
+    pub(super) flow: Flow,
+    pub(super) listener: &'a ListenerInfo,
+    pub(super) settings: &'a Arc<LayerSettings>,
+}
+
+/// The table is full of transactions in progress.
+pub(super) struct Full;
 
 impl TransactionLayer {
     /// Takes a valid request: absorbs what belongs to an existing
@@ -30,6 +41,7 @@ impl TransactionLayer {
         request: &Request,
         flow: Flow,
         listener: &ListenerInfo,
+        settings: &Arc<LayerSettings>,
     ) -> Received {
         let method = request.method();
         if method == "ACK" {
@@ -39,85 +51,185 @@ impl TransactionLayer {
         let key = TransactionKey::of(request);
         let existing = self.core.table().get(&key, Instant::now());
         if let Some(existing) = existing {
-            self.core.count_retransmission();
-            existing.retransmit().await;
+            if existing.retransmit().await {
+                self.core.count_retransmission();
+            }
             return Received::Handled;
         }
-        if method == "CANCEL" {
-            self.receive_cancel(request, key, flow, listener).await;
-            return Received::Handled;
-        }
-        if method == "PRACK" {
-            return self.receive_prack(request, key, flow, listener).await;
-        }
-        let mut early_dialog = false;
-        let dialog = match request.to_tag() {
-            None => None,
-            Some(to_tag) => match self.core.dialogs.find(
-                request.call_id(),
-                to_tag,
-                request.from_tag().unwrap_or(""),
-            ) {
-                // RFC 3311 §5.2: an UPDATE in an early dialog (one with
-                // reliable provisional responses) goes to the rules, unless
-                // its CSeq is old or its offer collides with an open one.
-                None if method == "UPDATE"
-                    && let Some(checked) = self.core.reliable.early_request(
-                        request.call_id(),
-                        to_tag,
-                        request.from_tag().unwrap_or(""),
-                        request.cseq(),
-                        has_sdp(request),
-                    ) =>
-                {
-                    if let Err(refusal) = checked {
-                        let (status, extra_headers) = match refusal {
-                            EarlyRefusal::OldCSeq => (500, &b""[..]),
-                            EarlyRefusal::OurOfferOpen => (491, &b""[..]),
-                            EarlyRefusal::TheirOfferOpen => (500, &b"Retry-After: 3\r\n"[..]),
-                        };
-                        let transaction =
-                            self.open_or_stateless(request, key, flow, listener, None);
-                        send_answer(transaction, request, status, extra_headers).await;
-                        return Received::Handled;
-                    }
-                    early_dialog = true;
-                    None
-                }
-                // §12.2.2: a request for a dialog we do not know.
-                None => {
-                    self.answer(request, key, flow, listener, 481, None).await;
-                    return Received::Handled;
-                }
-                // §12.2.2: a request older than one already seen.
-                Some(dialog) if !dialog.accept_remote_cseq(request.cseq()) => {
-                    info!(call_id = request.call_id(), cseq = request.cseq(), peer = %flow.peer, "in-dialog request with an old CSeq");
-                    self.answer(request, key, flow, listener, 500, None).await;
-                    return Received::Handled;
-                }
-                Some(dialog) if method == "BYE" => {
-                    self.core.dialogs.remove(&dialog);
-                    info!(call_id = request.call_id(), rule = &*dialog.rule, peer = %flow.peer, "dialog ended by BYE");
-                    self.answer(request, key, flow, listener, 200, None).await;
-                    return Received::Handled;
-                }
-                Some(dialog) => Some(dialog),
-            },
+        let incoming = Incoming {
+            request,
+            key,
+            flow,
+            listener,
+            settings,
         };
-        if method == "BYE" && dialog.is_none() {
-            self.answer(request, key, flow, listener, 481, None).await;
+        match (method, request.to_tag()) {
+            ("CANCEL", _) => self.receive_cancel(incoming).await,
+            ("PRACK", _) => return self.receive_prack(incoming).await,
+            // §12.2.2 / §15.1.2: a BYE outside a dialog matches nothing.
+            ("BYE", None) => self.answer(&incoming, 481, None).await,
+            ("INVITE", None) => return self.receive_initial_invite(incoming).await,
+            (_, None) => {
+                return self
+                    .open_new(incoming, Extras::default(), None, false)
+                    .await;
+            }
+            (_, Some(to_tag)) => return self.receive_in_dialog(incoming, to_tag).await,
+        }
+        Received::Handled
+    }
+
+    /// An initial INVITE: a place for its dialog (503 beyond
+    /// `[dialog] max_dialogs`), its size (513 beyond `max_bytes`), its
+    /// session timer (422 below Min-SE), then a transaction.
+    async fn receive_initial_invite(&self, incoming: Incoming<'_>) -> Received {
+        let dialog = &incoming.settings.dialog;
+        let Some(slot) = self.core.dialogs.reserve(dialog.max_dialogs) else {
+            self.refuse_when_full(&incoming, "dialog table full").await;
+            return Received::Handled;
+        };
+        let size = DialogSeed::size_of(incoming.request);
+        if size > dialog.max_bytes {
+            info!(
+                call_id = incoming.request.call_id(),
+                size,
+                max_bytes = dialog.max_bytes,
+                "dialog state too large: 513"
+            );
+            let reason = format!(
+                "Message Too Large (dialog state of {size} bytes, limit {})",
+                dialog.max_bytes
+            );
+            self.answer_with(&incoming, 513, &reason, b"").await;
             return Received::Handled;
         }
-        let full =
-            method == "INVITE" && dialog.is_none() && self.core.dialogs.len() >= self.core.max();
-        match self.open(request, key, flow.clone(), listener, None, full) {
-            Some(transaction) => Received::New(Box::new(NewRequest {
+        let Some(session) = self.session_terms(&incoming).await else {
+            return Received::Handled;
+        };
+        let seed = DialogSeed::new(
+            incoming.request,
+            incoming.flow.clone(),
+            incoming.listener,
+            slot,
+        );
+        let extras = Extras {
+            seed: Some(seed),
+            session,
+            ..Extras::default()
+        };
+        self.open_new(incoming, extras, None, false).await
+    }
+
+    /// A request carrying a To-tag: in a dialog we know (old CSeq 500, BYE
+    /// 200, INVITE/UPDATE with session timer checks, others to the rules),
+    /// an UPDATE in an early dialog (RFC 3311 §5.2), else 481.
+    async fn receive_in_dialog(&self, incoming: Incoming<'_>, to_tag: &str) -> Received {
+        let request = incoming.request;
+        let from_tag = request.from_tag().unwrap_or("");
+        let Some(dialog) = self.core.dialogs.find(request.call_id(), to_tag, from_tag) else {
+            return self.receive_early(incoming, to_tag).await;
+        };
+        // §12.2.2: a request older than one already seen.
+        if !dialog.accept_remote_cseq(request.cseq()) {
+            info!(call_id = request.call_id(), cseq = request.cseq(), peer = %incoming.flow.peer, "in-dialog request with an old CSeq");
+            self.answer(&incoming, 500, None).await;
+            return Received::Handled;
+        }
+        match request.method() {
+            "BYE" => {
+                self.core.dialogs.remove(&dialog);
+                info!(call_id = request.call_id(), rule = &*dialog.rule, peer = %incoming.flow.peer, "dialog ended by BYE");
+                self.answer(&incoming, 200, None).await;
+                Received::Handled
+            }
+            "INVITE" | "UPDATE" => {
+                let Some(session) = self.session_terms(&incoming).await else {
+                    return Received::Handled;
+                };
+                let extras = Extras {
+                    dialog: Some(dialog.clone()),
+                    session,
+                    ..Extras::default()
+                };
+                self.open_new(incoming, extras, Some(dialog), false).await
+            }
+            _ => {
+                let extras = Extras {
+                    dialog: Some(dialog.clone()),
+                    ..Extras::default()
+                };
+                self.open_new(incoming, extras, Some(dialog), false).await
+            }
+        }
+    }
+
+    /// An UPDATE in an early dialog with reliable provisional responses
+    /// goes to the rules unless its CSeq is old or its offer collides with
+    /// an open one; any other request for an unknown dialog gets 481.
+    async fn receive_early(&self, incoming: Incoming<'_>, to_tag: &str) -> Received {
+        let request = incoming.request;
+        let checked = (request.method() == "UPDATE")
+            .then(|| {
+                self.core.reliable.early_request(
+                    request.call_id(),
+                    to_tag,
+                    request.from_tag().unwrap_or(""),
+                    request.cseq(),
+                    has_sdp(request),
+                )
+            })
+            .flatten();
+        match checked {
+            None => self.answer(&incoming, 481, None).await,
+            Some(Err(refusal)) => {
+                let (status, extra_headers) = match refusal {
+                    EarlyRefusal::OldCSeq => (500, &b""[..]),
+                    EarlyRefusal::OurOfferOpen => (491, &b""[..]),
+                    EarlyRefusal::TheirOfferOpen => (500, &b"Retry-After: 3\r\n"[..]),
+                };
+                let reason = crate::sip::reason_phrase(status);
+                self.answer_with(&incoming, status, reason, extra_headers)
+                    .await;
+            }
+            Some(Ok(())) => return self.open_new(incoming, Extras::default(), None, true).await,
+        }
+        Received::Handled
+    }
+
+    /// RFC 4028 §9 for an INVITE or UPDATE; `None` when it was refused
+    /// with 422.
+    async fn session_terms(&self, incoming: &Incoming<'_>) -> Option<Option<SessionTerms>> {
+        match negotiate(incoming.request, &incoming.settings.dialog) {
+            Negotiation::None => Some(None),
+            Negotiation::Grant(terms) => Some(Some(terms)),
+            Negotiation::TooBrief { min_se } => {
+                let extra = format!("Min-SE: {min_se}\r\n");
+                let reason = crate::sip::reason_phrase(422);
+                self.answer_with(incoming, 422, reason, extra.as_bytes())
+                    .await;
+                None
+            }
+        }
+    }
+
+    /// Opens a transaction for the rules, or answers 503 when the table is
+    /// full.
+    async fn open_new(
+        &self,
+        incoming: Incoming<'_>,
+        extras: Extras,
+        dialog: Option<Arc<Dialog>>,
+        early_dialog: bool,
+    ) -> Received {
+        match self.open(&incoming, extras, None) {
+            Ok(transaction) => Received::New(Box::new(NewRequest {
                 transaction,
                 dialog,
                 early_dialog,
             })),
-            None => {
-                self.refuse_when_full(request, flow, listener).await;
+            Err(Full) => {
+                self.refuse_when_full(&incoming, "transaction table full")
+                    .await;
                 Received::Handled
             }
         }
@@ -126,21 +238,17 @@ impl TransactionLayer {
     /// RFC 3262 §3: a PRACK acknowledging the reliable provisional response
     /// that awaits it gets 200; any other PRACK 481 (400 without a RAck).
     /// One carrying a new offer goes back to the engine for its answer (§5).
-    async fn receive_prack(
-        &self,
-        request: &Request,
-        key: TransactionKey,
-        flow: Flow,
-        listener: &ListenerInfo,
-    ) -> Received {
+    async fn receive_prack(&self, incoming: Incoming<'_>) -> Received {
+        let request = incoming.request;
         let with_sdp = has_sdp(request);
         // One that may carry an offer gets its transaction before its RAck
         // is matched: when the table is full, a 503 leaves the state as is.
         let opened = if with_sdp {
-            match self.open(request, key.clone(), flow.clone(), listener, None, false) {
-                Some(transaction) => Some(transaction),
-                None => {
-                    self.refuse_when_full(request, flow, listener).await;
+            match self.open(&incoming, Extras::default(), None) {
+                Ok(transaction) => Some(transaction),
+                Err(Full) => {
+                    self.refuse_when_full(&incoming, "transaction table full")
+                        .await;
                     return Received::Handled;
                 }
             }
@@ -171,266 +279,131 @@ impl TransactionLayer {
             (Err(status), opened) => (status, opened),
         };
         match opened {
-            Some(transaction) => send_answer(transaction, request, status, b"").await,
-            None => {
-                self.answer(request, key, flow, listener, status, None)
-                    .await;
+            Some(transaction) => {
+                super::answers::send_answer(transaction, request, status, b"").await
             }
+            None => self.answer(&incoming, status, None).await,
         }
         Received::Handled
-    }
-
-    /// Delivers a response to the client transaction it belongs to.
-    pub fn receive_response(&self, response: &ResponseSummary) -> bool {
-        self.core.clients.deliver(response)
-    }
-
-    /// Answers a request that failed validation (400/505), statelessly.
-    pub async fn answer_rejected(
-        &self,
-        rejected: &Rejected,
-        flow: Flow,
-        status: u16,
-        reason: &str,
-    ) -> Result<(), crate::transport::Error> {
-        let Some(via) = rejected.top_via() else {
-            return Ok(());
-        };
-        let Some(template) = ResponseTemplate::for_rejected(rejected, flow.peer, &new_tag()) else {
-            return Ok(());
-        };
-        let flow = self.response_flow(flow, via.port, via.rport);
-        let shared = Arc::new(TxShared::new(flow, false, None));
-        let mut transaction = ServerTransaction::new(self.core.clone(), None, shared, template);
-        transaction
-            .respond(&ResponseParts {
-                status,
-                reason,
-                ..ResponseParts::default()
-            })
-            .await
-    }
-
-    /// A bare response on a connection when nothing could be copied from
-    /// the input (RFC 7118 §5.1: a WebSocket message that is no SIP message).
-    pub async fn answer_minimal(
-        &self,
-        flow: &Flow,
-        status: u16,
-        reason: &str,
-    ) -> Result<(), crate::transport::Error> {
-        let response =
-            crate::sip::minimal_response(status, reason, &self.core.settings().server_header);
-        flow.send(&response).await
     }
 
     /// ACK for a non-2xx goes to its INVITE transaction (§17.2.1); ACK for a
     /// 2xx goes to the dialog (§13.3.1.4). Others are absorbed silently.
     fn receive_ack(&self, request: &Request) {
         let key = TransactionKey::of(request);
-        let mut table = self.core.table();
-        let now = Instant::now();
-        if let Some(transaction) = table.get(&key, now)
-            && transaction.final_status().is_some_and(|s| s >= 300)
-        {
-            // Confirmed: the slot is freed now and lingers for Timer I to
-            // absorb retransmitted ACKs.
-            let linger = self
-                .core
-                .timers()
-                .timer_i(transaction.flow.transport.is_reliable());
-            table.complete(&key, linger, now);
-            drop(table);
-            transaction.ack.notify_one();
+        let transaction = self.core.table().get(&key, Instant::now());
+        if transaction.is_some_and(|t| t.final_status().is_some_and(|s| s >= 300) && t.ack()) {
             return;
         }
-        drop(table);
         if let Some(to_tag) = request.to_tag()
             && let Some(dialog) =
                 self.core
                     .dialogs
                     .find(request.call_id(), to_tag, request.from_tag().unwrap_or(""))
         {
-            dialog.ack.notify_one();
+            dialog.acknowledge(request.cseq());
+            // A hang-up waits for this ACK (§15).
+            self.core.dialogs.schedule(&dialog);
         }
     }
 
     /// §9.2: 200 to the CANCEL and, if the INVITE has no final response yet,
-    /// the INVITE is cancelled (its TU sends 487); 481 when there is no
-    /// matching INVITE.
-    async fn receive_cancel(
-        &self,
-        request: &Request,
-        key: TransactionKey,
-        flow: Flow,
-        listener: &ListenerInfo,
-    ) {
+    /// 487 to the INVITE; 481 when there is no matching INVITE.
+    async fn receive_cancel(&self, incoming: Incoming<'_>) {
         let invite = self
             .core
             .table()
-            .get(&TransactionKey::invite_of(request), Instant::now());
+            .get(&TransactionKey::invite_of(incoming.request), Instant::now());
         let Some(invite) = invite.filter(|t| t.is_invite) else {
-            self.answer(request, key, flow, listener, 481, None).await;
-            return;
+            return self.answer(&incoming, 481, None).await;
         };
         // The 200 to CANCEL carries the INVITE's To-tag (§9.2).
-        self.answer(request, key, flow, listener, 200, invite.to_tag.clone())
-            .await;
-        if invite.final_status().is_none() {
-            invite.cancel.cancel();
-        }
+        let to_tag = invite.to_tag().map(str::to_owned);
+        self.answer(&incoming, 200, to_tag).await;
+        invite.cancel().await;
     }
 
-    /// Opens a transaction for `request`; `None` when the table is full.
-    fn open(
+    /// Opens a transaction for `incoming`; `Err(Full)` when the table is.
+    pub(super) fn open(
         &self,
-        request: &Request,
-        key: TransactionKey,
-        flow: Flow,
-        listener: &ListenerInfo,
+        incoming: &Incoming<'_>,
+        mut extras: Extras,
         to_tag: Option<String>,
-        refuse: bool,
-    ) -> Option<ServerTransaction> {
+    ) -> Result<ServerTransaction, Full> {
+        let request = incoming.request;
         let tag = to_tag.unwrap_or_else(new_tag);
-        let template = ResponseTemplate::for_request(request, flow.peer, &tag, &listener.contact);
+        let template = ResponseTemplate::for_request(
+            request,
+            incoming.flow.peer,
+            &tag,
+            &incoming.listener.contact,
+        );
+        let invite = request.method() == "INVITE";
+        if invite && sends_reliably(request, incoming.settings.reliable) {
+            extras.prack = Some(PrackSeed {
+                call_id: request.call_id().into(),
+                local_tag: request.to_tag().unwrap_or(&tag).into(),
+                remote_tag: request.from_tag().unwrap_or_default().into(),
+                offer: has_sdp(request),
+            });
+        }
         let via = request.top_via();
-        let flow = self.response_flow(flow, via.port, via.rport);
+        let flow = self.response_flow(
+            incoming.flow.clone(),
+            via.port,
+            via.rport,
+            incoming.settings,
+        );
         let shared = Arc::new(TxShared::new(
             flow,
-            request.method() == "INVITE",
-            template.to_tag().map(str::to_owned),
+            invite,
+            request.cseq(),
+            Arc::new(template),
+            incoming.settings.clone(),
         ));
-        if refuse
-            || self
-                .core
-                .table()
-                .insert(key.clone(), shared.clone(), Instant::now())
-                .is_err()
+        if let Some(dialog) = &extras.dialog
+            && invite
         {
-            return None;
+            shared.lock().dialog = Some(dialog.clone());
         }
-        Some(ServerTransaction::new(
+        let max = incoming.settings.max_transactions;
+        if self
+            .core
+            .table()
+            .insert(incoming.key.clone(), shared.clone(), max, Instant::now())
+            .is_err()
+        {
+            return Err(Full);
+        }
+        if invite {
+            let core = self.core.clone();
+            let key = incoming.key.clone();
+            let driven = shared.clone();
+            tokio::spawn(async move { super::driver::drive(core, key, driven).await });
+        }
+        Ok(ServerTransaction::new(
             self.core.clone(),
-            Some(key),
+            Some(incoming.key.clone()),
             shared,
-            template,
+            extras,
         ))
-    }
-
-    /// Sends a final response the layer decides itself, in a transaction of
-    /// its own so retransmissions get it again. When the table is full the
-    /// answer goes out statelessly: CANCEL and BYE free resources and must
-    /// never be refused for lack of them.
-    async fn answer(
-        &self,
-        request: &Request,
-        key: TransactionKey,
-        flow: Flow,
-        listener: &ListenerInfo,
-        status: u16,
-        to_tag: Option<String>,
-    ) {
-        let transaction = self.open_or_stateless(request, key, flow, listener, to_tag);
-        send_answer(transaction, request, status, b"").await;
-    }
-
-    /// A transaction of its own for a response the layer decides, or a
-    /// stateless one when the table is full.
-    fn open_or_stateless(
-        &self,
-        request: &Request,
-        key: TransactionKey,
-        flow: Flow,
-        listener: &ListenerInfo,
-        to_tag: Option<String>,
-    ) -> ServerTransaction {
-        match self.open(request, key, flow.clone(), listener, to_tag.clone(), false) {
-            Some(transaction) => transaction,
-            None => self.stateless(request, flow, listener, to_tag),
-        }
-    }
-
-    /// A transaction that is not stored: its response is sent once.
-    fn stateless(
-        &self,
-        request: &Request,
-        flow: Flow,
-        listener: &ListenerInfo,
-        to_tag: Option<String>,
-    ) -> ServerTransaction {
-        let tag = to_tag.unwrap_or_else(new_tag);
-        let template = ResponseTemplate::for_request(request, flow.peer, &tag, &listener.contact);
-        let via = request.top_via();
-        let flow = self.response_flow(flow, via.port, via.rport);
-        let shared = Arc::new(TxShared::new(flow, false, None));
-        ServerTransaction::new(self.core.clone(), None, shared, template)
-    }
-
-    /// Answers `request` once, keeping no state (rate limiting, overload).
-    pub async fn answer_statelessly(
-        &self,
-        request: &Request,
-        flow: Flow,
-        listener: &ListenerInfo,
-        status: u16,
-        extra_headers: &str,
-    ) {
-        let mut transaction = self.stateless(request, flow, listener, None);
-        let parts = ResponseParts {
-            status,
-            reason: reason_phrase(status),
-            extra_headers: extra_headers.as_bytes(),
-            ..ResponseParts::default()
-        };
-        let _ = transaction.respond(&parts).await;
-    }
-
-    /// 503 with Retry-After when the table is full; nothing is stored.
-    async fn refuse_when_full(&self, request: &Request, flow: Flow, listener: &ListenerInfo) {
-        crate::limited!(
-            TABLE_FULL_LOG,
-            warn!(method = request.method(), call_id = request.call_id(), peer = %flow.peer, limit = self.core.max(), "transaction table full: 503")
-        );
-        let mut transaction = self.stateless(request, flow, listener, None);
-        let parts = ResponseParts {
-            status: 503,
-            reason: reason_phrase(503),
-            extra_headers: b"Retry-After: 5\r\n",
-            ..ResponseParts::default()
-        };
-        let _ = transaction.respond(&parts).await;
-    }
-
-    /// RFC 3261 §18.2.2: streams answer on their connection; UDP per RFC 3581.
-    fn response_flow(&self, flow: Flow, via_port: Option<u16>, rport: bool) -> Flow {
-        if flow.transport.is_reliable() {
-            return flow;
-        }
-        let destination = crate::sip::udp_response_destination(
-            flow.peer,
-            via_port,
-            rport,
-            self.core.settings().force_rport,
-        );
-        flow.to_peer(destination)
     }
 }
 
-/// Sends a response the transaction layer decided (logged at info).
-async fn send_answer(
-    mut transaction: ServerTransaction,
-    request: &Request,
-    status: u16,
-    extra_headers: &[u8],
-) {
-    let parts = ResponseParts {
-        status,
-        reason: reason_phrase(status),
-        extra_headers,
-        ..ResponseParts::default()
+/// Whether this INVITE's provisional responses go reliably (RFC 3262): when
+/// the client requires 100rel (or supports it, if the config says so).
+pub fn sends_reliably(request: &Request, mode: ReliableMode) -> bool {
+    let has_100rel = |name| {
+        request
+            .header_values(name)
+            .flat_map(|v| v.split(','))
+            .any(|tag| tag.trim().eq_ignore_ascii_case("100rel"))
     };
-    info!(method = request.method(), call_id = request.call_id(), status, peer = %transaction.peer(), "answered by the transaction layer");
-    if let Err(error) = transaction.respond(&parts).await {
-        warn!(%error, status, "response not sent");
+    match mode {
+        ReliableMode::Never => false,
+        ReliableMode::Required => has_100rel(HeaderName::Require),
+        ReliableMode::Supported => {
+            has_100rel(HeaderName::Require) || has_100rel(HeaderName::Supported)
+        }
     }
 }

@@ -1,62 +1,95 @@
 //! The transaction layer (RFC 3261 §17) and dialogs (§12): absorbs
 //! retransmissions, matches ACK and CANCEL, answers what the rules never see
-//! (481, 200 to BYE and CANCEL, 503 when full), and runs the client
-//! transactions of the BYE and MESSAGE requests the responder sends.
+//! (481, 200 to BYE and CANCEL, 503 when full, 422, 513), owns every timer of
+//! a server transaction and a dialog's lifetime, and runs the client
+//! transactions of the BYE, UPDATE and MESSAGE requests the responder sends.
+//!
+//! Who owns what: the table owns server transactions (an INVITE's driver
+//! task runs its timers, the completed-transaction cache ends it); the
+//! dialog table owns dialogs (its clock ends them); the reliable table owns
+//! pending PRACKs until 64·T1 after the final response; the client table
+//! owns the requests we send until Timer F.
 
+mod answers;
 mod client;
 mod dialog;
+mod dialogs;
+mod driver;
+mod fsm;
+mod handle;
 mod inbound;
 mod key;
+mod outgoing;
 mod reliable;
+mod report;
+mod schedule;
 mod server;
+mod session_timer;
+mod settings;
 mod table;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use arc_swap::ArcSwap;
-use bytes::Bytes;
 use tokio::time::Instant;
-use tracing::warn;
 
 pub use client::ClientOutcome;
-pub use dialog::{Dialog, DialogSpec};
+pub use dialog::{ByeReason, Dialog};
+pub use fsm::Phase;
+pub use handle::{RespondError, ServerTransaction};
+pub use inbound::sends_reliably;
 pub use key::TransactionKey;
-pub use reliable::{RAck, Reliable, reliable_header_lines};
-pub use server::{ServerTransaction, new_tag};
+pub use reliable::{RAck, reliable_header_lines};
+pub use report::{Ended, Report, Reporter, Silent};
+pub use server::{NoAnswer, new_tag};
+pub use session_timer::{Negotiation, Refresher, SessionTerms, negotiate};
+pub use settings::{DialogSettings, LayerSettings, ReliableMode};
 
-use crate::sip::Timers;
-use crate::transport::Flow;
 use client::ClientTable;
-use dialog::DialogTable;
-use reliable::ReliableTable;
+use dialogs::DialogTable;
+use handle::PrackSeed;
+use reliable::{Reliable, ReliableTable};
+use server::TxShared;
 use table::Table;
 
-/// Settings of the transaction layer; a reload replaces them, and each
-/// transaction reads them when it needs them.
-#[derive(Debug, Clone)]
-pub struct LayerSettings {
-    pub timers: Timers,
-    /// Most transactions in progress, and most dialogs, at once.
-    pub max_transactions: usize,
-    /// `Server: …\r\n`, rendered once.
-    pub server_header: Bytes,
-    pub user_agent: String,
-    /// Answer UDP at the source port even without `;rport`.
-    pub force_rport: bool,
-}
-
-/// State shared by the layer and its transaction handles.
+/// State shared by the layer, its transactions and its dialogs.
 #[derive(Debug)]
 pub(crate) struct Core {
-    settings: ArcSwap<LayerSettings>,
     table: Mutex<Table>,
     dialogs: DialogTable,
     /// INVITEs sending reliable provisional responses (RFC 3262).
     reliable: ReliableTable,
     clients: ClientTable,
     /// Messages sent again: responses to retransmitted requests, Timer G,
-    /// 2xx and Timer E retransmissions.
-    pub(crate) retransmissions: std::sync::atomic::AtomicU64,
+    /// 2xx, reliable provisional and Timer E retransmissions.
+    retransmissions: AtomicU64,
+    /// INVITE drivers running (a 2xx still awaiting its ACK is one).
+    drivers: Running,
+}
+
+/// Counts what runs, until each guard drops.
+#[derive(Debug, Default)]
+pub(crate) struct Running(Arc<std::sync::atomic::AtomicUsize>);
+
+/// One running thing.
+pub(crate) struct RunningGuard(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Running {
+    pub(crate) fn start(&self) -> RunningGuard {
+        self.0.fetch_add(1, Ordering::AcqRel);
+        RunningGuard(self.0.clone())
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl std::fmt::Debug for Table {
@@ -69,29 +102,46 @@ impl std::fmt::Debug for Table {
 }
 
 impl Core {
-    /// The current settings (a reload swaps them).
-    pub(crate) fn settings(&self) -> arc_swap::Guard<Arc<LayerSettings>> {
-        self.settings.load()
-    }
-
-    pub(crate) fn timers(&self) -> Timers {
-        self.settings.load().timers
-    }
-
-    /// Most transactions in progress, and most dialogs, at once.
-    pub(crate) fn max(&self) -> usize {
-        self.settings.load().max_transactions
-    }
-
     pub(crate) fn count_retransmission(&self) {
-        self.retransmissions
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.retransmissions.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn table(&self) -> MutexGuard<'_, Table> {
         self.table
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers an INVITE's reliable provisional responses, so that PRACKs
+    /// (and UPDATEs of its early dialog) find them.
+    fn register_for_prack(&self, seed: &PrackSeed, tx: &TxShared) -> Arc<Reliable> {
+        let reliable = self.reliable.register(
+            &seed.call_id,
+            &seed.local_tag,
+            &seed.remote_tag,
+            tx.cseq,
+            seed.offer,
+        );
+        tx.lock().reliable = Some(reliable.clone());
+        reliable
+    }
+
+    /// RFC 3262 §3: PRACKs for responses still outstanding after the final
+    /// response must be answered; a PRACK lost over UDP comes again within
+    /// 64·T1. So an entry with a response outstanding lingers that long,
+    /// unless the table holds as many entries as transactions may run (a
+    /// flood of INVITEs that never PRACK must not grow it).
+    fn release_reliable(self: &Arc<Self>, reliable: Arc<Reliable>, max: usize, linger: Duration) {
+        reliable.finish();
+        if !reliable.is_pending() || self.reliable.len() >= max {
+            self.reliable.remove(&reliable);
+            return;
+        }
+        let core = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(linger).await;
+            core.reliable.remove(&reliable);
+        });
     }
 }
 
@@ -116,7 +166,7 @@ pub enum Received {
     /// A PRACK carrying a new offer (RFC 3262 §5): answer 200 with the SDP
     /// answer through the transaction.
     PrackOffer(Box<ServerTransaction>),
-    /// Fully handled here (retransmission, ACK, CANCEL, BYE, 481, 503).
+    /// Fully handled here (retransmission, ACK, CANCEL, BYE, 481, 503, …).
     Handled,
 }
 
@@ -130,98 +180,52 @@ pub struct NewRequest {
     pub early_dialog: bool,
 }
 
-/// An INVITE's reliable provisional responses, registered for PRACK
-/// matching while this lives (and a while after, see `Drop`).
-#[derive(Debug)]
-pub struct PrackRegistration {
-    core: Arc<Core>,
-    reliable: Arc<Reliable>,
-}
-
-impl std::ops::Deref for PrackRegistration {
-    type Target = Arc<Reliable>;
-
-    fn deref(&self) -> &Arc<Reliable> {
-        &self.reliable
-    }
-}
-
-impl Drop for PrackRegistration {
-    /// RFC 3262 §3: PRACKs for responses still outstanding after the final
-    /// response must be answered; a PRACK lost over UDP comes again within
-    /// 64·T1. So an entry with a response outstanding lingers that long,
-    /// unless the table already holds as many entries as transactions may
-    /// run (a flood of INVITEs that never PRACK must not grow it).
-    fn drop(&mut self) {
-        self.reliable.finish();
-        let core = self.core.clone();
-        let reliable = self.reliable.clone();
-        let linger = reliable.is_pending() && core.reliable.len() < core.max();
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) if linger => {
-                runtime.spawn(async move {
-                    tokio::time::sleep(core.timers().timeout()).await;
-                    core.reliable.remove(&reliable);
-                });
-            }
-            _ => core.reliable.remove(&reliable),
-        }
-    }
-}
-
-/// How retransmission intervals grow.
-#[derive(Debug, Clone, Copy)]
-enum Backoff {
-    /// Doubling up to T2 (RFC 3261 §13.3.1.4, §17).
-    UpToT2,
-    /// Doubling without a cap (RFC 3262 §3).
-    Doubling,
-}
-
 /// The transaction layer; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct TransactionLayer {
     core: Arc<Core>,
 }
 
+impl Default for TransactionLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl TransactionLayer {
-    pub fn new(settings: LayerSettings) -> Self {
+    pub fn new() -> Self {
         Self {
             core: Arc::new(Core {
-                table: Mutex::new(Table::new(settings.max_transactions)),
-                settings: ArcSwap::from_pointee(settings),
+                table: Mutex::new(Table::new()),
                 dialogs: DialogTable::default(),
                 reliable: ReliableTable::default(),
                 clients: ClientTable::default(),
-                retransmissions: std::sync::atomic::AtomicU64::new(0),
+                retransmissions: AtomicU64::new(0),
+                drivers: Running::default(),
             }),
         }
     }
 
-    /// Applies a reload: what starts from now on uses `settings` (a
-    /// retransmission loop already running keeps its intervals).
-    pub fn reconfigure(&self, settings: LayerSettings) {
-        self.core.table().set_max(settings.max_transactions);
-        self.core.settings.store(Arc::new(settings));
-    }
-
-    pub fn timers(&self) -> Timers {
-        self.core.timers()
-    }
-
-    pub fn user_agent(&self) -> String {
-        self.core.settings().user_agent.clone()
-    }
-
     /// Expires lingering transactions even when no traffic arrives (so
-    /// memory settles after a burst); runs until `cancel` fires.
+    /// memory settles after a burst) and ends dialogs at their deadlines;
+    /// runs until `cancel` fires.
     pub async fn maintain(&self, cancel: tokio_util::sync::CancellationToken) {
-        let mut ticks = tokio::time::interval(std::time::Duration::from_secs(1));
-        loop {
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                _ = ticks.tick() => self.core.table().maintain(Instant::now()),
+        let mut ticks = tokio::time::interval(Duration::from_secs(1));
+        let sweep = async {
+            loop {
+                ticks.tick().await;
+                self.core.table().maintain(Instant::now());
             }
+        };
+        let core = self.core.clone();
+        let clock = self
+            .core
+            .dialogs
+            .run_clock(move |dialog, due| core.dialog_due(dialog, due));
+        tokio::select! {
+            () = cancel.cancelled() => {}
+            () = sweep => {}
+            () = clock => {}
         }
     }
 
@@ -231,165 +235,33 @@ impl TransactionLayer {
         self.core.table().active()
     }
 
+    /// Whether any server transaction still has work: in progress, or an
+    /// INVITE whose timers run (a 2xx awaiting its ACK).
+    pub fn is_busy(&self) -> bool {
+        self.transactions_in_progress() > 0 || self.core.drivers.count() > 0
+    }
+
     pub fn dialogs(&self) -> usize {
         self.core.dialogs.len()
     }
 
+    /// Client transactions (BYE, UPDATE, MESSAGE) under way.
+    pub fn client_transactions(&self) -> usize {
+        self.core.clients.len()
+    }
+
     /// Messages retransmitted so far.
     pub fn retransmissions(&self) -> u64 {
-        self.core
-            .retransmissions
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.core.retransmissions.load(Ordering::Relaxed)
     }
 
-    /// Creates the dialog of an INVITE answered with a 2xx.
-    pub fn create_dialog(&self, spec: DialogSpec) -> Arc<Dialog> {
-        let dialog = Arc::new(Dialog::new(spec));
-        self.core.dialogs.insert(dialog.clone());
-        dialog
-    }
-
-    /// Forgets a dialog whose 2xx could not be sent.
-    pub fn discard_dialog(&self, dialog: &Dialog) {
-        self.core.dialogs.remove(dialog);
-    }
-
-    /// Registers the reliable provisional responses of an INVITE answered
-    /// with To-tag `local_tag`, so that PRACKs find them.
-    pub fn register_for_prack(
-        &self,
-        request: &crate::sip::Request,
-        local_tag: &str,
-    ) -> PrackRegistration {
-        let reliable = self.core.reliable.register(
-            request.call_id(),
-            local_tag,
-            request.from_tag().unwrap_or(""),
-            request.cseq(),
-            has_sdp(request),
-        );
-        PrackRegistration {
-            core: self.core.clone(),
-            reliable,
+    /// Ends every dialog with BYE (shutdown); returns how many.
+    pub fn end_all_dialogs(&self) -> usize {
+        let dialogs = self.core.dialogs.take_all();
+        let count = dialogs.len();
+        for dialog in dialogs {
+            self.core.spawn_bye(dialog, None);
         }
-    }
-
-    /// §13.3.1.4: retransmits the 2xx (T1 doubling to T2) until the ACK
-    /// arrives, for at most 64·T1. Returns whether the ACK arrived.
-    pub async fn await_ack_for_2xx(&self, dialog: &Dialog, response: &Bytes, flow: &Flow) -> bool {
-        let acked = async {
-            tokio::select! {
-                () = dialog.acked() => {}
-                () = dialog.ended() => {}
-            }
-        };
-        self.retransmit(response, flow, acked, Backoff::UpToT2)
-            .await
-    }
-
-    /// RFC 3262 §3: retransmits the reliable provisional response numbered
-    /// `rseq` (T1, doubling without a cap) until its PRACK, or a final
-    /// response, stops it; after 64·T1 without either it gives up, which
-    /// the INVITE answers with 5xx.
-    pub async fn retransmit_until_prack(
-        &self,
-        reliable: &Reliable,
-        rseq: u32,
-        response: &Bytes,
-        flow: &Flow,
-    ) {
-        let stopped = async {
-            tokio::select! {
-                () = reliable.acknowledged_rseq(rseq) => {}
-                () = reliable.finished() => {}
-            }
-        };
-        if !self
-            .retransmit(response, flow, stopped, Backoff::Doubling)
-            .await
-        {
-            reliable.give_up(rseq);
-        }
-    }
-
-    /// Sends `response` on `flow` again after T1, then at growing intervals,
-    /// until `done` resolves (true) or 64·T1 have passed (false).
-    async fn retransmit(
-        &self,
-        response: &Bytes,
-        flow: &Flow,
-        done: impl std::future::Future<Output = ()>,
-        backoff: Backoff,
-    ) -> bool {
-        let timers = self.core.timers();
-        let deadline = Instant::now() + timers.timeout();
-        let mut interval = timers.t1;
-        tokio::pin!(done);
-        loop {
-            let wait = (Instant::now() + interval).min(deadline);
-            tokio::select! {
-                () = &mut done => return true,
-                () = tokio::time::sleep_until(wait) => {}
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            self.core.count_retransmission();
-            if let Err(error) = flow.send(response).await {
-                warn!(%error, peer = %flow.peer, "response retransmission failed");
-            }
-            interval = match backoff {
-                Backoff::UpToT2 => timers.backoff(interval),
-                Backoff::Doubling => interval.saturating_mul(2),
-            };
-        }
-    }
-
-    /// Sends BYE in the dialog (§15.1.1) and ends it; returns the outcome.
-    pub async fn send_bye(&self, dialog: &Dialog) -> ClientOutcome {
-        self.core.dialogs.remove(dialog);
-        let (request_uri, routes) = dialog.request_target();
-        let branch = format!("{}{}", crate::sip::MAGIC_COOKIE, new_tag());
-        let user_agent = self.user_agent();
-        let request = crate::sip::OutgoingRequest {
-            method: "BYE",
-            request_uri: &request_uri,
-            transport: dialog.flow.transport,
-            sent_by: &dialog.sent_by,
-            branch: &branch,
-            from: &dialog.local_header,
-            from_tag: &dialog.local_tag,
-            to: &dialog.remote_header,
-            call_id: &dialog.call_id,
-            cseq: dialog.next_cseq(),
-            routes: &routes,
-            user_agent: &user_agent,
-            extra_headers: b"",
-            content_type: None,
-            body: b"",
-        };
-        self.send_request(&dialog.flow, &request).await
-    }
-
-    /// Sends an out-of-dialog non-INVITE request through a client
-    /// transaction (Timers E and F).
-    pub async fn send_request(
-        &self,
-        flow: &Flow,
-        request: &crate::sip::OutgoingRequest<'_>,
-    ) -> ClientOutcome {
-        let mut buf = Vec::with_capacity(512);
-        request.write(&mut buf);
-        self.core
-            .clients
-            .run(
-                self.core.timers(),
-                flow,
-                Bytes::from(buf),
-                request.branch.to_owned(),
-                request.method,
-                &self.core.retransmissions,
-            )
-            .await
+        count
     }
 }

@@ -30,6 +30,8 @@ pub(crate) struct Table {
     lingering: VecDeque<(TransactionKey, Instant)>,
     /// In progress, INVITE and other.
     active: [usize; 2],
+    /// The bound the last insert was checked against: the lingering cache
+    /// holds as many.
     max: usize,
 }
 
@@ -38,19 +40,13 @@ fn class(tx: &TxShared) -> usize {
 }
 
 impl Table {
-    pub(crate) fn new(max: usize) -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             slots: HashMap::new(),
             lingering: VecDeque::new(),
             active: [0, 0],
-            max,
+            max: usize::MAX,
         }
-    }
-
-    /// A new bound (a reload): transactions in progress beyond it finish;
-    /// new ones wait until the count is below it.
-    pub(crate) fn set_max(&mut self, max: usize) {
-        self.max = max;
     }
 
     /// The live transaction under `key`.
@@ -63,16 +59,19 @@ impl Table {
         }
     }
 
-    /// Registers a new transaction in progress, unless the table is full.
+    /// Registers a new transaction in progress, unless `max` of its class
+    /// are (a reload that lowers `max` lets those in progress finish).
     pub(crate) fn insert(
         &mut self,
         key: TransactionKey,
         tx: Arc<TxShared>,
+        max: usize,
         now: Instant,
     ) -> Result<(), Full> {
         self.sweep(now);
+        self.max = max;
         let class = class(&tx);
-        if self.active[class] >= self.max {
+        if self.active[class] >= max {
             return Err(Full);
         }
         let previous = self.slots.insert(key, Slot { tx, expires: None });
@@ -84,12 +83,23 @@ impl Table {
     }
 
     /// The transaction is done; it answers retransmissions for `linger`.
-    pub(crate) fn complete(&mut self, key: &TransactionKey, linger: Duration, now: Instant) {
+    /// Nothing happens when the key now names another transaction.
+    pub(crate) fn complete(
+        &mut self,
+        key: &TransactionKey,
+        tx: &TxShared,
+        linger: Duration,
+        now: Instant,
+    ) {
         if linger.is_zero() {
-            self.remove(key);
+            self.remove(key, tx);
             return;
         }
-        let Some(slot) = self.slots.get_mut(key) else {
+        let Some(slot) = self
+            .slots
+            .get_mut(key)
+            .filter(|s| std::ptr::eq(Arc::as_ptr(&s.tx), tx))
+        else {
             return;
         };
         if slot.expires.is_none() {
@@ -107,8 +117,16 @@ impl Table {
         }
     }
 
-    /// Drops a transaction (terminated, or never completed).
-    pub(crate) fn remove(&mut self, key: &TransactionKey) {
+    /// Drops a transaction (terminated, or never completed), if the key
+    /// still names it.
+    pub(crate) fn remove(&mut self, key: &TransactionKey, tx: &TxShared) {
+        if !self
+            .slots
+            .get(key)
+            .is_some_and(|slot| std::ptr::eq(Arc::as_ptr(&slot.tx), tx))
+        {
+            return;
+        }
         if let Some(slot) = self.slots.remove(key)
             && slot.expires.is_none()
         {

@@ -109,6 +109,9 @@ pub struct Flow {
 enum Sink {
     Udp(Arc<UdpSocket>),
     Connection(mpsc::Sender<Bytes>),
+    /// Nothing is sent: each message is handed over with its destination
+    /// (`explain`'s dry run).
+    Recorder(mpsc::UnboundedSender<(SocketAddr, Bytes)>),
 }
 
 /// How many messages may wait for one connection's writer before senders
@@ -139,11 +142,27 @@ impl Flow {
         }
     }
 
+    /// A flow that sends nothing but hands every message to `recorder`,
+    /// behaving otherwise as `transport` does.
+    pub fn recorder(
+        transport: Transport,
+        local: SocketAddr,
+        peer: SocketAddr,
+        recorder: mpsc::UnboundedSender<(SocketAddr, Bytes)>,
+    ) -> Self {
+        Self {
+            transport,
+            local,
+            peer,
+            sink: Sink::Recorder(recorder),
+        }
+    }
+
     /// The same flow, sending to another address (UDP only: a connection
     /// always reaches its own peer).
     pub fn to_peer(&self, peer: SocketAddr) -> Self {
         match self.sink {
-            Sink::Udp(_) => Self {
+            Sink::Udp(_) | Sink::Recorder(_) => Self {
                 peer,
                 ..self.clone()
             },
@@ -167,6 +186,11 @@ impl Flow {
                     .map_err(send_error),
                 Err(error) => Err(send_error(error)),
             },
+            Sink::Recorder(recorder) => recorder
+                .send((self.peer, Bytes::copy_from_slice(bytes)))
+                .map_err(|_| {
+                    send_error(io::Error::new(io::ErrorKind::NotConnected, "recorder gone"))
+                }),
             Sink::Connection(writer) => {
                 writer
                     .send(Bytes::copy_from_slice(bytes))

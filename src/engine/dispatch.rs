@@ -1,0 +1,182 @@
+//! One valid request from the transaction layer to its rule: rate limit,
+//! draining, the RFC 3261 §8.2 checks, rule selection, then the job that
+//! runs the policy through a ServerContext.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tracing::{info, warn};
+
+use super::runner::{Job, Services};
+use super::{Engine, JobGuard, Snapshot, protocol};
+use crate::context::{EventReporter, ReplyOptions, ServerContext};
+use crate::observe::Observer;
+use crate::ratelog::LogLimiter;
+use crate::rules::{MatchInput, ReplyPolicy};
+use crate::sip::{Request, reason_phrase};
+use crate::transaction::{NewRequest, Received, ServerTransaction};
+use crate::transport::{Flow, ListenerInfo};
+
+static RATE_LOG: LogLimiter = LogLimiter::new(1000);
+
+impl Engine {
+    pub(super) async fn dispatch(
+        &self,
+        request: Request,
+        flow: Flow,
+        listener: &ListenerInfo,
+        snapshot: &Arc<Snapshot>,
+    ) {
+        let source = flow.clone();
+        if request.method() == "ACK" {
+            // The answer to a late offer arrives in the ACK (RFC 3264 §4).
+            self.sdp.check_ack_answer(&request);
+        }
+        if let Some(limit) = snapshot.settings.rate_limit
+            && !self.limiter.admit(flow.peer.ip(), &limit)
+        {
+            if let Some(observer) = &self.observer {
+                observer.metrics.drop("rate limited");
+            }
+            crate::limited!(
+                RATE_LOG,
+                warn!(peer = %flow.peer, per_second = limit.per_second, "source over its rate limit")
+            );
+            if limit.answer_503 && request.method() != "ACK" {
+                self.transactions
+                    .answer_statelessly(
+                        &request,
+                        flow,
+                        listener,
+                        &snapshot.layer,
+                        503,
+                        "Retry-After: 1\r\n",
+                    )
+                    .await;
+            }
+            return;
+        }
+        let received = self
+            .transactions
+            .receive(&request, flow, listener, &snapshot.layer)
+            .await;
+        let NewRequest {
+            transaction,
+            dialog,
+            early_dialog,
+        } = match received {
+            Received::Handled => return,
+            Received::PrackOffer(transaction) => {
+                return self
+                    .answer_prack_offer(*transaction, &request, listener, snapshot)
+                    .await;
+            }
+            Received::New(new) => *new,
+        };
+        let observed = self.observer.as_ref().map(|observer| {
+            let id = observer.request(&request, source.peer, source.transport);
+            (observer.clone(), id)
+        });
+        if dialog.is_none() && !early_dialog && self.draining.load(Ordering::Acquire) {
+            let context = context(transaction, &request, protocol::RULE.into(), observed);
+            return refuse(context, 503, "Retry-After: 5\r\n").await;
+        }
+        let input = MatchInput {
+            request: &request,
+            source: source.peer,
+            transport: source.transport,
+        };
+        let rules = &snapshot.rules;
+        let allowed = snapshot.settings.allowed_methods.as_deref();
+        let reliable = snapshot.layer.reliable;
+        if let Some(refusal) = protocol::refusal(&request, rules, allowed, reliable, &input) {
+            let context = context(transaction, &request, protocol::RULE.into(), observed);
+            return refuse(context, refusal.status, &refusal.extra_headers).await;
+        }
+        let selected = match (&dialog, rules.find(&input)) {
+            (_, Some(selected)) => selected,
+            // §12.2.2: in-dialog requests no rule answers get 200.
+            (Some(dialog), None) => protocol::in_dialog_default(&request, dialog),
+            (None, None) if early_dialog => protocol::early_dialog_default(),
+            (None, None) => rules.fallback_selection(),
+        };
+        if matches!(*selected.policy, ReplyPolicy::Drop) {
+            if let Some((observer, id)) = &observed {
+                observer.rule(*id, &selected.rule);
+                observer.metrics.drop("rule");
+            }
+            info!(event = "dropped", rule = &*selected.rule, method = request.method(), call_id = request.call_id(), peer = %source.peer, "request dropped by rule");
+            return transaction.discard();
+        }
+        let context = context(transaction, &request, selected.rule.clone(), observed);
+        let job = Job {
+            guard: JobGuard::new(&self.jobs),
+            context,
+            selected,
+            request,
+            source,
+            sent_by: listener.sent_by.clone(),
+            snapshot: snapshot.clone(),
+            services: Services {
+                layer: self.transactions.clone(),
+                registrar: self.registrar.clone(),
+                sdp: self.sdp.clone(),
+            },
+        };
+        if job.runs_to_completion_at_once() {
+            job.run().await;
+        } else {
+            tokio::spawn(job.run());
+        }
+    }
+
+    /// RFC 3262 §5: the 200 to a PRACK that carries an offer carries the
+    /// answer; an offer no answer can be made for gets 488.
+    async fn answer_prack_offer(
+        &self,
+        transaction: ServerTransaction,
+        request: &Request,
+        listener: &ListenerInfo,
+        snapshot: &Snapshot,
+    ) {
+        let answer = self.sdp.answer(request, listener.local.ip(), &snapshot.sdp);
+        let status = if answer.is_empty() { 488 } else { 200 };
+        let mut context = context(transaction, request, protocol::RULE.into(), None);
+        let options = ReplyOptions {
+            status: Some(status),
+            reason: Some(reason_phrase(status)),
+            content_type: Some("application/sdp"),
+            body: answer.as_bytes(),
+            ..ReplyOptions::default()
+        };
+        info!(call_id = request.call_id(), status, peer = %context.peer(), "PRACK with a new offer answered");
+        if let Err(error) = context.reply(options).await {
+            warn!(%error, "response to PRACK not sent");
+        }
+    }
+}
+
+/// The context a request is answered through, reporting as `rule`.
+fn context(
+    transaction: ServerTransaction,
+    request: &Request,
+    rule: Arc<str>,
+    observed: Option<(Arc<Observer>, u64)>,
+) -> ServerContext {
+    let flow = transaction.flow();
+    let reporter = EventReporter::new(rule, request, flow.peer, flow.transport, observed);
+    ServerContext::new(transaction, Arc::new(reporter))
+}
+
+/// Answers a request the rules never see (protocol checks, draining) with
+/// `status` and extra header lines.
+async fn refuse(mut context: ServerContext, status: u16, extra_headers: &str) {
+    let options = ReplyOptions {
+        status: Some(status),
+        extra_headers: extra_headers.as_bytes(),
+        ..ReplyOptions::default()
+    };
+    if let Err(error) = context.reply(options).await {
+        warn!(%error, status, "could not send a refusal");
+    }
+}
