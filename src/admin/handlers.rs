@@ -41,8 +41,10 @@ pub(super) fn metrics(
     metrics: &Metrics,
     layer: &TransactionLayer,
     connections: &OpenConnections,
+    sequence_keys_evicted: u64,
 ) -> Reply {
     refresh(metrics, layer, connections);
+    metrics.set_bound_reached("sequence_keys", sequence_keys_evicted);
     reply(StatusCode::OK, PROMETHEUS, Bytes::from(metrics.encode()))
 }
 
@@ -62,6 +64,9 @@ pub(super) fn refresh(metrics: &Metrics, layer: &TransactionLayer, connections: 
     }
     for (transport, open) in connections.per_transport() {
         metrics.set_connections(transport, gauge(open));
+    }
+    for bound in crate::transaction::Bound::ALL {
+        metrics.set_bound_reached(bound.name(), layer.bound_reached(bound));
     }
 }
 
@@ -236,7 +241,7 @@ mod tests {
             (Transport::Tcp, open(3)),
         ]);
         let observed = Metrics::new();
-        let text = body(metrics(&observed, &layer, &connections));
+        let text = body(metrics(&observed, &layer, &connections, 0));
         for line in [
             "sip_autoresponder_connections{transport=\"tcp\"} 5",
             "sip_autoresponder_connections{transport=\"ws\"} 1",
@@ -251,7 +256,7 @@ mod tests {
             "no listener, no series:\n{text}"
         );
         first_tcp.store(0, Ordering::Relaxed);
-        let text = body(metrics(&observed, &layer, &connections));
+        let text = body(metrics(&observed, &layer, &connections, 0));
         assert!(
             text.lines()
                 .any(|l| l == "sip_autoresponder_connections{transport=\"tcp\"} 3"),

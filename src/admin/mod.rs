@@ -209,6 +209,7 @@ fn route(shared: &Shared, request: &Request<Incoming>) -> Reply {
                 &state.observer.metrics,
                 state.engine.transactions(),
                 &state.connections,
+                state.engine.sequence_keys_evicted(),
             )
         }
         (Route::Health, true) => handlers::health(&state.observer),

@@ -510,6 +510,10 @@ pub struct SequenceSection {
     /// How long a key is remembered after its last request, ms.
     #[serde(default = "default_sequence_ttl")]
     pub ttl_ms: u64,
+    /// Most keys remembered; the least recently seen makes room for a new
+    /// one.
+    #[serde(default = "default_sequence_keys")]
+    pub max_keys: Spanned<usize>,
     /// The policies, in order.
     #[serde(default)]
     pub policy: Vec<PolicySection>,
@@ -517,6 +521,10 @@ pub struct SequenceSection {
 
 fn default_sequence_ttl() -> u64 {
     60_000
+}
+
+fn default_sequence_keys() -> Spanned<usize> {
+    Spanned::new(0..0, crate::rules::sequence::DEFAULT_KEYS)
 }
 
 policy_fields!(

@@ -11,7 +11,7 @@ use toml::Spanned;
 use super::error::Diagnostics;
 use super::model::{HeaderCondition, MatchSection, OneOrMany, RuleSection};
 use super::policy::{DelayLimits, PolicyCompiler};
-use crate::rules::{Choice, HeaderTest, Matcher, ReplyPolicy, Rule, SequenceKey};
+use crate::rules::{Choice, HeaderTest, Matcher, ReplyPolicy, Rule, SequenceKey, SequenceTable};
 use crate::sip::{HeaderKey, Transport, is_token};
 
 pub(super) fn compile_rule(
@@ -77,7 +77,15 @@ pub(super) fn compile_rule(
             .iter()
             .map(|p| policies.policy(p, sequence.span()).map(Arc::new))
             .collect::<Option<Vec<_>>>()?;
-        Choice::sequence(key, Duration::from_millis(section.ttl_ms), list)
+        let keys = *section.max_keys.get_ref();
+        if !(1..=10_000_000).contains(&keys) {
+            policies.diag.error(
+                section.max_keys.span(),
+                "max_keys must be from 1 to 10000000",
+            );
+        }
+        let seen = SequenceTable::new(keys, Duration::from_millis(section.ttl_ms));
+        Choice::sequence(key, seen, list)
     } else if !rule.outcome.is_empty() {
         let mut outcomes = Vec::new();
         for outcome in &rule.outcome {

@@ -170,3 +170,103 @@ fn syntax_errors_have_positions() {
     assert_error("[[rule]\nname = \"a\"\n", "t.toml:1:");
     assert_error("[server]\nuser_agent = \n", "t.toml:2:");
 }
+
+const LISTEN: &str = "[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n";
+
+/// A delay nothing would ever wait for is a mistake, not a wait: beyond
+/// the ring timeout (the layer answers the INVITE first) or the maximum
+/// dialog duration (the dialog ends first).
+#[test]
+fn delays_beyond_the_lifetimes_are_errors() {
+    let rule = |policy: &str| format!("{LISTEN}[[rule]]\nname = \"r\"\n{policy}\n");
+    assert_error(
+        &rule("accept = { delay_ms = 86400000 }"),
+        "delay_ms 86400000 is above [timers] ring_timeout_ms (180000 ms)",
+    );
+    assert_error(
+        &rule("accept = { delay_ms = 18446744073709551615 }"),
+        "delay_ms 18446744073709551615 is above [timers] ring_timeout_ms",
+    );
+    assert_error(
+        &rule("accept = { delay_ms = { min = 1, max = 200000 } }"),
+        "delay_ms 200000 is above",
+    );
+    assert_error(
+        &rule("progress = [{ delay_ms = 100000 }, { delay_ms = 100000 }]"),
+        "the delays of this policy add up to 200000 ms, more than [timers] ring_timeout_ms (180000 ms)",
+    );
+    assert_error(
+        &format!(
+            "[dialog]\nmax_duration_ms = 60000\n{}",
+            rule("accept = { hangup_after_ms = 120000 }")
+        ),
+        "hangup_after_ms is above [dialog] max_duration_ms (60000 ms)",
+    );
+    assert_error(
+        &rule("accept = {}\nmessage = { body = \"x\", delay_ms = 3600000 }"),
+        "message delay_ms 3600000 is above [timers] ring_timeout_ms",
+    );
+    assert!(
+        errors(&format!(
+            "[timers]\nring_timeout_ms = 600000\n{}",
+            rule("accept = { delay_ms = 300000 }")
+        ))
+        .is_empty(),
+        "a longer ring timeout allows longer delays"
+    );
+}
+
+#[test]
+fn lifetimes_and_bounds_are_checked() {
+    assert_error(
+        &format!("[timers]\nring_timeout_ms = 500\n{LISTEN}"),
+        "ring_timeout_ms must be from 1000 to 3600000",
+    );
+    assert_error(
+        &format!("[dialog]\nmin_se = 30\n{LISTEN}"),
+        "min_se must be from 90 (RFC 4028 §4)",
+    );
+    assert_error(
+        &format!("[dialog]\nmin_se = 120\nsession_expires = 100\n{LISTEN}"),
+        "session_expires must be from min_se (120)",
+    );
+    assert_error(
+        &format!("[dialog]\nmax_dialogs = 0\n{LISTEN}"),
+        "max_dialogs must be at least 1",
+    );
+    assert_error(
+        &format!("[dialog]\nmax_bytes = 10\n{LISTEN}"),
+        "max_bytes must be from 256 to 65536",
+    );
+    assert_error(
+        &format!("[dialog]\nmax_durration_ms = 10\n{LISTEN}"),
+        "unknown field `max_durration_ms`",
+    );
+    let ok = Config::parse(
+        &format!("[dialog]\nmax_dialogs = 10\nmax_duration_ms = 60000\nmax_bytes = 4096\nmin_se = 120\nsession_expires = 1800\n{LISTEN}"),
+        "t.toml",
+    )
+    .expect("valid");
+    assert_eq!(ok.server.dialog.max_dialogs, 10);
+    assert_eq!(ok.server.dialog.session_expires, Some(1800));
+}
+
+#[test]
+fn no_answer_is_a_reject_without_delay_or_body() {
+    let rule = |no_answer: &str| {
+        format!("{LISTEN}[[rule]]\nname = \"r\"\nprogress = [{{}}]\nno_answer = {no_answer}\n")
+    };
+    assert!(errors(&rule("{ status = 486 }")).is_empty());
+    assert_error(
+        &rule("{ status = 200 }"),
+        "status 200 is outside reject's range",
+    );
+    assert_error(
+        &rule("{ delay_ms = 5 }"),
+        "no_answer is sent when ringing times out",
+    );
+    assert_error(
+        &format!("{LISTEN}[[rule]]\nname = \"r\"\ndrop = true\nno_answer = {{}}\n"),
+        "`drop = true` answers nothing",
+    );
+}

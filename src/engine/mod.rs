@@ -49,6 +49,8 @@ pub struct Engine {
     /// The journal and metrics, when the admin listener is on.
     observer: Option<Arc<Observer>>,
     limiter: ratelimit::SourceLimiter,
+    /// Sequence keys evicted by rule sets a reload replaced.
+    retired_evictions: std::sync::atomic::AtomicU64,
 }
 
 /// Counts a running job until dropped.
@@ -84,6 +86,7 @@ impl Engine {
             draining: AtomicBool::new(false),
             observer: None,
             limiter: ratelimit::SourceLimiter::default(),
+            retired_evictions: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -117,7 +120,16 @@ impl Engine {
     pub fn replace(&self, mut snapshot: Snapshot) {
         let current = self.current.load();
         snapshot.sdp = Arc::new(current.sdp.successor(&snapshot.sdp));
+        self.retired_evictions
+            .fetch_add(current.rules.sequence_keys_evicted(), Ordering::Relaxed);
         self.current.store(Arc::new(snapshot));
+    }
+
+    /// Sequence keys evicted to make room so far (`[rule.sequence]`
+    /// `max_keys`), across reloads.
+    pub fn sequence_keys_evicted(&self) -> u64 {
+        self.retired_evictions.load(Ordering::Relaxed)
+            + self.current.load().rules.sequence_keys_evicted()
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {

@@ -33,6 +33,11 @@ struct ReasonLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TransportLabels {
     transport: &'static str,
 }
@@ -53,6 +58,7 @@ pub struct Metrics {
     pub dialogs: Gauge,
     pub retransmissions: Counter,
     connections: Family<TransportLabels, Gauge>,
+    bounds: Family<StateLabels, Counter>,
 }
 
 impl Metrics {
@@ -70,6 +76,7 @@ impl Metrics {
             dialogs: Gauge::default(),
             retransmissions: Counter::default(),
             connections: Family::default(),
+            bounds: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -122,6 +129,11 @@ impl Metrics {
             "connections",
             "Open stream connections, by transport",
             metrics.connections.clone(),
+        );
+        registry.register(
+            "bound_reached",
+            "Times a bound of per-peer state was reached (the newest work refused, or the oldest idle entry evicted), by state",
+            metrics.bounds.clone(),
         );
         metrics.last_reload_success.set(1);
         Self {
@@ -176,6 +188,16 @@ impl Metrics {
                 transport: transport.name(),
             })
             .set(open);
+    }
+
+    /// Raises the count of times the bound of `state` was reached to
+    /// `total` (read from the engine at scrape time).
+    pub fn set_bound_reached(&self, state: &'static str, total: u64) {
+        let counter = self.bounds.get_or_create(&StateLabels { state });
+        let counted = counter.get();
+        if total > counted {
+            counter.inc_by(total - counted);
+        }
     }
 
     /// The Prometheus text exposition.

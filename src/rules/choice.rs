@@ -2,19 +2,12 @@
 //! weight, or the next of a sequence keyed by Call-ID, From user or
 //! Request-URI.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use tokio::time::Instant;
+use std::sync::Arc;
 
 use super::ReplyPolicy;
+use super::sequence::SequenceTable;
 use crate::sip::{Request, sip_user};
-
-/// Most keys a sequence remembers; beyond it, expired keys are purged and
-/// new keys start at the first policy without being stored.
-const SEQUENCE_KEYS: usize = 100_000;
 
 /// What identifies "the same caller" for a sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,10 +57,8 @@ pub enum Choice {
     },
     Sequence {
         key: SequenceKey,
-        ttl: Duration,
         policies: Vec<Arc<ReplyPolicy>>,
-        /// key → (requests seen, last seen).
-        seen: Mutex<HashMap<String, (usize, Instant)>>,
+        seen: SequenceTable,
     },
 }
 
@@ -77,12 +68,15 @@ impl Choice {
         Self::Weighted { outcomes, total }
     }
 
-    pub fn sequence(key: SequenceKey, ttl: Duration, policies: Vec<Arc<ReplyPolicy>>) -> Self {
+    pub fn sequence(
+        key: SequenceKey,
+        seen: SequenceTable,
+        policies: Vec<Arc<ReplyPolicy>>,
+    ) -> Self {
         Self::Sequence {
             key,
-            ttl,
             policies,
-            seen: Mutex::new(HashMap::new()),
+            seen,
         }
     }
 
@@ -105,11 +99,10 @@ impl Choice {
             }
             Self::Sequence {
                 key,
-                ttl,
                 policies,
                 seen,
             } => {
-                let index = next_index(seen, key.of(request), *ttl);
+                let index = seen.next_index(&key.of(request));
                 policies[index.min(policies.len().saturating_sub(1))].clone()
             }
         }
@@ -125,32 +118,6 @@ impl Choice {
     }
 }
 
-/// How many earlier requests this key made (0 for the first), counting this one.
-fn next_index(
-    seen: &Mutex<HashMap<String, (usize, Instant)>>,
-    key: String,
-    ttl: Duration,
-) -> usize {
-    let now = Instant::now();
-    let mut seen = seen
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let fresh = |(_, last): &(usize, Instant)| now.duration_since(*last) < ttl;
-    if let Some(entry) = seen.get_mut(&key).filter(|e| fresh(e)) {
-        entry.0 += 1;
-        entry.1 = now;
-        return entry.0;
-    }
-    if seen.len() >= SEQUENCE_KEYS {
-        seen.retain(|_, entry| fresh(entry));
-        if seen.len() >= SEQUENCE_KEYS {
-            return 0;
-        }
-    }
-    seen.insert(key, (0, now));
-    0
-}
-
 impl fmt::Display for Choice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -162,7 +129,9 @@ impl fmt::Display for Choice {
                 Ok(())
             }
             Self::Sequence {
-                key, ttl, policies, ..
+                key,
+                policies,
+                seen,
             } => {
                 for (i, policy) in policies.iter().enumerate() {
                     let nth = if i + 1 == policies.len() {
@@ -174,7 +143,7 @@ impl fmt::Display for Choice {
                         f,
                         "   {nth} with the same {} (within {} ms): {policy}",
                         key.name(),
-                        ttl.as_millis()
+                        seen.ttl().as_millis()
                     )?;
                 }
                 Ok(())
@@ -241,7 +210,7 @@ mod tests {
     async fn sequences_advance_per_key_and_forget_after_the_ttl() {
         let choice = Choice::sequence(
             SequenceKey::CallId,
-            Duration::from_secs(10),
+            SequenceTable::new(10, std::time::Duration::from_secs(10)),
             vec![tagged(503), tagged(200)],
         );
         let mut rng = fastrand::Rng::with_seed(1);
@@ -254,7 +223,7 @@ mod tests {
         );
         assert_eq!(pick("a", &mut rng), 200);
         assert_eq!(pick("a", &mut rng), 200, "the last policy repeats");
-        tokio::time::advance(Duration::from_secs(11)).await;
+        tokio::time::advance(std::time::Duration::from_secs(11)).await;
         assert_eq!(pick("a", &mut rng), 503, "forgotten after the TTL");
     }
 }

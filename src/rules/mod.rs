@@ -6,6 +6,7 @@ mod choice;
 mod matcher;
 mod policy;
 pub mod sdp;
+pub mod sequence;
 pub mod template;
 
 use std::fmt;
@@ -17,6 +18,7 @@ pub use matcher::{HeaderTest, MatchInput, Matcher, Mismatch};
 pub use policy::{
     AutoMessage, Body, Delay, HeaderLines, RegisterPolicy, RenderedStep, ReplyPolicy, Step,
 };
+pub use sequence::SequenceTable;
 
 /// One named rule.
 #[derive(Debug)]
@@ -137,6 +139,17 @@ impl RuleSet {
             });
         }
         None
+    }
+
+    /// Sequence keys evicted to make room, over every rule.
+    pub fn sequence_keys_evicted(&self) -> u64 {
+        self.rules
+            .iter()
+            .map(|rule| match &rule.choice {
+                Choice::Sequence { seen, .. } => seen.evicted(),
+                _ => 0,
+            })
+            .sum()
     }
 
     /// Whether any rule's conditions hold (nothing is taken or counted).

@@ -11,7 +11,7 @@ use super::handle::Extras;
 use super::inbound::Incoming;
 use super::server::TxShared;
 use super::settings::LayerSettings;
-use super::{ServerTransaction, TransactionLayer, new_tag};
+use super::{Bound, ServerTransaction, TransactionLayer, new_tag};
 use crate::sip::{Rejected, Request, ResponseParts, ResponseTemplate, reason_phrase};
 use crate::transport::{Flow, ListenerInfo};
 
@@ -115,7 +115,12 @@ impl TransactionLayer {
     }
 
     /// 503 with Retry-After when a table is full; nothing is stored.
-    pub(super) async fn refuse_when_full(&self, incoming: &Incoming<'_>, what: &str) {
+    pub(super) async fn refuse_when_full(&self, incoming: &Incoming<'_>, bound: Bound) {
+        self.core.bounds.hit(bound);
+        let what = match bound {
+            Bound::Dialogs => "dialog table full",
+            _ => "transaction table full",
+        };
         let request = incoming.request;
         crate::limited!(
             TABLE_FULL_LOG,

@@ -103,6 +103,7 @@ impl Core {
     ) -> ClientOutcome {
         let max = settings.max_transactions;
         let Some(mut responses) = self.clients.open(branch, method, max) else {
+            self.bounds.hit(super::Bound::ClientTransactions);
             let sent = must_go && flow.send(&request).await.is_ok();
             return ClientOutcome::Overloaded { sent };
         };

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::dialogs::DialogSlot;
 use super::report::Reporter;
 use super::session_timer::{Refresher, SessionTerms};
-use super::settings::LayerSettings;
+use super::settings::{DialogSettings, LayerSettings};
 use crate::sip::Request;
 use crate::transport::Flow;
 
@@ -52,15 +52,33 @@ pub(crate) struct DialogSeed {
     pub(crate) slot: DialogSlot,
 }
 
+/// Most Record-Route entries a dialog keeps: a route set longer than any
+/// real path is refused like one too large.
+pub(crate) const MAX_ROUTES: usize = 32;
+
 impl DialogSeed {
-    /// The bytes the dialog of `request` would keep.
-    pub(crate) fn size_of(request: &Request) -> usize {
-        let routes: usize = request.record_routes().iter().map(String::len).sum();
-        request.call_id().len()
+    /// Whether the dialog of `request` fits `settings`: its bytes (route
+    /// set, remote target, From, To, Call-ID) and its route count.
+    pub(crate) fn fits(request: &Request, settings: &DialogSettings) -> Result<(), String> {
+        let routes = request.record_routes();
+        if routes.len() > MAX_ROUTES {
+            return Err(format!(
+                "{} Record-Route entries, limit {MAX_ROUTES}",
+                routes.len()
+            ));
+        }
+        let size = routes.iter().map(String::len).sum::<usize>()
+            + request.call_id().len()
             + request.to_value().len()
             + request.from_value().len()
-            + request.contact_uri().unwrap_or(request.from_uri()).len()
-            + routes
+            + request.contact_uri().unwrap_or(request.from_uri()).len();
+        if size > settings.max_bytes {
+            return Err(format!(
+                "dialog state of {size} bytes, limit {}",
+                settings.max_bytes
+            ));
+        }
+        Ok(())
     }
 
     pub(crate) fn new(

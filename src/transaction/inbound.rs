@@ -15,8 +15,8 @@ use super::server::TxShared;
 use super::session_timer::{Negotiation, SessionTerms, negotiate};
 use super::settings::{LayerSettings, ReliableMode};
 use super::{
-    NewRequest, RAck, Received, ServerTransaction, TransactionKey, TransactionLayer, has_sdp,
-    new_tag,
+    Bound, NewRequest, RAck, Received, ServerTransaction, TransactionKey, TransactionLayer,
+    has_sdp, new_tag,
 };
 use crate::sip::{HeaderName, Request, ResponseTemplate};
 use crate::transport::{Flow, ListenerInfo};
@@ -85,21 +85,13 @@ impl TransactionLayer {
     async fn receive_initial_invite(&self, incoming: Incoming<'_>) -> Received {
         let dialog = &incoming.settings.dialog;
         let Some(slot) = self.core.dialogs.reserve(dialog.max_dialogs) else {
-            self.refuse_when_full(&incoming, "dialog table full").await;
+            self.refuse_when_full(&incoming, Bound::Dialogs).await;
             return Received::Handled;
         };
-        let size = DialogSeed::size_of(incoming.request);
-        if size > dialog.max_bytes {
-            info!(
-                call_id = incoming.request.call_id(),
-                size,
-                max_bytes = dialog.max_bytes,
-                "dialog state too large: 513"
-            );
-            let reason = format!(
-                "Message Too Large (dialog state of {size} bytes, limit {})",
-                dialog.max_bytes
-            );
+        if let Err(too_large) = DialogSeed::fits(incoming.request, dialog) {
+            self.core.bounds.hit(Bound::DialogSize);
+            info!(call_id = incoming.request.call_id(), %too_large, "dialog state too large: 513");
+            let reason = format!("Message Too Large ({too_large})");
             self.answer_with(&incoming, 513, &reason, b"").await;
             return Received::Handled;
         }
@@ -228,8 +220,7 @@ impl TransactionLayer {
                 early_dialog,
             })),
             Err(Full) => {
-                self.refuse_when_full(&incoming, "transaction table full")
-                    .await;
+                self.refuse_when_full(&incoming, Bound::Transactions).await;
                 Received::Handled
             }
         }
@@ -247,8 +238,7 @@ impl TransactionLayer {
             match self.open(&incoming, Extras::default(), None) {
                 Ok(transaction) => Some(transaction),
                 Err(Full) => {
-                    self.refuse_when_full(&incoming, "transaction table full")
-                        .await;
+                    self.refuse_when_full(&incoming, Bound::Transactions).await;
                     return Received::Handled;
                 }
             }

@@ -11,6 +11,7 @@
 //! owns the requests we send until Timer F.
 
 mod answers;
+mod bounds;
 mod client;
 mod dialog;
 mod dialogs;
@@ -34,6 +35,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+pub use bounds::Bound;
 pub use client::ClientOutcome;
 pub use dialog::{ByeReason, Dialog};
 pub use fsm::Phase;
@@ -46,6 +48,7 @@ pub use server::{NoAnswer, new_tag};
 pub use session_timer::{Negotiation, Refresher, SessionTerms, negotiate};
 pub use settings::{DialogSettings, LayerSettings, ReliableMode};
 
+use bounds::BoundHits;
 use client::ClientTable;
 use dialogs::DialogTable;
 use handle::PrackSeed;
@@ -66,6 +69,8 @@ pub(crate) struct Core {
     retransmissions: AtomicU64,
     /// INVITE drivers running (a 2xx still awaiting its ACK is one).
     drivers: Running,
+    /// Times each bound was reached.
+    bounds: BoundHits,
 }
 
 /// Counts what runs, until each guard drops.
@@ -133,7 +138,12 @@ impl Core {
     /// flood of INVITEs that never PRACK must not grow it).
     fn release_reliable(self: &Arc<Self>, reliable: Arc<Reliable>, max: usize, linger: Duration) {
         reliable.finish();
-        if !reliable.is_pending() || self.reliable.len() >= max {
+        if !reliable.is_pending() {
+            self.reliable.remove(&reliable);
+            return;
+        }
+        if self.reliable.len() >= max {
+            self.bounds.hit(Bound::PendingPracks);
             self.reliable.remove(&reliable);
             return;
         }
@@ -202,6 +212,7 @@ impl TransactionLayer {
                 clients: ClientTable::default(),
                 retransmissions: AtomicU64::new(0),
                 drivers: Running::default(),
+                bounds: BoundHits::default(),
             }),
         }
     }
@@ -248,6 +259,15 @@ impl TransactionLayer {
     /// Client transactions (BYE, UPDATE, MESSAGE) under way.
     pub fn client_transactions(&self) -> usize {
         self.core.clients.len()
+    }
+
+    /// How often `bound` was reached so far.
+    pub fn bound_reached(&self, bound: Bound) -> u64 {
+        let evicted = match bound {
+            Bound::CompletedCache => self.core.table().evicted(),
+            _ => 0,
+        };
+        self.core.bounds.get(bound) + evicted
     }
 
     /// Messages retransmitted so far.

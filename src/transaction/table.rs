@@ -33,6 +33,8 @@ pub(crate) struct Table {
     /// The bound the last insert was checked against: the lingering cache
     /// holds as many.
     max: usize,
+    /// Completed transactions evicted before their time to make room.
+    evicted: u64,
 }
 
 fn class(tx: &TxShared) -> usize {
@@ -46,6 +48,7 @@ impl Table {
             lingering: VecDeque::new(),
             active: [0, 0],
             max: usize::MAX,
+            evicted: 0,
         }
     }
 
@@ -111,8 +114,10 @@ impl Table {
         // Completed transactions are only a retransmission cache: past the
         // bound the oldest go first.
         while self.lingering.len() > self.max {
-            if let Some((old, at)) = self.lingering.pop_front() {
-                self.remove_if_expiring(&old, at);
+            if let Some((old, at)) = self.lingering.pop_front()
+                && self.remove_if_expiring(&old, at)
+            {
+                self.evicted += 1;
             }
         }
     }
@@ -167,13 +172,19 @@ impl Table {
 
     /// Removes `key` only if it is still the completed entry that was queued
     /// with `at` (a new transaction may have reused the key meanwhile).
-    fn remove_if_expiring(&mut self, key: &TransactionKey, at: Instant) {
-        if self
+    fn remove_if_expiring(&mut self, key: &TransactionKey, at: Instant) -> bool {
+        let expiring = self
             .slots
             .get(key)
-            .is_some_and(|slot| slot.expires == Some(at))
-        {
+            .is_some_and(|slot| slot.expires == Some(at));
+        if expiring {
             self.slots.remove(key);
         }
+        expiring
+    }
+
+    /// Completed transactions evicted early so far.
+    pub(crate) fn evicted(&self) -> u64 {
+        self.evicted
     }
 }

@@ -60,8 +60,9 @@ fn predicted(text: &str) -> Vec<(u64, String)> {
 }
 
 /// What differs between two runs of the same exchange: random tags in To,
-/// SDP session ids, dates.
+/// SDP session ids (and with their digits the Content-Length), dates.
 fn masked(message: &str) -> String {
+    let sdp = message.contains("\no=");
     let mut out = Vec::new();
     for line in message.lines() {
         let lower = line.to_ascii_lowercase();
@@ -81,6 +82,8 @@ fn masked(message: &str) -> String {
             out.push("o=*".to_owned());
         } else if lower.starts_with("date:") {
             out.push("Date: *".to_owned());
+        } else if sdp && lower.starts_with("content-length:") {
+            out.push("Content-Length: *".to_owned());
         } else {
             out.push(line.to_owned());
         }

@@ -9,6 +9,7 @@ mod daemon_process;
 mod explain;
 mod fuzz_regressions;
 mod interop;
+mod lifetimes;
 mod matchers;
 mod reliable;
 mod responses;
