@@ -8,7 +8,6 @@ mod conformance;
 mod daemon_process;
 mod explain;
 mod fuzz_regressions;
-mod interop;
 mod matchers;
 mod reliable;
 mod responses;
