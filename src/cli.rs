@@ -41,7 +41,13 @@ ENVIRONMENT
     JOURNAL_STREAM when it names stderr, logs go to journald with structured fields.
 
 EXIT STATUS
-    0 success; 78 (EX_CONFIG) invalid config; 1 other failures (a port that cannot be bound).
+    0   success.
+    69  (EX_UNAVAILABLE) a listener cannot be bound: the address is in use, not on this host,
+        or a port below 1024 without CAP_NET_BIND_SERVICE. The unit does not restart on it.
+    73  (EX_CANTCREAT) the [admin] journal_file cannot be opened for appending.
+    78  (EX_CONFIG) the config is invalid (or, with check --strict, has warnings). The unit
+        does not restart on it.
+    1   any other failure.
 
 SEE ALSO
     README.md and docs/architecture.md in the source tree; systemd/sip-autoresponder.service."
@@ -64,8 +70,13 @@ pub enum Command {
     /// Serve requests (the default).
     Run,
     /// Load and validate the config, print its listeners and rules in order
-    /// with what each matches and replies, then exit.
-    Check,
+    /// with what each matches and replies, then exit. Every error and
+    /// warning is printed as `file:line:column: message`.
+    Check {
+        /// Treat warnings as errors: exit 78 when there is any.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Show which rule a SIP message (from a file, or stdin) matches, why each
     /// earlier rule did not, and the exact responses that would be sent with
     /// their delays. Binds nothing.

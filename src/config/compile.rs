@@ -1,7 +1,7 @@
 //! Sections → [`Config`]: every check that needs more than a type (regexes,
 //! CIDRs, verb ranges, header lines, names) runs here, once, at load.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,27 +16,33 @@ use crate::sip::{Limits, Timers, is_token};
 use std::net::SocketAddr;
 
 pub(crate) fn compile(
-    sections: Sections,
+    sections: &Sections,
     name: &str,
     diag: &mut Diagnostics<'_>,
 ) -> Option<Config> {
-    let server = compile_server(&sections, diag);
-    let listeners = compile_listeners(&sections, diag);
-    if sections.listen.is_empty() {
+    let server = compile_server(sections, diag);
+    let listeners = compile_listeners(sections, diag);
+    if sections.listen_entries == 0 {
         diag.error(
             0..0,
             "no listeners: add at least one [[listen]] section (transport and address)",
         );
     }
-    let mut seen = HashSet::new();
+    let mut seen = HashMap::new();
     let mut rules = Vec::new();
     for section in &sections.rules {
-        let rule_name = section.get_ref().name.get_ref();
-        if !seen.insert(rule_name.clone()) {
+        let name = &section.get_ref().name;
+        if let Some(first) = seen.get(name.get_ref()) {
+            let (line, column) = diag.locate(first);
             diag.error(
-                section.get_ref().name.span(),
-                format!("duplicate rule name `{rule_name}`"),
+                name.span(),
+                format!(
+                    "duplicate rule name `{}` (first defined at line {line}, column {column})",
+                    name.get_ref()
+                ),
             );
+        } else {
+            seen.insert(name.get_ref().clone(), name.span());
         }
         if let Some(rule) = compile_rule(section, diag) {
             rules.push(rule);
@@ -118,14 +124,8 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
         methods.get_ref().clone()
     });
     let log_level = sections.log.level.as_ref().map(|level| {
-        if tracing_subscriber::EnvFilter::try_new(level.get_ref()).is_err() {
-            diag.error(
-                level.span(),
-                format!(
-                    "`{}` is not a log level or filter (error, warn, info, debug, trace)",
-                    level.get_ref()
-                ),
-            );
+        if let Some(problem) = super::log_level::problem(level.get_ref()) {
+            diag.error(level.span(), format!("level: {problem}"));
         }
         level.get_ref().clone()
     });

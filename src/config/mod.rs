@@ -2,12 +2,16 @@
 //! that one bad rule does not hide the errors of the next) → compiled
 //! [`Config`]. TOML stops here: nothing past this module sees it.
 
+mod collect;
 mod compile;
 mod error;
+mod lints;
 mod listeners;
+mod log_level;
 pub mod model;
 mod policy;
 mod rules;
+mod suggest;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,7 +22,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use serde::Deserialize;
 use toml::Spanned;
-use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::de::{DeTable, DeValue};
 
 pub use error::{ConfigError, ConfigErrors, LoadError};
 pub use model::ReliableProvisionals;
@@ -171,16 +175,26 @@ impl Config {
             for error in syntax_errors {
                 diag.error(error.span().unwrap_or(0..0), error.message().to_owned());
             }
-            return Err(ConfigErrors(diag.errors));
+            return Err(ConfigErrors {
+                errors: diag.errors,
+                warnings: Vec::new(),
+            });
         }
         let sections = read_sections(root.into_inner(), &mut diag);
-        let config = compile::compile(sections, name, &mut diag);
+        let config = compile::compile(&sections, name, &mut diag);
+        if let Some(config) = &config {
+            lints::check(&sections, config, &mut diag);
+        }
+        diag.sort();
         match config {
             Some(config) if diag.errors.is_empty() => Ok(Self {
                 warnings: diag.warnings,
                 ..config
             }),
-            _ => Err(ConfigErrors(diag.errors)),
+            _ => Err(ConfigErrors {
+                errors: diag.errors,
+                warnings: diag.warnings,
+            }),
         }
     }
 }
@@ -190,6 +204,9 @@ impl Config {
 pub(crate) struct Sections {
     pub(crate) server: ServerSection,
     pub(crate) listen: Vec<Spanned<ListenSection>>,
+    /// `[[listen]]` entries in the file, read or not (one with a bad key is
+    /// still a listener the user meant).
+    pub(crate) listen_entries: usize,
     pub(crate) rules: Vec<Spanned<RuleSection>>,
     pub(crate) fallback: Option<Spanned<PolicySection>>,
     pub(crate) timers: TimersSection,
@@ -198,58 +215,66 @@ pub(crate) struct Sections {
     pub(crate) sdp: SdpSection,
 }
 
-const SECTIONS: &str = "server, timers, log, admin, sdp, listen, rule, fallback";
+const SECTIONS: [&str; 8] = [
+    "server", "timers", "log", "admin", "sdp", "listen", "rule", "fallback",
+];
 
 fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
     let mut sections = Sections::default();
     for (key, value) in root {
         match key.get_ref().as_ref() {
             "server" => {
-                if let Some(server) = section::<ServerSection>(value, diag) {
+                if let Some(server) = section::<ServerSection>(value, "[server]", diag) {
                     sections.server = server.into_inner();
                 }
             }
-            "listen" => sections.listen = array_of(value, "listen", diag),
+            "listen" => {
+                sections.listen_entries = match value.get_ref() {
+                    DeValue::Array(items) => items.len(),
+                    _ => 1,
+                };
+                sections.listen = array_of(value, "listen", diag);
+            }
             "rule" => sections.rules = array_of(value, "rule", diag),
-            "fallback" => sections.fallback = section(value, diag),
-            "admin" => sections.admin = section(value, diag),
+            "fallback" => sections.fallback = section(value, "[fallback]", diag),
+            "admin" => sections.admin = section(value, "[admin]", diag),
             "sdp" => {
-                if let Some(sdp) = section::<SdpSection>(value, diag) {
+                if let Some(sdp) = section::<SdpSection>(value, "[sdp]", diag) {
                     sections.sdp = sdp.into_inner();
                 }
             }
             "log" => {
-                if let Some(log) = section::<LogSection>(value, diag) {
+                if let Some(log) = section::<LogSection>(value, "[log]", diag) {
                     sections.log = log.into_inner();
                 }
             }
             "timers" => {
-                if let Some(timers) = section::<TimersSection>(value, diag) {
+                if let Some(timers) = section::<TimersSection>(value, "[timers]", diag) {
                     sections.timers = timers.into_inner();
                 }
             }
             other => diag.error(
                 key.span(),
-                format!("unknown section `{other}`, expected one of: {SECTIONS}"),
+                format!(
+                    "unknown section `{other}`{}",
+                    suggest::nearest(other, SECTIONS).map_or_else(
+                        || format!(" (sections: {})", SECTIONS.join(", ")),
+                        |known| format!("; did you mean `{known}`?")
+                    )
+                ),
             ),
         }
     }
     sections
 }
 
-/// Deserialises one table, recording its error (with position) on failure.
+/// Deserialises one table, recording every error in it (with position).
 fn section<'de, T: Deserialize<'de>>(
     value: Spanned<DeValue<'de>>,
+    label: &str,
     diag: &mut Diagnostics<'_>,
 ) -> Option<Spanned<T>> {
-    let span = value.span();
-    match T::deserialize(ValueDeserializer::from(value)) {
-        Ok(parsed) => Some(Spanned::new(span, parsed)),
-        Err(error) => {
-            diag.error(error.span().unwrap_or(span), error.message().to_owned());
-            None
-        }
-    }
+    collect::deserialize_all(value, label, diag)
 }
 
 /// `[[name]]` entries, each deserialised on its own.
@@ -259,10 +284,11 @@ fn array_of<'de, T: Deserialize<'de>>(
     diag: &mut Diagnostics<'_>,
 ) -> Vec<Spanned<T>> {
     let span = value.span();
+    let label = format!("[[{name}]]");
     match value.into_inner() {
         DeValue::Array(items) => items
             .into_iter()
-            .filter_map(|item| section(item, diag))
+            .filter_map(|item| section(item, &label, diag))
             .collect(),
         _ => {
             diag.error(
@@ -274,5 +300,7 @@ fn array_of<'de, T: Deserialize<'de>>(
     }
 }
 
+#[cfg(test)]
+mod checker_tests;
 #[cfg(test)]
 mod tests;

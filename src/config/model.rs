@@ -308,7 +308,7 @@ pub struct StepSection {
 
 /// A body: literal text (with substitutions) or a generated one.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged, expecting = "a string, or { sdp = \"answer\" }")]
+#[serde(untagged, expecting = "a string or { sdp = \"answer\" }")]
 pub enum BodySection {
     Text(String),
     Generated(GeneratedBody),
@@ -323,7 +323,7 @@ pub struct GeneratedBody {
 
 /// A delay in milliseconds: fixed, or drawn uniformly from a range.
 #[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(untagged, expecting = "milliseconds, or { min, max }")]
+#[serde(untagged, expecting = "milliseconds or { min, max }")]
 pub enum DelaySection {
     Fixed(u64),
     Range { min: u64, max: u64 },

@@ -11,7 +11,8 @@ use super::error::Diagnostics;
 use super::model::{
     BodySection, DelaySection, MessageSection, PolicySection, RegisterSection, StepSection,
 };
-use crate::rules::template::{Template, Variable};
+use super::suggest::nearest;
+use crate::rules::template::{Template, TemplateError, VARIABLE_NAMES, Variable};
 use crate::rules::{AutoMessage, Body, Delay, HeaderLines, RegisterPolicy, ReplyPolicy, Step};
 use crate::sip::{HeaderName, Verb, is_token, reason_phrase};
 
@@ -71,19 +72,22 @@ impl PolicyCompiler<'_, '_> {
             self.diag.error(anchor, "no reply given: add accept, reject, reply or progress (or `drop = true` to answer nothing, or `register = {}`)");
             return None;
         }
+        let errors_before = self.diag.errors.len();
         let progress: Vec<Step> = section
             .progress
             .iter()
             .filter_map(|step| self.step(Verb::Progress, step, &anchor))
             .collect();
-        let final_step = match finals.first() {
-            Some((verb, step)) => Some(self.step(*verb, step, &anchor)?),
-            None => None,
-        };
-        let message = match &section.message {
-            Some(message) => Some(self.auto_message(message)?),
-            None => None,
-        };
+        let final_step = finals
+            .first()
+            .and_then(|(verb, step)| self.step(*verb, step, &anchor));
+        let message = section
+            .message
+            .as_ref()
+            .and_then(|message| self.auto_message(message));
+        if self.diag.errors.len() > errors_before {
+            return None;
+        }
         Some(ReplyPolicy::Respond {
             progress,
             final_step,
@@ -91,8 +95,75 @@ impl PolicyCompiler<'_, '_> {
         })
     }
 
+    /// One step; every error in it is reported before it is given up.
     fn step(&mut self, verb: Verb, step: &StepSection, anchor: &Range<usize>) -> Option<Step> {
-        let status = match (&step.status, verb.default_status()) {
+        let errors_before = self.diag.errors.len();
+        let status = self.status(verb, step, anchor);
+        let reason = match &step.reason {
+            Some(reason) if !is_header_safe(reason.get_ref()) => {
+                self.diag
+                    .error(reason.span(), "reason must not contain CR, LF or NUL");
+                None
+            }
+            Some(reason) => self.template(reason),
+            None => status.map(|status| Template::literal(reason_phrase(status))),
+        };
+        let extra_headers = self.header_lines(&step.extra_headers);
+        let (body, generated) = match &step.body {
+            None => (Some(Body::None), false),
+            Some(body) => match body.get_ref() {
+                BodySection::Text(text) => (
+                    self.template(&Spanned::new(body.span(), text.clone()))
+                        .map(Body::Text),
+                    false,
+                ),
+                BodySection::Generated(generated) if generated.sdp == "answer" => {
+                    (Some(Body::SdpAnswer), true)
+                }
+                BodySection::Generated(generated) => {
+                    self.diag.error(
+                        body.span(),
+                        format!(
+                            "unknown generated body `sdp = \"{}\"` (expected \"answer\")",
+                            generated.sdp
+                        ),
+                    );
+                    (None, false)
+                }
+            },
+        };
+        let content_type = self.content_type(step, body.as_ref(), generated, anchor);
+        let hangup_after = match &step.hangup_after_ms {
+            Some(ms) if verb != Verb::Accept => {
+                self.diag.error(
+                    ms.span(),
+                    "hangup_after_ms belongs on `accept` (the 2xx that creates the dialog)",
+                );
+                None
+            }
+            Some(ms) => Some(Duration::from_millis(*ms.get_ref())),
+            None => None,
+        };
+        let delay = self.delay(step.delay_ms, anchor);
+        if self.diag.errors.len() > errors_before {
+            return None;
+        }
+        Some(Step {
+            verb,
+            status: status?,
+            reason: reason?,
+            extra_headers,
+            content_type: content_type.map(Into::into),
+            body: body?,
+            delay,
+            hangup_after,
+        })
+    }
+
+    /// The status of a step: given (within the verb's range) or the verb's
+    /// default.
+    fn status(&mut self, verb: Verb, step: &StepSection, anchor: &Range<usize>) -> Option<u16> {
+        match (&step.status, verb.default_status()) {
             (Some(status), _) => {
                 let (low, high) = verb.range();
                 if !verb.allows(*status.get_ref()) {
@@ -106,97 +177,54 @@ impl PolicyCompiler<'_, '_> {
                     );
                     return None;
                 }
-                *status.get_ref()
+                Some(*status.get_ref())
             }
-            (None, Some(default)) => default,
+            (None, Some(default)) => Some(default),
             (None, None) => {
                 self.diag.error(
                     anchor.clone(),
                     "`reply` needs a status (100-699); it has no default",
                 );
-                return None;
+                None
             }
-        };
-        let reason = match &step.reason {
-            Some(reason) if !is_header_safe(reason.get_ref()) => {
-                self.diag
-                    .error(reason.span(), "reason must not contain CR, LF or NUL");
-                return None;
-            }
-            Some(reason) => self.template(reason)?,
-            None => Template::literal(reason_phrase(status)),
-        };
-        let extra_headers = self.header_lines(&step.extra_headers);
-        let (body, generated) = match &step.body {
-            None => (Body::None, false),
-            Some(body) => match body.get_ref() {
-                BodySection::Text(text) => (
-                    Body::Text(self.template(&Spanned::new(body.span(), text.clone()))?),
-                    false,
-                ),
-                BodySection::Generated(generated) if generated.sdp == "answer" => {
-                    (Body::SdpAnswer, true)
-                }
-                BodySection::Generated(generated) => {
-                    self.diag.error(
-                        body.span(),
-                        format!(
-                            "unknown generated body `sdp = \"{}\"` (expected \"answer\")",
-                            generated.sdp
-                        ),
-                    );
-                    return None;
-                }
-            },
-        };
-        let content_type = match (&step.content_type, &body) {
+        }
+    }
+
+    /// The Content-Type of a step's body: given, or application/sdp for SDP
+    /// (generated, or text starting `v=0`), else text/plain.
+    fn content_type(
+        &mut self,
+        step: &StepSection,
+        body: Option<&Body>,
+        generated: bool,
+        anchor: &Range<usize>,
+    ) -> Option<String> {
+        let content_type = match (&step.content_type, body) {
             (Some(ct), _) if !is_header_safe(ct.get_ref()) || ct.get_ref().is_empty() => {
                 self.diag
                     .error(ct.span(), "content_type must be a single non-empty line");
                 None
             }
             (Some(ct), _) => Some(ct.get_ref().clone()),
-            (None, Body::None) => None,
-            (None, Body::Text(text)) if !text.raw().starts_with("v=0") => {
+            (None, None | Some(Body::None)) => None,
+            (None, Some(Body::Text(text))) if !text.raw().starts_with("v=0") => {
                 Some("text/plain".to_owned())
             }
             (None, _) => Some("application/sdp".to_owned()),
         };
-        if generated
-            && content_type
-                .as_deref()
-                .is_some_and(|ct| ct != "application/sdp")
+        if !generated {
+            return content_type;
+        }
+        if content_type
+            .as_deref()
+            .is_some_and(|ct| ct != "application/sdp")
         {
             self.diag.warn(
                 anchor.clone(),
                 "an SDP answer is sent as application/sdp; content_type is overridden",
             );
         }
-        let hangup_after = match &step.hangup_after_ms {
-            Some(ms) if verb != Verb::Accept => {
-                self.diag.error(
-                    ms.span(),
-                    "hangup_after_ms belongs on `accept` (the 2xx that creates the dialog)",
-                );
-                None
-            }
-            Some(ms) => Some(Duration::from_millis(*ms.get_ref())),
-            None => None,
-        };
-        Some(Step {
-            verb,
-            status,
-            reason,
-            extra_headers,
-            content_type: if generated {
-                Some("application/sdp".into())
-            } else {
-                content_type.map(Into::into)
-            },
-            body,
-            delay: self.delay(step.delay_ms, anchor),
-            hangup_after,
-        })
+        Some("application/sdp".to_owned())
     }
 
     fn delay(&mut self, delay: DelaySection, anchor: &Range<usize>) -> Delay {
@@ -221,12 +249,13 @@ impl PolicyCompiler<'_, '_> {
 
     fn auto_message(&mut self, section: &Spanned<MessageSection>) -> Option<AutoMessage> {
         let message = section.get_ref();
+        let errors_before = self.diag.errors.len();
         let extra_headers = self.header_lines(&message.extra_headers);
         let content_type = match &message.content_type {
             Some(ct) if !is_header_safe(ct.get_ref()) || ct.get_ref().is_empty() => {
                 self.diag
                     .error(ct.span(), "content_type must be a single non-empty line");
-                return None;
+                String::new()
             }
             Some(ct) => ct.get_ref().clone(),
             None => "text/plain".to_owned(),
@@ -240,17 +269,20 @@ impl PolicyCompiler<'_, '_> {
                     target.span(),
                     format!("target `{}` is not a sip: or sips: URI", target.get_ref()),
                 );
-                return None;
+                None
             }
             Some(target) => Some(target.get_ref().as_str().into()),
             None => None,
         };
         let body = match &message.body {
-            Some(body) => self.template(body)?,
-            None => Template::literal(""),
+            Some(body) => self.template(body),
+            None => Some(Template::literal("")),
         };
+        if self.diag.errors.len() > errors_before {
+            return None;
+        }
         Some(AutoMessage {
-            body,
+            body: body?,
             content_type: content_type.into(),
             extra_headers,
             target,
@@ -282,26 +314,45 @@ impl PolicyCompiler<'_, '_> {
         }))
     }
 
-    /// A template; unknown variables and `${match.NAME}` without such a
-    /// capture group are errors at the value's position.
+    /// A template; every unknown variable and `${match.NAME}` without such
+    /// a capture group is an error at its position in the value.
     fn template(&mut self, text: &Spanned<String>) -> Option<Template> {
-        let template = match Template::parse(text.get_ref()) {
+        let value = text.get_ref();
+        let template = match Template::parse_all(value) {
             Ok(template) => template,
-            Err(error) => {
-                self.diag.error(text.span(), error.to_string());
+            Err(errors) => {
+                for (offset, error) in errors {
+                    let hint = match &error {
+                        TemplateError::UnknownVariable(name) => {
+                            let captures = self.captures.iter().map(|c| format!("match.{c}"));
+                            let known: Vec<String> = VARIABLE_NAMES
+                                .iter()
+                                .map(|v| (*v).to_owned())
+                                .chain(captures)
+                                .collect();
+                            nearest(name, known.iter().map(String::as_str))
+                                .map_or(String::new(), |c| format!("; did you mean `${{{c}}}`?"))
+                        }
+                        TemplateError::Unterminated => String::new(),
+                    };
+                    self.diag
+                        .error_in_string(text.span(), value, offset, format!("{error}{hint}"));
+                }
                 return None;
             }
         };
+        let mut missing_capture = false;
         for variable in template.variables() {
             if let Variable::Match(name) = variable {
                 self.uses_captures = true;
                 if !self.captures.iter().any(|c| **c == **name) {
-                    self.diag.error(text.span(), format!("`${{match.{name}}}`: no regex of this rule has a capture group named `{name}` (write `(?P<{name}>…)`)"));
-                    return None;
+                    let offset = value.find(&format!("${{match.{name}}}")).unwrap_or(0);
+                    self.diag.error_in_string(text.span(), value, offset, format!("`${{match.{name}}}`: no regex of this rule has a capture group named `{name}` (write `(?P<{name}>…)`)"));
+                    missing_capture = true;
                 }
             }
         }
-        Some(template)
+        (!missing_capture).then_some(template)
     }
 
     /// `Name: value` lines (value templated).

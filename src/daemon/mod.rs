@@ -1,6 +1,7 @@
 //! The daemon: binds every listener, hands the sockets to the transports,
 //! serves until shutdown. The only layer that binds sockets.
 
+mod drain;
 mod listeners;
 pub mod logging;
 mod reload;
@@ -229,10 +230,17 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
                 if let Some(observer) = engine.observer() {
                     observer.metrics.reload(outcome.is_ok());
                 }
-                if outcome.is_ok() {
-                    logging::set_level(config.server.log_level.as_deref());
+                match &outcome {
+                    Ok(_) => {
+                        logging::set_level(config.server.log_level.as_deref());
+                        notifier.ready(&status_line(&running));
+                    }
+                    Err(refused) => notifier.ready(&format!(
+                        "{}; {}",
+                        reload::refusal_status(refused),
+                        status_line(&running)
+                    )),
                 }
-                notifier.ready(&status_line(&running));
             }
             Control::Shutdown => break,
         }
@@ -244,7 +252,7 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
         "stopping: draining transactions in flight"
     );
     let drained = tokio::select! {
-        drained = drain(&engine, config.server.drain_timeout) => drained,
+        drained = drain::drain(&engine, config.server.drain_timeout, &notifier) => drained,
         _ = controls.next() => {
             warn!("second stop signal: exiting at once");
             false
@@ -262,18 +270,6 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
     }
     info!("stopped");
     Ok(())
-}
-
-/// Waits until nothing is in flight, or `limit` passes. True when drained.
-async fn drain(engine: &Engine, limit: std::time::Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while !engine.is_idle() {
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    true
 }
 
 /// STATUS= text naming the listeners.

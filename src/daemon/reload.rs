@@ -38,6 +38,9 @@ pub(crate) async fn reload(
         Some(path) => Config::load_file(path)?,
         None => Config::embedded_default()?,
     };
+    for warning in &new.warnings {
+        warn!("{}", warning.warning_line());
+    }
     warn_about_restart_only_settings(&current.server, &new.server);
     engine.replace(new.rules.clone(), engine_settings(&new));
     engine
@@ -125,11 +128,27 @@ pub(crate) fn log_outcome(source: &str, outcome: &Result<ReloadSummary, LoadErro
             for config_error in load_error.errors() {
                 error!(error = %config_error, "reload refused");
             }
+            for warning in load_error.warnings() {
+                warn!("{}", warning.warning_line());
+            }
             if load_error.errors().is_empty() {
                 error!(error = %load_error, "reload refused");
             }
             warn!(config = source, "keeping the previous configuration");
         }
+    }
+}
+
+/// The STATUS= text after a refused reload: why, in short (the log has
+/// every error).
+pub(crate) fn refusal_status(refused: &LoadError) -> String {
+    match refused.errors() {
+        [] => format!("reload refused ({refused}), previous configuration kept"),
+        [first] => format!("reload refused ({first}), previous configuration kept"),
+        [first, rest @ ..] => format!(
+            "reload refused ({first}, and {} more error(s) in the log), previous configuration kept",
+            rest.len()
+        ),
     }
 }
 

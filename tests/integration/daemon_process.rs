@@ -305,7 +305,7 @@ async fn broken_reload_keeps_the_old_rules_and_logs_the_error_line() {
     daemon.signal("HUP");
     let line = daemon.wait_for_log("reload refused", mark);
     assert!(
-        line.contains(&format!("{}:9:25: unknown field `bogus`", config.display())),
+        line.contains(&format!("{}:9:25: unknown key `bogus`", config.display())),
         "{line}"
     );
     daemon.wait_for_log("keeping the previous configuration", mark);
