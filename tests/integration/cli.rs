@@ -12,17 +12,17 @@ use sip_autoresponder::config::{Config, DEFAULT_CONFIG, DEFAULT_CONFIG_NAME, SYS
 
 const BINARY: &str = env!("CARGO_BIN_EXE_sip-autoresponder");
 /// sysexits.h EX_CONFIG.
-const EX_CONFIG: i32 = 78;
+pub(crate) const EX_CONFIG: i32 = 78;
 /// How long a command that must exit on its own may take.
 const EXIT_WAIT: Duration = Duration::from_secs(5);
 
 /// A config file under the temp dir, removed on drop.
-struct TempConfig {
+pub(crate) struct TempConfig {
     path: PathBuf,
 }
 
 impl TempConfig {
-    fn new(label: &str, text: &str) -> Self {
+    pub(crate) fn new(label: &str, text: &str) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let unique = format!(
             "sip-autoresponder-cli-{}-{}-{label}.toml",
@@ -34,7 +34,7 @@ impl TempConfig {
         Self { path }
     }
 
-    fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         self.path.to_str().expect("temp path is UTF-8")
     }
 }
@@ -46,7 +46,7 @@ impl Drop for TempConfig {
 }
 
 /// Runs the binary with `args` and waits (bounded) for it to exit.
-fn run(args: &[&str]) -> Output {
+pub(crate) fn run(args: &[&str]) -> Output {
     let child = Command::new(BINARY)
         .args(args)
         .env("RUST_LOG", "info")
@@ -73,11 +73,11 @@ fn run(args: &[&str]) -> Output {
     }
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
 }
 

@@ -13,6 +13,7 @@ mod reliable;
 mod responses;
 mod robustness;
 mod sdp;
+mod service;
 mod testlab;
 mod transactions;
 mod transports;
