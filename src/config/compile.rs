@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use super::error::Diagnostics;
 use super::listeners::compile_listeners;
-use super::model::{AdminSection, TimersSection};
+use super::model::{AdminSection, CaptureSection, TimersSection};
 use super::policy::PolicyCompiler;
 use super::rules::compile_rule;
 use super::{AdminSettings, Config, RateLimit, Sections, ServerSettings};
+use crate::capture::CaptureSettings;
 use crate::rules::{ReplyPolicy, RuleSet};
 use crate::sip::{Limits, Timers, is_token};
 use std::net::SocketAddr;
@@ -184,7 +185,12 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
         Some(port) => *port.get_ref(),
         None => 40_000,
     };
+    let capture = sections
+        .capture
+        .as_ref()
+        .and_then(|capture| compile_capture(capture.get_ref(), diag));
     ServerSettings {
+        capture,
         sdp_codecs,
         rtp_port,
         rate_limit,
@@ -235,6 +241,35 @@ fn compile_admin(section: &AdminSection, diag: &mut Diagnostics<'_>) -> AdminSet
         journal_size,
         journal_file: section.journal_file.as_ref().map(|f| f.get_ref().into()),
     }
+}
+
+fn compile_capture(
+    section: &CaptureSection,
+    diag: &mut Diagnostics<'_>,
+) -> Option<CaptureSettings> {
+    let hep = match section.hep.get_ref().parse::<SocketAddr>() {
+        Ok(address) if address.port() != 0 => Some(address),
+        _ => {
+            diag.error(
+                section.hep.span(),
+                format!(
+                    "hep: `{}` is not the collector's IP:port (like 127.0.0.1:9060)",
+                    section.hep.get_ref()
+                ),
+            );
+            None
+        }
+    };
+    if let Some(password) = &section.password
+        && password.get_ref().is_empty()
+    {
+        diag.error(password.span(), "password: empty (leave it out instead)");
+    }
+    Some(CaptureSettings {
+        hep: hep?,
+        node_id: section.node_id,
+        password: section.password.as_ref().map(|p| p.get_ref().clone()),
+    })
 }
 
 fn compile_timers(section: &TimersSection, diag: &mut Diagnostics<'_>) -> Timers {

@@ -31,8 +31,8 @@ use crate::rules::RuleSet;
 use crate::sip::{Limits, Timers, Transport};
 use error::Diagnostics;
 use model::{
-    AdminSection, ListenSection, LogSection, PolicySection, RuleSection, SdpSection, ServerSection,
-    TimersSection,
+    AdminSection, CaptureSection, ListenSection, LogSection, PolicySection, RuleSection,
+    SdpSection, ServerSection, TimersSection,
 };
 
 /// The embedded default config (config/default.toml).
@@ -68,6 +68,8 @@ pub struct ServerSettings {
     pub sdp_codecs: Vec<crate::rules::sdp::Codec>,
     /// `[sdp] rtp_port`.
     pub rtp_port: u16,
+    /// `[capture]`, when present.
+    pub capture: Option<crate::capture::CaptureSettings>,
 }
 
 /// A per-source token bucket.
@@ -213,10 +215,11 @@ pub(crate) struct Sections {
     pub(crate) log: LogSection,
     pub(crate) admin: Option<Spanned<AdminSection>>,
     pub(crate) sdp: SdpSection,
+    pub(crate) capture: Option<Spanned<CaptureSection>>,
 }
 
-const SECTIONS: [&str; 8] = [
-    "server", "timers", "log", "admin", "sdp", "listen", "rule", "fallback",
+const SECTIONS: [&str; 9] = [
+    "server", "timers", "log", "admin", "sdp", "capture", "listen", "rule", "fallback",
 ];
 
 fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
@@ -238,6 +241,7 @@ fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
             "rule" => sections.rules = array_of(value, "rule", diag),
             "fallback" => sections.fallback = section(value, "[fallback]", diag),
             "admin" => sections.admin = section(value, "[admin]", diag),
+            "capture" => sections.capture = section(value, "[capture]", diag),
             "sdp" => {
                 if let Some(sdp) = section::<SdpSection>(value, "[sdp]", diag) {
                     sections.sdp = sdp.into_inner();

@@ -103,6 +103,24 @@ fn default_journal_size() -> Spanned<usize> {
     Spanned::new(0..0, 1000)
 }
 
+/// `[capture]`: a copy of every SIP message received and sent, as HEP v3
+/// to a Homer collector. Present means on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureSection {
+    /// The collector, `IP:port` (HEP over UDP; Homer listens on 9060).
+    pub hep: Spanned<String>,
+    /// The capture agent id in every packet (Homer's node id).
+    #[serde(default = "default_node_id")]
+    pub node_id: u32,
+    /// HEP auth key, when the collector asks for one.
+    pub password: Option<Spanned<String>>,
+}
+
+fn default_node_id() -> u32 {
+    1
+}
+
 /// `[sdp]`: how `body = { sdp = "answer" }` answers.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::admin::{AdminState, OpenConnections};
+use crate::capture::Capture;
 use crate::config::{Config, ServerSettings};
 use crate::engine::sdp::{SdpService, SdpSettings};
 use crate::engine::{Engine, EngineSettings};
@@ -36,6 +37,8 @@ pub struct Daemon {
     engine: Arc<Engine>,
     bound: Vec<BoundListener>,
     admin: Option<BoundAdmin>,
+    /// `[capture]`'s tap, shared by every listener (bound again on reload).
+    capture: Option<Arc<Capture>>,
     /// What `/metrics` counts connections from; replaced on reload.
     connections: Arc<OpenConnections>,
 }
@@ -57,6 +60,8 @@ pub enum BindError {
     Journal(std::io::Error),
     #[error("cannot create the DTLS certificate for SDP answers: {0}")]
     Sdp(String),
+    #[error("cannot open the capture socket: {0}")]
+    Capture(std::io::Error),
 }
 
 impl Daemon {
@@ -65,10 +70,14 @@ impl Daemon {
     /// first.
     pub fn bind(config: &Config) -> Result<Self, BindError> {
         let settings = &config.server;
+        let capture = match &settings.capture {
+            Some(capture) => Some(Capture::start(capture).map_err(BindError::Capture)?),
+            None => None,
+        };
         let bound = config
             .listeners
             .iter()
-            .map(|spec| bind_listener(spec, settings))
+            .map(|spec| bind_listener(spec, settings).map(|b| b.with_capture(capture.as_ref())))
             .collect::<Result<Vec<_>, _>>()?;
         let admin = match &settings.admin {
             Some(admin) => Some(BoundAdmin {
@@ -90,6 +99,7 @@ impl Daemon {
             engine: Arc::new(engine),
             bound,
             admin,
+            capture,
             connections: Arc::default(),
         })
     }
@@ -197,6 +207,7 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
     let daemon = Daemon::bind(&config).context("cannot bind listeners")?;
     let engine = daemon.engine();
     let connections = daemon.connections.clone();
+    let capture = daemon.capture.clone();
     let shutdown = CancellationToken::new();
     let mut running = daemon.start(&shutdown);
     let notifier = Arc::new(notifier);
@@ -223,6 +234,7 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
                     &engine,
                     &mut running,
                     &shutdown,
+                    capture.as_ref(),
                 )
                 .await;
                 reload::log_outcome(&source, &outcome);

@@ -11,6 +11,7 @@ use tracing::{error, info, warn};
 
 use super::listeners::{RunningListener, bind_listener, reuse_udp_listener};
 use super::{engine_settings, layer_settings, sdp_settings};
+use crate::capture::Capture;
 use crate::config::{Config, ListenerSpec, LoadError, ServerSettings};
 use crate::engine::Engine;
 use crate::sip::Transport;
@@ -33,6 +34,7 @@ pub(crate) async fn reload(
     engine: &Arc<Engine>,
     running: &mut Vec<RunningListener>,
     shutdown: &CancellationToken,
+    capture: Option<&Arc<Capture>>,
 ) -> Result<ReloadSummary, LoadError> {
     let new = match path {
         Some(path) => Config::load_file(path)?,
@@ -77,7 +79,8 @@ pub(crate) async fn reload(
         let bound = match previous.as_ref().and_then(|p| p.udp.clone()) {
             Some(socket) => reuse_udp_listener(spec, &new.server, socket),
             None => bind_listener(spec, &new.server),
-        };
+        }
+        .map(|bound| bound.with_capture(capture));
         match bound {
             Ok(bound) => {
                 let entry = format!("{} {}", spec.transport, bound.local());
@@ -166,13 +169,15 @@ fn bound_with_other_settings(
         || (!is_udp && old.limits != new.limits)
 }
 
-/// The admin listener is bound once: a reload cannot change it; say so
-/// instead of ignoring the edit silently.
+/// The admin listener and the capture export are set up once: a reload
+/// cannot change them; say so instead of ignoring the edit silently.
 fn warn_about_restart_only_settings(old: &ServerSettings, new: &ServerSettings) {
-    if old.admin != new.admin {
-        warn!(
-            setting = "admin",
-            "changed setting takes effect after a restart"
-        );
+    for (setting, changed) in [
+        ("admin", old.admin != new.admin),
+        ("capture", old.capture != new.capture),
+    ] {
+        if changed {
+            warn!(setting, "changed setting takes effect after a restart");
+        }
     }
 }

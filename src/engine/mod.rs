@@ -166,7 +166,7 @@ impl Engine {
             content_type: Some("application/sdp"),
             body: answer.as_bytes(),
         };
-        info!(call_id = request.call_id(), status, peer = %transaction.peer(), "PRACK with a new offer answered");
+        info!(sip.call_id = request.call_id(), sip.status = status, peer = %transaction.peer(), "PRACK with a new offer answered");
         if let Err(error) = transaction.respond(&parts).await {
             warn!(%error, "response to PRACK not sent");
         }
@@ -182,7 +182,7 @@ impl Engine {
             let delivered = ResponseSummary::of(&message)
                 .is_some_and(|r| self.transactions.receive_response(&r));
             if !delivered {
-                debug!(peer = %flow.peer, status = message.status(), "response matching no client transaction ignored");
+                debug!(peer = %flow.peer, sip.status = message.status(), "response matching no client transaction ignored");
             }
             return;
         }
@@ -276,7 +276,7 @@ impl Engine {
                 observer.rule(*id, &selected.rule);
                 observer.metrics.drop("rule");
             }
-            info!(event = "dropped", rule = &*selected.rule, method = request.method(), call_id = request.call_id(), peer = %source.peer, "request dropped by rule");
+            info!(event = "dropped", rule = &*selected.rule, sip.method = request.method(), sip.call_id = request.call_id(), peer = %source.peer, "request dropped by rule");
             return;
         }
         let context = ServerContext::new(
@@ -335,7 +335,7 @@ impl Engine {
         };
         crate::limited!(
             MALFORMED_LOG,
-            warn!(%peer, transport, status, error = %rejected.error, %data, "rejected malformed request")
+            warn!(%peer, transport, sip.status = status, error = %rejected.error, %data, "rejected malformed request")
         );
         let sent = if rejected.top_via().is_some() {
             self.transactions
@@ -374,7 +374,7 @@ async fn refuse(
         ..ReplyOptions::default()
     };
     if let Err(error) = context.reply(options).await {
-        warn!(%error, status, "could not send a refusal");
+        warn!(%error, sip.status = status, "could not send a refusal");
     }
 }
 

@@ -122,7 +122,7 @@ impl Job {
                 }
             }
             if let Err(error) = self.send_step(step).await {
-                warn!(%error, status = step.status, "response not sent");
+                warn!(%error, sip.status = step.status, "response not sent");
                 return;
             }
         }
@@ -270,7 +270,7 @@ impl Job {
     /// INVITE is rejected with 5xx.
     async fn not_acknowledged(mut self) {
         info!(
-            call_id = self.request.call_id(),
+            sip.call_id = self.request.call_id(),
             rule = &**self.context.rule(),
             "no PRACK for a reliable provisional response: 500"
         );
@@ -335,7 +335,7 @@ impl Job {
             self.canceled().await;
         } else {
             info!(
-                call_id = self.request.call_id(),
+                sip.call_id = self.request.call_id(),
                 "ringing INVITE given up after the ring limit"
             );
         }
@@ -419,5 +419,5 @@ async fn prack_timed_out(reliable: Option<&Reliable>) {
 }
 
 fn log_bye(dialog: &Dialog, why: &str, outcome: &ClientOutcome) {
-    info!(call_id = &*dialog.call_id, rule = &*dialog.rule, reason = why, outcome = ?outcome, "sent BYE");
+    info!(sip.call_id = &*dialog.call_id, rule = &*dialog.rule, reason = why, outcome = ?outcome, "sent BYE");
 }

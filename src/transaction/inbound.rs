@@ -91,13 +91,13 @@ impl TransactionLayer {
                 }
                 // §12.2.2: a request older than one already seen.
                 Some(dialog) if !dialog.accept_remote_cseq(request.cseq()) => {
-                    info!(call_id = request.call_id(), cseq = request.cseq(), peer = %flow.peer, "in-dialog request with an old CSeq");
+                    info!(sip.call_id = request.call_id(), sip.cseq = request.cseq(), peer = %flow.peer, "in-dialog request with an old CSeq");
                     self.answer(request, key, flow, listener, 500, None).await;
                     return Received::Handled;
                 }
                 Some(dialog) if method == "BYE" => {
                     self.core.dialogs.remove(&dialog);
-                    info!(call_id = request.call_id(), rule = &*dialog.rule, peer = %flow.peer, "dialog ended by BYE");
+                    info!(sip.call_id = request.call_id(), rule = &*dialog.rule, peer = %flow.peer, "dialog ended by BYE");
                     self.answer(request, key, flow, listener, 200, None).await;
                     return Received::Handled;
                 }
@@ -389,7 +389,7 @@ impl TransactionLayer {
     async fn refuse_when_full(&self, request: &Request, flow: Flow, listener: &ListenerInfo) {
         crate::limited!(
             TABLE_FULL_LOG,
-            warn!(method = request.method(), call_id = request.call_id(), peer = %flow.peer, limit = self.core.max(), "transaction table full: 503")
+            warn!(sip.method = request.method(), sip.call_id = request.call_id(), peer = %flow.peer, limit = self.core.max(), "transaction table full: 503")
         );
         let mut transaction = self.stateless(request, flow, listener, None);
         let parts = ResponseParts {
@@ -429,8 +429,8 @@ async fn send_answer(
         extra_headers,
         ..ResponseParts::default()
     };
-    info!(method = request.method(), call_id = request.call_id(), status, peer = %transaction.peer(), "answered by the transaction layer");
+    info!(sip.method = request.method(), sip.call_id = request.call_id(), sip.status = status, peer = %transaction.peer(), "answered by the transaction layer");
     if let Err(error) = transaction.respond(&parts).await {
-        warn!(%error, status, "response not sent");
+        warn!(%error, sip.status = status, "response not sent");
     }
 }

@@ -173,7 +173,7 @@ impl ServerTransaction {
         } else {
             crate::limited!(
                 NO_ACK_LOG,
-                warn!(peer = %self.peer(), status = self.shared.final_status(), "no ACK for final response (Timer H)")
+                warn!(peer = %self.peer(), sip.status = self.shared.final_status(), "no ACK for final response (Timer H)")
             );
             self.settle(Duration::ZERO);
         }

@@ -3,11 +3,14 @@
 mod common;
 
 mod admin;
+mod capture;
 mod cli;
 mod conformance;
 mod daemon_process;
 mod explain;
 mod fuzz_regressions;
+mod log_fields;
+mod man_page;
 mod matchers;
 mod reliable;
 mod responses;

@@ -186,3 +186,34 @@ async fn draining_reports_status_and_extends_the_stop_timeout() {
     let status = daemon.wait_exit(Duration::from_secs(5)).expect("exits");
     assert!(status.success(), "{status:?}");
 }
+
+/// The unit gives the transient user the directories the README's paths
+/// use, and does not restart on the exit statuses that mean "fix it first".
+#[test]
+fn the_unit_has_its_directories_and_does_not_restart_on_fatal_statuses() {
+    let unit = include_str!("../../systemd/sip-autoresponder.service");
+    let lines: Vec<&str> = unit.lines().map(str::trim).collect();
+    for expected in [
+        "LogsDirectory=sip-autoresponder",
+        "StateDirectory=sip-autoresponder",
+    ] {
+        assert!(lines.contains(&expected), "{expected} missing");
+    }
+    let prevent = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("RestartPreventExitStatus="))
+        .expect("RestartPreventExitStatus=");
+    let statuses: Vec<&str> = prevent.split_whitespace().collect();
+    for status in ["78", "69", "73"] {
+        assert!(statuses.contains(&status), "{prevent}");
+    }
+    let readme = include_str!("../../README.md");
+    let journal = readme
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("journal_file = \""))
+        .expect("the README's journal_file example");
+    assert!(
+        journal.starts_with("/var/log/sip-autoresponder/"),
+        "{journal}"
+    );
+}
