@@ -252,3 +252,34 @@ fn a_json_body_labelled_text_plain_is_a_warning() {
     }
     assert!(warnings("[[rule]]\nname = \"a\"\naccept = { body = '{\"a\": 1}', content_type = \"application/json\" }\n").is_empty());
 }
+
+/// The checker reads every section again after each error: no mangled file
+/// makes it panic or loop (each one-character deletion of the default, and
+/// a value of every wrong type in every place).
+#[test]
+fn mangled_configs_never_panic() {
+    let text = DEFAULT_CONFIG;
+    for (at, c) in text.char_indices() {
+        let mangled = format!("{}{}", &text[..at], &text[at + c.len_utf8()..]);
+        let _ = Config::parse(&mangled, "t.toml");
+    }
+    for value in [
+        "1",
+        "\"x\"",
+        "true",
+        "[1, \"a\"]",
+        "{ a = 1 }",
+        "1979-05-27",
+    ] {
+        let mangled = text
+            .lines()
+            .map(|line| match line.split_once(" = ") {
+                Some((key, _)) if !key.starts_with('#') => format!("{key} = {value}"),
+                _ => line.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let errors = Config::parse(&mangled, "t.toml").expect_err("every value is wrong");
+        assert!(errors.errors.len() > 3, "{value}: {errors}");
+    }
+}

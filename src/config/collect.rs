@@ -67,7 +67,9 @@ pub(super) fn deserialize_all<'de, T: Deserialize<'de>>(
         let unknown_key = message.starts_with("unknown field `");
         diag.error(at, explain(message, label, &path, entry.get_ref()));
         only_unknown_keys &= unknown_key;
-        remove(value.get_mut(), &path);
+        if !remove(value.get_mut(), &path) {
+            return None;
+        }
         removed.push(path);
     }
     None
@@ -109,10 +111,10 @@ fn locate<'v, 'de>(
     None
 }
 
-/// Takes the entry at `path` out of `value`.
-fn remove(value: &mut DeValue<'_>, path: &[Segment]) {
+/// Takes the entry at `path` out of `value`; false when there is none.
+fn remove(value: &mut DeValue<'_>, path: &[Segment]) -> bool {
     let Some((last, parents)) = path.split_last() else {
-        return;
+        return false;
     };
     let mut current = value;
     for segment in parents {
@@ -125,20 +127,22 @@ fn remove(value: &mut DeValue<'_>, path: &[Segment]) {
             _ => None,
         };
         let Some(next) = next else {
-            return;
+            return false;
         };
         current = next;
     }
     match (current, last) {
         (DeValue::Table(table), Segment::Key(key)) => {
             let all = std::mem::replace(table, toml::de::DeTable::new());
+            let before = all.len();
             for (k, v) in all {
                 if k.get_ref().as_ref() != key.as_str() {
                     table.insert(k, v);
                 }
             }
+            table.len() < before
         }
-        (DeValue::Array(items), Segment::Index(i)) => {
+        (DeValue::Array(items), Segment::Index(i)) if *i < items.len() => {
             let all = std::mem::replace(items, toml::de::DeArray::new());
             *items = all
                 .into_iter()
@@ -146,8 +150,9 @@ fn remove(value: &mut DeValue<'_>, path: &[Segment]) {
                 .filter(|(j, _)| j != i)
                 .map(|(_, item)| item)
                 .collect();
+            true
         }
-        _ => {}
+        _ => false,
     }
 }
 

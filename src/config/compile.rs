@@ -100,7 +100,7 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
         Some(workers) => *workers.get_ref(),
         None => std::thread::available_parallelism().map_or(2, |n| n.get()),
     };
-    if !super::policy::is_header_safe(server.user_agent.get_ref()) {
+    if !super::header_lines::is_header_safe(server.user_agent.get_ref()) {
         diag.error(
             server.user_agent.span(),
             "user_agent must not contain CR, LF or NUL",

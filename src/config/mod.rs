@@ -5,6 +5,7 @@
 mod collect;
 mod compile;
 mod error;
+mod header_lines;
 mod lints;
 mod listeners;
 mod log_level;
@@ -149,7 +150,8 @@ pub struct Config {
     pub server: ServerSettings,
     pub listeners: Vec<ListenerSpec>,
     pub rules: Arc<RuleSet>,
-    /// Things that load but are probably mistakes (`check` prints them).
+    /// Things that load but are probably mistakes (`check` prints them,
+    /// `run` logs them, `check --strict` refuses them).
     pub warnings: Vec<ConfigError>,
 }
 

@@ -8,13 +8,14 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::error::Diagnostics;
+use super::header_lines::{check_extra_header, is_header_safe};
 use super::model::{
     BodySection, DelaySection, MessageSection, PolicySection, RegisterSection, StepSection,
 };
 use super::suggest::nearest;
 use crate::rules::template::{Template, TemplateError, VARIABLE_NAMES, Variable};
 use crate::rules::{AutoMessage, Body, Delay, HeaderLines, RegisterPolicy, ReplyPolicy, Step};
-use crate::sip::{HeaderName, Verb, is_token, reason_phrase};
+use crate::sip::{Verb, reason_phrase};
 
 /// Compiles the policies of one rule (or of `[fallback]`).
 pub(super) struct PolicyCompiler<'a, 'd> {
@@ -370,41 +371,4 @@ impl PolicyCompiler<'_, '_> {
         }
         HeaderLines::new(templates)
     }
-}
-
-/// Headers the engine writes itself; a rule may not set them.
-const ENGINE_OWNED: [HeaderName; 6] = [
-    HeaderName::Via,
-    HeaderName::From,
-    HeaderName::To,
-    HeaderName::CallId,
-    HeaderName::CSeq,
-    HeaderName::ContentLength,
-];
-
-/// `Name: value` with a plain header name the engine does not own.
-fn check_extra_header(line: &str) -> Result<(), String> {
-    if !is_header_safe(line) {
-        return Err(format!(
-            "extra header `{}` contains CR, LF or NUL",
-            line.escape_debug()
-        ));
-    }
-    let Some((name, _)) = line.split_once(':') else {
-        return Err(format!("extra header `{line}` is not `Name: value`"));
-    };
-    let name = name.trim();
-    if !is_token(name) {
-        return Err(format!("extra header `{line}` has no valid header name"));
-    }
-    if ENGINE_OWNED.contains(&HeaderName::classify(name)) {
-        return Err(format!(
-            "extra header `{name}` is written by the engine (Via, From, To, Call-ID, CSeq and Content-Length cannot be set)"
-        ));
-    }
-    Ok(())
-}
-
-pub(super) fn is_header_safe(text: &str) -> bool {
-    !text.contains(['\r', '\n', '\0'])
 }
