@@ -217,6 +217,6 @@ impl Report for EventReporter {
     }
 
     fn bye_sent(&self, why: &str, outcome: &ClientOutcome) {
-        info!(call_id = &*self.call_id, rule = &*self.rule, reason = why, outcome = ?outcome, "sent BYE");
+        info!(sip.call_id = &*self.call_id, rule = &*self.rule, reason = why, outcome = ?outcome, "sent BYE");
     }
 }

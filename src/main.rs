@@ -17,6 +17,10 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// sysexits.h EX_CONFIG: the config is invalid.
 const EX_CONFIG: u8 = 78;
+/// sysexits.h EX_UNAVAILABLE: a listener cannot be bound.
+const EX_UNAVAILABLE: u8 = 69;
+/// sysexits.h EX_CANTCREAT: the journal file cannot be opened.
+const EX_CANTCREAT: u8 = 73;
 /// sysexits.h EX_NOINPUT: the message file cannot be read.
 const EX_NOINPUT: u8 = 66;
 /// sysexits.h EX_DATAERR: the message is not a request.
@@ -26,7 +30,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let path = config_path(cli.config.as_deref());
     match cli.command.unwrap_or(Command::Run) {
-        Command::Check => check(path.as_deref()),
+        Command::Check { strict } => check(path.as_deref(), strict),
         Command::Run => run(path, cli.log_format),
         Command::Explain {
             message,
@@ -53,14 +57,26 @@ fn load(path: Option<&Path>) -> Result<Config, LoadError> {
     }
 }
 
-fn check(path: Option<&Path>) -> ExitCode {
+fn check(path: Option<&Path>, strict: bool) -> ExitCode {
     let config = match load(path) {
         Ok(config) => config,
         Err(error) => return config_failure(&error),
     };
+    if strict && !config.warnings.is_empty() {
+        for warning in &config.warnings {
+            eprintln!("{}", warning.warning_line());
+        }
+        eprintln!(
+            "{}: {} warning(s), refused under --strict",
+            config.source,
+            config.warnings.len()
+        );
+        return ExitCode::from(EX_CONFIG);
+    }
     let mut report = format!("{}: OK\n", config.source);
     for warning in &config.warnings {
-        report.push_str(&format!("warning: {warning}\n"));
+        report.push_str(&warning.warning_line());
+        report.push('\n');
     }
     report.push_str("listeners:\n");
     for listener in &config.listeners {
@@ -139,21 +155,43 @@ fn run(path: Option<PathBuf>, log_format: logging::LogFormat) -> ExitCode {
         format: log_format,
     });
     tracing::info!(config = %config.source, rules = config.rules.rules().len(), "configuration loaded");
+    for warning in &config.warnings {
+        tracing::warn!("{}", warning.warning_line());
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("cannot start the async runtime: {error}");
+            fatal(&format!("cannot start the async runtime: {error}"));
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(daemon::run(config, path)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!("{error:#}");
-            ExitCode::FAILURE
+            fatal(&format!("{error:#}"));
+            ExitCode::from(exit_status(&error))
         }
+    }
+}
+
+/// The exit status of a failed run (documented in the man page).
+fn exit_status(error: &anyhow::Error) -> u8 {
+    match error.downcast_ref::<daemon::BindError>() {
+        Some(daemon::BindError::Transport(_)) => EX_UNAVAILABLE,
+        Some(daemon::BindError::Journal(_)) => EX_CANTCREAT,
+        _ => 1,
+    }
+}
+
+/// Logs why the daemon stops, even when the log filter hides errors
+/// (`[log] level` or `RUST_LOG` set to `off`): then on plain stderr.
+fn fatal(message: &str) {
+    if tracing::enabled!(tracing::Level::ERROR) {
+        tracing::error!("{message}");
+    } else {
+        eprintln!("sip-autoresponder: {message}");
     }
 }

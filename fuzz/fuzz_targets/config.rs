@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Err(errors) => {
-            assert!(!errors.0.is_empty(), "Err without any error");
+            assert!(!errors.errors.is_empty(), "Err without any error");
             let _ = errors.to_string();
         }
     }

@@ -1,28 +1,29 @@
 //! Sections → [`Config`]: every check that needs more than a type (regexes,
 //! CIDRs, verb ranges, header lines, names) runs here, once, at load.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::Diagnostics;
 use super::listeners::compile_listeners;
-use super::model::{AdminSection, DialogSection, TimersSection};
+use super::model::{AdminSection, CaptureSection, DialogSection, TimersSection};
 use super::policy::{DelayLimits, PolicyCompiler};
 use super::rules::compile_rule;
 use super::{AdminSettings, Config, DialogConfig, RateLimit, Sections, ServerSettings};
+use crate::capture::CaptureSettings;
 use crate::rules::{ReplyPolicy, RuleSet};
 use crate::sip::{Limits, Timers, is_token};
 use std::net::SocketAddr;
 
 pub(crate) fn compile(
-    sections: Sections,
+    sections: &Sections,
     name: &str,
     diag: &mut Diagnostics<'_>,
 ) -> Option<Config> {
-    let server = compile_server(&sections, diag);
-    let listeners = compile_listeners(&sections, diag);
-    if sections.listen.is_empty() {
+    let server = compile_server(sections, diag);
+    let listeners = compile_listeners(sections, diag);
+    if sections.listen_entries == 0 {
         diag.error(
             0..0,
             "no listeners: add at least one [[listen]] section (transport and address)",
@@ -32,15 +33,21 @@ pub(crate) fn compile(
         ring_timeout: server.ring_timeout,
         max_duration: server.dialog.max_duration,
     };
-    let mut seen = HashSet::new();
+    let mut seen = HashMap::new();
     let mut rules = Vec::new();
     for section in &sections.rules {
-        let rule_name = section.get_ref().name.get_ref();
-        if !seen.insert(rule_name.clone()) {
+        let name = &section.get_ref().name;
+        if let Some(first) = seen.get(name.get_ref()) {
+            let (line, column) = diag.locate(first);
             diag.error(
-                section.get_ref().name.span(),
-                format!("duplicate rule name `{rule_name}`"),
+                name.span(),
+                format!(
+                    "duplicate rule name `{}` (first defined at line {line}, column {column})",
+                    name.get_ref()
+                ),
             );
+        } else {
+            seen.insert(name.get_ref().clone(), name.span());
         }
         if let Some(rule) = compile_rule(section, limits, diag) {
             rules.push(rule);
@@ -98,7 +105,7 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
         Some(workers) => *workers.get_ref(),
         None => std::thread::available_parallelism().map_or(2, |n| n.get()),
     };
-    if !super::policy::is_header_safe(server.user_agent.get_ref()) {
+    if !super::header_lines::is_header_safe(server.user_agent.get_ref()) {
         diag.error(
             server.user_agent.span(),
             "user_agent must not contain CR, LF or NUL",
@@ -123,14 +130,8 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
         methods.get_ref().clone()
     });
     let log_level = sections.log.level.as_ref().map(|level| {
-        if tracing_subscriber::EnvFilter::try_new(level.get_ref()).is_err() {
-            diag.error(
-                level.span(),
-                format!(
-                    "`{}` is not a log level or filter (error, warn, info, debug, trace)",
-                    level.get_ref()
-                ),
-            );
+        if let Some(problem) = super::log_level::problem(level.get_ref()) {
+            diag.error(level.span(), format!("level: {problem}"));
         }
         level.get_ref().clone()
     });
@@ -189,7 +190,12 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
         Some(port) => *port.get_ref(),
         None => 40_000,
     };
+    let capture = sections
+        .capture
+        .as_ref()
+        .and_then(|capture| compile_capture(capture.get_ref(), diag));
     ServerSettings {
+        capture,
         sdp_codecs,
         rtp_port,
         rate_limit,
@@ -242,6 +248,35 @@ fn compile_admin(section: &AdminSection, diag: &mut Diagnostics<'_>) -> AdminSet
         journal_size,
         journal_file: section.journal_file.as_ref().map(|f| f.get_ref().into()),
     }
+}
+
+fn compile_capture(
+    section: &CaptureSection,
+    diag: &mut Diagnostics<'_>,
+) -> Option<CaptureSettings> {
+    let hep = match section.hep.get_ref().parse::<SocketAddr>() {
+        Ok(address) if address.port() != 0 => Some(address),
+        _ => {
+            diag.error(
+                section.hep.span(),
+                format!(
+                    "hep: `{}` is not the collector's IP:port (like 127.0.0.1:9060)",
+                    section.hep.get_ref()
+                ),
+            );
+            None
+        }
+    };
+    if let Some(password) = &section.password
+        && password.get_ref().is_empty()
+    {
+        diag.error(password.span(), "password: empty (leave it out instead)");
+    }
+    Some(CaptureSettings {
+        hep: hep?,
+        node_id: section.node_id,
+        password: section.password.as_ref().map(|p| p.get_ref().clone()),
+    })
 }
 
 fn compile_timers(section: &TimersSection, diag: &mut Diagnostics<'_>) -> Timers {

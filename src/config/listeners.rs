@@ -57,20 +57,33 @@ pub(super) fn compile_listeners(
         let tls = listener_tls(listen, transport, diag);
         let path = listener_path(listen, transport, diag);
         let limits = listener_limits(listen, transport, defaults, diag);
-        if address.port() != 0
-            && listeners.iter().any(|l| {
-                l.address == address && l.transport.is_reliable() == transport.is_reliable()
-            })
-        {
+        let kind = if transport.is_reliable() {
+            "stream"
+        } else {
+            "UDP"
+        };
+        if let Some(other) = listeners.iter().find(|l| {
+            l.transport.is_reliable() == transport.is_reliable() && overlap(l.address, address)
+        }) {
+            let why = if other.address == address {
+                String::new()
+            } else {
+                format!(
+                    " ({} takes port {} on every {} address; the second bind would fail at run)",
+                    if other.address.ip().is_unspecified() {
+                        other.address
+                    } else {
+                        address
+                    },
+                    address.port(),
+                    if address.is_ipv4() { "IPv4" } else { "IPv6" }
+                )
+            };
             diag.error(
                 listen.address.span(),
                 format!(
-                    "{address} is already used by another {} listener",
-                    if transport.is_reliable() {
-                        "stream"
-                    } else {
-                        "UDP"
-                    }
+                    "{address} is already used by the {kind} listener on {}{why}",
+                    other.address
                 ),
             );
         }
@@ -99,6 +112,17 @@ pub(super) fn compile_listeners(
         });
     }
     listeners
+}
+
+/// Whether two listeners of the same kind (UDP, or stream) cannot both
+/// bind: the same address, or the same port and family where one is the
+/// unspecified address (IPv6 sockets are IPv6-only, so `0.0.0.0` and `[::]`
+/// do not clash). Port 0 binds a free port and never clashes.
+fn overlap(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() != 0
+        && a.port() == b.port()
+        && a.is_ipv4() == b.is_ipv4()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 /// TLS and WSS need a certificate and key, read and checked now so a bad

@@ -2,12 +2,17 @@
 //! that one bad rule does not hide the errors of the next) → compiled
 //! [`Config`]. TOML stops here: nothing past this module sees it.
 
+mod collect;
 mod compile;
 mod error;
+mod header_lines;
+mod lints;
 mod listeners;
+mod log_level;
 pub mod model;
 mod policy;
 mod rules;
+mod suggest;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,7 +23,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use serde::Deserialize;
 use toml::Spanned;
-use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::de::{DeTable, DeValue};
 
 pub use error::{ConfigError, ConfigErrors, LoadError};
 pub use model::ReliableProvisionals;
@@ -27,8 +32,8 @@ use crate::rules::RuleSet;
 use crate::sip::{Limits, Timers, Transport};
 use error::Diagnostics;
 use model::{
-    AdminSection, DialogSection, ListenSection, LogSection, PolicySection, RuleSection, SdpSection,
-    ServerSection, TimersSection,
+    AdminSection, CaptureSection, DialogSection, ListenSection, LogSection, PolicySection,
+    RuleSection, SdpSection, ServerSection, TimersSection,
 };
 
 /// The embedded default config (config/default.toml).
@@ -68,6 +73,8 @@ pub struct ServerSettings {
     pub sdp_codecs: Vec<crate::rules::sdp::Codec>,
     /// `[sdp] rtp_port`.
     pub rtp_port: u16,
+    /// `[capture]`, when present.
+    pub capture: Option<crate::capture::CaptureSettings>,
 }
 
 /// `[dialog]`: bounds and lifetime of dialogs.
@@ -159,7 +166,8 @@ pub struct Config {
     pub server: ServerSettings,
     pub listeners: Vec<ListenerSpec>,
     pub rules: Arc<RuleSet>,
-    /// Things that load but are probably mistakes (`check` prints them).
+    /// Things that load but are probably mistakes (`check` prints them,
+    /// `run` logs them, `check --strict` refuses them).
     pub warnings: Vec<ConfigError>,
 }
 
@@ -187,16 +195,26 @@ impl Config {
             for error in syntax_errors {
                 diag.error(error.span().unwrap_or(0..0), error.message().to_owned());
             }
-            return Err(ConfigErrors(diag.errors));
+            return Err(ConfigErrors {
+                errors: diag.errors,
+                warnings: Vec::new(),
+            });
         }
         let sections = read_sections(root.into_inner(), &mut diag);
-        let config = compile::compile(sections, name, &mut diag);
+        let config = compile::compile(&sections, name, &mut diag);
+        if let Some(config) = &config {
+            lints::check(&sections, config, &mut diag);
+        }
+        diag.sort();
         match config {
             Some(config) if diag.errors.is_empty() => Ok(Self {
                 warnings: diag.warnings,
                 ..config
             }),
-            _ => Err(ConfigErrors(diag.errors)),
+            _ => Err(ConfigErrors {
+                errors: diag.errors,
+                warnings: diag.warnings,
+            }),
         }
     }
 }
@@ -206,6 +224,9 @@ impl Config {
 pub(crate) struct Sections {
     pub(crate) server: ServerSection,
     pub(crate) listen: Vec<Spanned<ListenSection>>,
+    /// `[[listen]]` entries in the file, read or not (one with a bad key is
+    /// still a listener the user meant).
+    pub(crate) listen_entries: usize,
     pub(crate) rules: Vec<Spanned<RuleSection>>,
     pub(crate) fallback: Option<Spanned<PolicySection>>,
     pub(crate) timers: TimersSection,
@@ -213,65 +234,75 @@ pub(crate) struct Sections {
     pub(crate) log: LogSection,
     pub(crate) admin: Option<Spanned<AdminSection>>,
     pub(crate) sdp: SdpSection,
+    pub(crate) capture: Option<Spanned<CaptureSection>>,
 }
 
-const SECTIONS: &str = "server, timers, dialog, log, admin, sdp, listen, rule, fallback";
+const SECTIONS: [&str; 10] = [
+    "server", "timers", "dialog", "log", "admin", "sdp", "capture", "listen", "rule", "fallback",
+];
 
 fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
     let mut sections = Sections::default();
     for (key, value) in root {
         match key.get_ref().as_ref() {
             "server" => {
-                if let Some(server) = section::<ServerSection>(value, diag) {
+                if let Some(server) = section::<ServerSection>(value, "[server]", diag) {
                     sections.server = server.into_inner();
                 }
             }
-            "listen" => sections.listen = array_of(value, "listen", diag),
+            "listen" => {
+                sections.listen_entries = match value.get_ref() {
+                    DeValue::Array(items) => items.len(),
+                    _ => 1,
+                };
+                sections.listen = array_of(value, "listen", diag);
+            }
             "rule" => sections.rules = array_of(value, "rule", diag),
-            "fallback" => sections.fallback = section(value, diag),
-            "admin" => sections.admin = section(value, diag),
+            "fallback" => sections.fallback = section(value, "[fallback]", diag),
+            "admin" => sections.admin = section(value, "[admin]", diag),
+            "capture" => sections.capture = section(value, "[capture]", diag),
             "sdp" => {
-                if let Some(sdp) = section::<SdpSection>(value, diag) {
+                if let Some(sdp) = section::<SdpSection>(value, "[sdp]", diag) {
                     sections.sdp = sdp.into_inner();
                 }
             }
             "log" => {
-                if let Some(log) = section::<LogSection>(value, diag) {
+                if let Some(log) = section::<LogSection>(value, "[log]", diag) {
                     sections.log = log.into_inner();
                 }
             }
             "timers" => {
-                if let Some(timers) = section::<TimersSection>(value, diag) {
+                if let Some(timers) = section::<TimersSection>(value, "[timers]", diag) {
                     sections.timers = timers.into_inner();
                 }
             }
             "dialog" => {
-                if let Some(dialog) = section::<DialogSection>(value, diag) {
+                if let Some(dialog) = section::<DialogSection>(value, "[dialog]", diag) {
                     sections.dialog = dialog.into_inner();
                 }
             }
             other => diag.error(
                 key.span(),
-                format!("unknown section `{other}`, expected one of: {SECTIONS}"),
+                format!(
+                    "unknown section `{other}`{}",
+                    suggest::nearest(other, SECTIONS).map_or_else(
+                        || format!(" (sections: {})", SECTIONS.join(", ")),
+                        |known| format!("; did you mean `{known}`?")
+                    )
+                ),
             ),
         }
     }
     sections
 }
 
-/// Deserialises one table, recording its error (with position) on failure.
+/// Deserialises one table, recording every error in it (with position).
 fn section<'de, T: Deserialize<'de>>(
     value: Spanned<DeValue<'de>>,
+    label: &str,
     diag: &mut Diagnostics<'_>,
 ) -> Option<Spanned<T>> {
-    let span = value.span();
-    match T::deserialize(ValueDeserializer::from(value)) {
-        Ok(parsed) => Some(Spanned::new(span, parsed)),
-        Err(error) => {
-            diag.error(error.span().unwrap_or(span), error.message().to_owned());
-            None
-        }
-    }
+    collect::deserialize_all(value, label, diag)
 }
 
 /// `[[name]]` entries, each deserialised on its own.
@@ -281,10 +312,11 @@ fn array_of<'de, T: Deserialize<'de>>(
     diag: &mut Diagnostics<'_>,
 ) -> Vec<Spanned<T>> {
     let span = value.span();
+    let label = format!("[[{name}]]");
     match value.into_inner() {
         DeValue::Array(items) => items
             .into_iter()
-            .filter_map(|item| section(item, diag))
+            .filter_map(|item| section(item, &label, diag))
             .collect(),
         _ => {
             diag.error(
@@ -296,5 +328,7 @@ fn array_of<'de, T: Deserialize<'de>>(
     }
 }
 
+#[cfg(test)]
+mod checker_tests;
 #[cfg(test)]
 mod tests;

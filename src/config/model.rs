@@ -103,6 +103,24 @@ fn default_journal_size() -> Spanned<usize> {
     Spanned::new(0..0, 1000)
 }
 
+/// `[capture]`: a copy of every SIP message received and sent, as HEP v3
+/// to a Homer collector. Present means on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureSection {
+    /// The collector, `IP:port` (HEP over UDP; Homer listens on 9060).
+    pub hep: Spanned<String>,
+    /// The capture agent id in every packet (Homer's node id).
+    #[serde(default = "default_node_id")]
+    pub node_id: u32,
+    /// HEP auth key, when the collector asks for one.
+    pub password: Option<Spanned<String>>,
+}
+
+fn default_node_id() -> u32 {
+    1
+}
+
 /// `[sdp]`: how `body = { sdp = "answer" }` answers.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -368,7 +386,7 @@ pub struct StepSection {
 
 /// A body: literal text (with substitutions) or a generated one.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged, expecting = "a string, or { sdp = \"answer\" }")]
+#[serde(untagged, expecting = "a string or { sdp = \"answer\" }")]
 pub enum BodySection {
     Text(String),
     Generated(GeneratedBody),
@@ -383,7 +401,7 @@ pub struct GeneratedBody {
 
 /// A delay in milliseconds: fixed, or drawn uniformly from a range.
 #[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(untagged, expecting = "milliseconds, or { min, max }")]
+#[serde(untagged, expecting = "milliseconds or { min, max }")]
 pub enum DelaySection {
     Fixed(u64),
     Range { min: u64, max: u64 },

@@ -8,12 +8,14 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::error::Diagnostics;
+use super::header_lines::{check_extra_header, is_header_safe};
 use super::model::{
     BodySection, DelaySection, MessageSection, PolicySection, RegisterSection, StepSection,
 };
-use crate::rules::template::{Template, Variable};
+use super::suggest::nearest;
+use crate::rules::template::{Template, TemplateError, VARIABLE_NAMES, Variable};
 use crate::rules::{AutoMessage, Body, Delay, HeaderLines, RegisterPolicy, ReplyPolicy, Step};
-use crate::sip::{HeaderName, Verb, is_token, reason_phrase};
+use crate::sip::{Verb, reason_phrase};
 
 /// What no delay of a policy may exceed: a wait beyond them would never
 /// end in the response it waits for.
@@ -88,24 +90,27 @@ impl PolicyCompiler<'_, '_> {
             self.diag.error(anchor, "no reply given: add accept, reject, reply or progress (or `drop = true` to answer nothing, or `register = {}`)");
             return None;
         }
+        let errors_before = self.diag.errors.len();
         let progress: Vec<Step> = section
             .progress
             .iter()
             .filter_map(|step| self.step(Verb::Progress, step, &anchor))
             .collect();
-        let final_step = match finals.first() {
-            Some((verb, step)) => Some(self.step(*verb, step, &anchor)?),
-            None => None,
-        };
-        let message = match &section.message {
-            Some(message) => Some(self.auto_message(message)?),
-            None => None,
-        };
-        let no_answer = match &section.no_answer {
-            Some(step) => Some(self.no_answer(step)?),
-            None => None,
-        };
+        let final_step = finals
+            .first()
+            .and_then(|(verb, step)| self.step(*verb, step, &anchor));
+        let message = section
+            .message
+            .as_ref()
+            .and_then(|message| self.auto_message(message));
+        let no_answer = section
+            .no_answer
+            .as_ref()
+            .and_then(|step| self.no_answer(step));
         self.check_total_delay(&progress, final_step.as_ref(), &anchor);
+        if self.diag.errors.len() > errors_before {
+            return None;
+        }
         Some(ReplyPolicy::Respond {
             progress,
             final_step,
@@ -156,51 +161,30 @@ impl PolicyCompiler<'_, '_> {
         self.step(Verb::Reject, step, &section.span())
     }
 
+    /// One step; every error in it is reported before it is given up.
     fn step(&mut self, verb: Verb, step: &StepSection, anchor: &Range<usize>) -> Option<Step> {
-        let status = match (&step.status, verb.default_status()) {
-            (Some(status), _) => {
-                let (low, high) = verb.range();
-                if !verb.allows(*status.get_ref()) {
-                    self.diag.error(
-                        status.span(),
-                        format!(
-                            "status {} is outside {}'s range {low}-{high}",
-                            status.get_ref(),
-                            verb.name()
-                        ),
-                    );
-                    return None;
-                }
-                *status.get_ref()
-            }
-            (None, Some(default)) => default,
-            (None, None) => {
-                self.diag.error(
-                    anchor.clone(),
-                    "`reply` needs a status (100-699); it has no default",
-                );
-                return None;
-            }
-        };
+        let errors_before = self.diag.errors.len();
+        let status = self.status(verb, step, anchor);
         let reason = match &step.reason {
             Some(reason) if !is_header_safe(reason.get_ref()) => {
                 self.diag
                     .error(reason.span(), "reason must not contain CR, LF or NUL");
-                return None;
+                None
             }
-            Some(reason) => self.template(reason)?,
-            None => Template::literal(reason_phrase(status)),
+            Some(reason) => self.template(reason),
+            None => status.map(|status| Template::literal(reason_phrase(status))),
         };
         let extra_headers = self.header_lines(&step.extra_headers);
         let (body, generated) = match &step.body {
-            None => (Body::None, false),
+            None => (Some(Body::None), false),
             Some(body) => match body.get_ref() {
                 BodySection::Text(text) => (
-                    Body::Text(self.template(&Spanned::new(body.span(), text.clone()))?),
+                    self.template(&Spanned::new(body.span(), text.clone()))
+                        .map(Body::Text),
                     false,
                 ),
                 BodySection::Generated(generated) if generated.sdp == "answer" => {
-                    (Body::SdpAnswer, true)
+                    (Some(Body::SdpAnswer), true)
                 }
                 BodySection::Generated(generated) => {
                     self.diag.error(
@@ -210,33 +194,11 @@ impl PolicyCompiler<'_, '_> {
                             generated.sdp
                         ),
                     );
-                    return None;
+                    (None, false)
                 }
             },
         };
-        let content_type = match (&step.content_type, &body) {
-            (Some(ct), _) if !is_header_safe(ct.get_ref()) || ct.get_ref().is_empty() => {
-                self.diag
-                    .error(ct.span(), "content_type must be a single non-empty line");
-                None
-            }
-            (Some(ct), _) => Some(ct.get_ref().clone()),
-            (None, Body::None) => None,
-            (None, Body::Text(text)) if !text.raw().starts_with("v=0") => {
-                Some("text/plain".to_owned())
-            }
-            (None, _) => Some("application/sdp".to_owned()),
-        };
-        if generated
-            && content_type
-                .as_deref()
-                .is_some_and(|ct| ct != "application/sdp")
-        {
-            self.diag.warn(
-                anchor.clone(),
-                "an SDP answer is sent as application/sdp; content_type is overridden",
-            );
-        }
+        let content_type = self.content_type(step, body.as_ref(), generated, anchor);
         let hangup_after = match &step.hangup_after_ms {
             Some(ms) if verb != Verb::Accept => {
                 self.diag.error(
@@ -258,20 +220,87 @@ impl PolicyCompiler<'_, '_> {
             Some(ms) => Some(Duration::from_millis(*ms.get_ref())),
             None => None,
         };
+        let delay = self.delay(step.delay_ms, anchor);
+        if self.diag.errors.len() > errors_before {
+            return None;
+        }
         Some(Step {
             verb,
-            status,
-            reason,
+            status: status?,
+            reason: reason?,
             extra_headers,
-            content_type: if generated {
-                Some("application/sdp".into())
-            } else {
-                content_type.map(Into::into)
-            },
-            body,
-            delay: self.delay(step.delay_ms, anchor),
+            content_type: content_type.map(Into::into),
+            body: body?,
+            delay,
             hangup_after,
         })
+    }
+
+    /// The status of a step: given (within the verb's range) or the verb's
+    /// default.
+    fn status(&mut self, verb: Verb, step: &StepSection, anchor: &Range<usize>) -> Option<u16> {
+        match (&step.status, verb.default_status()) {
+            (Some(status), _) => {
+                let (low, high) = verb.range();
+                if !verb.allows(*status.get_ref()) {
+                    self.diag.error(
+                        status.span(),
+                        format!(
+                            "status {} is outside {}'s range {low}-{high}",
+                            status.get_ref(),
+                            verb.name()
+                        ),
+                    );
+                    return None;
+                }
+                Some(*status.get_ref())
+            }
+            (None, Some(default)) => Some(default),
+            (None, None) => {
+                self.diag.error(
+                    anchor.clone(),
+                    "`reply` needs a status (100-699); it has no default",
+                );
+                None
+            }
+        }
+    }
+
+    /// The Content-Type of a step's body: given, or application/sdp for SDP
+    /// (generated, or text starting `v=0`), else text/plain.
+    fn content_type(
+        &mut self,
+        step: &StepSection,
+        body: Option<&Body>,
+        generated: bool,
+        anchor: &Range<usize>,
+    ) -> Option<String> {
+        let content_type = match (&step.content_type, body) {
+            (Some(ct), _) if !is_header_safe(ct.get_ref()) || ct.get_ref().is_empty() => {
+                self.diag
+                    .error(ct.span(), "content_type must be a single non-empty line");
+                None
+            }
+            (Some(ct), _) => Some(ct.get_ref().clone()),
+            (None, None | Some(Body::None)) => None,
+            (None, Some(Body::Text(text))) if !text.raw().starts_with("v=0") => {
+                Some("text/plain".to_owned())
+            }
+            (None, _) => Some("application/sdp".to_owned()),
+        };
+        if !generated {
+            return content_type;
+        }
+        if content_type
+            .as_deref()
+            .is_some_and(|ct| ct != "application/sdp")
+        {
+            self.diag.warn(
+                anchor.clone(),
+                "an SDP answer is sent as application/sdp; content_type is overridden",
+            );
+        }
+        Some("application/sdp".to_owned())
     }
 
     fn delay(&mut self, delay: DelaySection, anchor: &Range<usize>) -> Delay {
@@ -310,12 +339,13 @@ impl PolicyCompiler<'_, '_> {
 
     fn auto_message(&mut self, section: &Spanned<MessageSection>) -> Option<AutoMessage> {
         let message = section.get_ref();
+        let errors_before = self.diag.errors.len();
         let extra_headers = self.header_lines(&message.extra_headers);
         let content_type = match &message.content_type {
             Some(ct) if !is_header_safe(ct.get_ref()) || ct.get_ref().is_empty() => {
                 self.diag
                     .error(ct.span(), "content_type must be a single non-empty line");
-                return None;
+                String::new()
             }
             Some(ct) => ct.get_ref().clone(),
             None => "text/plain".to_owned(),
@@ -329,14 +359,14 @@ impl PolicyCompiler<'_, '_> {
                     target.span(),
                     format!("target `{}` is not a sip: or sips: URI", target.get_ref()),
                 );
-                return None;
+                None
             }
             Some(target) => Some(target.get_ref().as_str().into()),
             None => None,
         };
         let body = match &message.body {
-            Some(body) => self.template(body)?,
-            None => Template::literal(""),
+            Some(body) => self.template(body),
+            None => Some(Template::literal("")),
         };
         let delay = Duration::from_millis(message.delay_ms);
         if delay > self.limits.ring_timeout {
@@ -348,10 +378,12 @@ impl PolicyCompiler<'_, '_> {
                     self.limits.ring_timeout.as_millis()
                 ),
             );
+        }
+        if self.diag.errors.len() > errors_before {
             return None;
         }
         Some(AutoMessage {
-            body,
+            body: body?,
             content_type: content_type.into(),
             extra_headers,
             target,
@@ -383,26 +415,45 @@ impl PolicyCompiler<'_, '_> {
         }))
     }
 
-    /// A template; unknown variables and `${match.NAME}` without such a
-    /// capture group are errors at the value's position.
+    /// A template; every unknown variable and `${match.NAME}` without such
+    /// a capture group is an error at its position in the value.
     fn template(&mut self, text: &Spanned<String>) -> Option<Template> {
-        let template = match Template::parse(text.get_ref()) {
+        let value = text.get_ref();
+        let template = match Template::parse_all(value) {
             Ok(template) => template,
-            Err(error) => {
-                self.diag.error(text.span(), error.to_string());
+            Err(errors) => {
+                for (offset, error) in errors {
+                    let hint = match &error {
+                        TemplateError::UnknownVariable(name) => {
+                            let captures = self.captures.iter().map(|c| format!("match.{c}"));
+                            let known: Vec<String> = VARIABLE_NAMES
+                                .iter()
+                                .map(|v| (*v).to_owned())
+                                .chain(captures)
+                                .collect();
+                            nearest(name, known.iter().map(String::as_str))
+                                .map_or(String::new(), |c| format!("; did you mean `${{{c}}}`?"))
+                        }
+                        TemplateError::Unterminated => String::new(),
+                    };
+                    self.diag
+                        .error_in_string(text.span(), value, offset, format!("{error}{hint}"));
+                }
                 return None;
             }
         };
+        let mut missing_capture = false;
         for variable in template.variables() {
             if let Variable::Match(name) = variable {
                 self.uses_captures = true;
                 if !self.captures.iter().any(|c| **c == **name) {
-                    self.diag.error(text.span(), format!("`${{match.{name}}}`: no regex of this rule has a capture group named `{name}` (write `(?P<{name}>…)`)"));
-                    return None;
+                    let offset = value.find(&format!("${{match.{name}}}")).unwrap_or(0);
+                    self.diag.error_in_string(text.span(), value, offset, format!("`${{match.{name}}}`: no regex of this rule has a capture group named `{name}` (write `(?P<{name}>…)`)"));
+                    missing_capture = true;
                 }
             }
         }
-        Some(template)
+        (!missing_capture).then_some(template)
     }
 
     /// `Name: value` lines (value templated).
@@ -420,41 +471,4 @@ impl PolicyCompiler<'_, '_> {
         }
         HeaderLines::new(templates)
     }
-}
-
-/// Headers the engine writes itself; a rule may not set them.
-const ENGINE_OWNED: [HeaderName; 6] = [
-    HeaderName::Via,
-    HeaderName::From,
-    HeaderName::To,
-    HeaderName::CallId,
-    HeaderName::CSeq,
-    HeaderName::ContentLength,
-];
-
-/// `Name: value` with a plain header name the engine does not own.
-fn check_extra_header(line: &str) -> Result<(), String> {
-    if !is_header_safe(line) {
-        return Err(format!(
-            "extra header `{}` contains CR, LF or NUL",
-            line.escape_debug()
-        ));
-    }
-    let Some((name, _)) = line.split_once(':') else {
-        return Err(format!("extra header `{line}` is not `Name: value`"));
-    };
-    let name = name.trim();
-    if !is_token(name) {
-        return Err(format!("extra header `{line}` has no valid header name"));
-    }
-    if ENGINE_OWNED.contains(&HeaderName::classify(name)) {
-        return Err(format!(
-            "extra header `{name}` is written by the engine (Via, From, To, Call-ID, CSeq and Content-Length cannot be set)"
-        ));
-    }
-    Ok(())
-}
-
-pub(super) fn is_header_safe(text: &str) -> bool {
-    !text.contains(['\r', '\n', '\0'])
 }

@@ -72,11 +72,14 @@ pub(super) fn compile_rule(
             );
             return None;
         }
-        let list = section
+        // Every policy is compiled (and its errors reported) before any
+        // failure gives the rule up.
+        let list: Vec<Option<Arc<ReplyPolicy>>> = section
             .policy
             .iter()
             .map(|p| policies.policy(p, sequence.span()).map(Arc::new))
-            .collect::<Option<Vec<_>>>()?;
+            .collect();
+        let list = list.into_iter().collect::<Option<Vec<_>>>()?;
         let keys = *section.max_keys.get_ref();
         if !(1..=10_000_000).contains(&keys) {
             policies.diag.error(
@@ -95,12 +98,10 @@ pub(super) fn compile_rule(
                     .diag
                     .error(outcome.get_ref().weight.span(), "weight must be at least 1");
             }
-            outcomes.push((
-                weight,
-                Arc::new(policies.policy(&outcome.get_ref().policy(), outcome.span())?),
-            ));
+            let policy = policies.policy(&outcome.get_ref().policy(), outcome.span());
+            outcomes.push(policy.map(|policy| (weight, Arc::new(policy))));
         }
-        Choice::weighted(outcomes)
+        Choice::weighted(outcomes.into_iter().collect::<Option<Vec<_>>>()?)
     } else {
         Choice::One(Arc::new(policies.policy(&own, rule.name.span())?))
     };

@@ -3,7 +3,7 @@ use super::*;
 fn errors(text: &str) -> Vec<String> {
     match Config::parse(text, "t.toml") {
         Ok(_) => Vec::new(),
-        Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+        Err(errors) => errors.errors.iter().map(ToString::to_string).collect(),
     }
 }
 
@@ -56,20 +56,23 @@ reply = { status = 299 }
 fn unknown_keys_and_wrong_types_have_positions() {
     assert_error(
         "[server]\nuser_agnt = \"x\"\n",
-        "t.toml:2:1: unknown field `user_agnt`",
+        "t.toml:2:1: unknown key `user_agnt` in [server]; did you mean `user_agent`?",
     );
     assert_error(
         "[[rule]]\nname = \"a\"\naccept = { staus = 200 }\n",
-        "t.toml:3:12: unknown field `staus`",
+        "t.toml:3:12: unknown key `staus` in [[rule]].accept; did you mean `status`?",
     );
     assert_error(
         "[[rule]]\nname = \"a\"\naccept = { status = \"200\" }\n",
-        "t.toml:3:21",
+        "t.toml:3:21: accept.status: expected an integer from 0 to 65535, found the string \"200\"",
     );
-    assert_error("[serverx]\n", "t.toml:1:2: unknown section `serverx`");
+    assert_error(
+        "[serverx]\n",
+        "t.toml:1:2: unknown section `serverx`; did you mean `server`?",
+    );
     assert_error(
         "[[rule]]\nname = \"a\"\nmatch.methd = \"X\"\naccept = {}\n",
-        "t.toml:3:7: unknown field `methd`",
+        "t.toml:3:7: unknown key `methd` in [[rule]].match; did you mean `method`?",
     );
 }
 
@@ -101,7 +104,7 @@ fn semantic_errors_have_positions() {
     );
     assert_error(
         "[[rule]]\nname = \"a\"\naccept = {}\n[[rule]]\nname = \"a\"\naccept = {}\n",
-        "t.toml:5:8: duplicate rule name `a`",
+        "t.toml:5:8: duplicate rule name `a` (first defined at line 2, column 8)",
     );
     assert_error(
         "[[rule]]\nname = \"a\"\naccept = { extra_headers = [\"NoColon\"] }\n",
@@ -240,7 +243,7 @@ fn lifetimes_and_bounds_are_checked() {
     );
     assert_error(
         &format!("[dialog]\nmax_durration_ms = 10\n{LISTEN}"),
-        "unknown field `max_durration_ms`",
+        "unknown key `max_durration_ms` in [dialog]; did you mean `max_duration_ms`?",
     );
     let ok = Config::parse(
         &format!("[dialog]\nmax_dialogs = 10\nmax_duration_ms = 60000\nmax_bytes = 4096\nmin_se = 120\nsession_expires = 1800\n{LISTEN}"),

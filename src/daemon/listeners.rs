@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use crate::capture::Capture;
 use crate::config::{ListenerSpec, ServerSettings};
 use crate::engine::Engine;
 use crate::sip::Transport;
@@ -134,6 +135,12 @@ fn prepare_listener(
 }
 
 impl BoundListener {
+    /// Copies what this listener receives and sends to `capture`.
+    pub(crate) fn with_capture(mut self, capture: Option<&Arc<Capture>>) -> Self {
+        self.info = self.info.with_capture(capture.cloned());
+        self
+    }
+
     pub(crate) fn local(&self) -> SocketAddr {
         self.info.local
     }

@@ -1,6 +1,7 @@
 //! The daemon: binds every listener, hands the sockets to the transports,
 //! serves until shutdown. The only layer that binds sockets.
 
+mod drain;
 mod listeners;
 pub mod logging;
 mod reload;
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::admin::{AdminState, OpenConnections};
+use crate::capture::Capture;
 use crate::config::Config;
 use crate::engine::sdp::SdpService;
 use crate::engine::{Engine, Snapshot};
@@ -33,6 +35,8 @@ pub struct Daemon {
     engine: Arc<Engine>,
     bound: Vec<BoundListener>,
     admin: Option<BoundAdmin>,
+    /// `[capture]`'s tap, shared by every listener (bound again on reload).
+    capture: Option<Arc<Capture>>,
     /// What `/metrics` counts connections from; replaced on reload.
     connections: Arc<OpenConnections>,
 }
@@ -54,6 +58,8 @@ pub enum BindError {
     Journal(std::io::Error),
     #[error("cannot create the DTLS certificate for SDP answers: {0}")]
     Sdp(String),
+    #[error("cannot open the capture socket: {0}")]
+    Capture(std::io::Error),
 }
 
 impl Daemon {
@@ -62,10 +68,14 @@ impl Daemon {
     /// first.
     pub fn bind(config: &Config) -> Result<Self, BindError> {
         let settings = &config.server;
+        let capture = match &settings.capture {
+            Some(capture) => Some(Capture::start(capture).map_err(BindError::Capture)?),
+            None => None,
+        };
         let bound = config
             .listeners
             .iter()
-            .map(|spec| bind_listener(spec, settings))
+            .map(|spec| bind_listener(spec, settings).map(|b| b.with_capture(capture.as_ref())))
             .collect::<Result<Vec<_>, _>>()?;
         let admin = match &settings.admin {
             Some(admin) => Some(BoundAdmin {
@@ -85,6 +95,7 @@ impl Daemon {
             engine: Arc::new(engine),
             bound,
             admin,
+            capture,
             connections: Arc::default(),
         })
     }
@@ -159,6 +170,7 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
     let daemon = Daemon::bind(&config).context("cannot bind listeners")?;
     let engine = daemon.engine();
     let connections = daemon.connections.clone();
+    let capture = daemon.capture.clone();
     let shutdown = CancellationToken::new();
     let mut running = daemon.start(&shutdown);
     let notifier = Arc::new(notifier);
@@ -185,6 +197,7 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
                     &engine,
                     &mut running,
                     &shutdown,
+                    capture.as_ref(),
                 )
                 .await;
                 reload::log_outcome(&source, &outcome);
@@ -192,10 +205,17 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
                 if let Some(observer) = engine.observer() {
                     observer.metrics.reload(outcome.is_ok());
                 }
-                if outcome.is_ok() {
-                    logging::set_level(config.server.log_level.as_deref());
+                match &outcome {
+                    Ok(_) => {
+                        logging::set_level(config.server.log_level.as_deref());
+                        notifier.ready(&status_line(&running));
+                    }
+                    Err(refused) => notifier.ready(&format!(
+                        "{}; {}",
+                        reload::refusal_status(refused),
+                        status_line(&running)
+                    )),
                 }
-                notifier.ready(&status_line(&running));
             }
             Control::Shutdown => break,
         }
@@ -207,7 +227,7 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
         "stopping: draining transactions in flight"
     );
     let drained = tokio::select! {
-        drained = drain(&engine, config.server.drain_timeout) => drained,
+        drained = drain::drain(&engine, config.server.drain_timeout, &notifier) => drained,
         _ = controls.next() => {
             warn!("second stop signal: exiting at once");
             false
@@ -219,14 +239,11 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
     let ended = engine.transactions().end_all_dialogs();
     if ended > 0 {
         info!(dialogs = ended, "ending the dialogs still up with BYE");
-        drain(
-            &engine,
-            config
-                .server
-                .drain_timeout
-                .min(std::time::Duration::from_secs(5)),
-        )
-        .await;
+        let limit = config
+            .server
+            .drain_timeout
+            .min(std::time::Duration::from_secs(5));
+        drain::drain(&engine, limit, &notifier).await;
     }
     if let Some(watchdog) = watchdog {
         watchdog.abort();
@@ -237,18 +254,6 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
     }
     info!("stopped");
     Ok(())
-}
-
-/// Waits until nothing is in flight, or `limit` passes. True when drained.
-async fn drain(engine: &Engine, limit: std::time::Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while !engine.is_idle() {
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    true
 }
 
 /// STATUS= text naming the listeners.

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::listeners::{RunningListener, bind_listener, reuse_udp_listener};
+use crate::capture::Capture;
 use crate::config::{Config, ListenerSpec, LoadError, ServerSettings};
 use crate::engine::Engine;
 use crate::sip::Transport;
@@ -32,11 +33,15 @@ pub(crate) async fn reload(
     engine: &Arc<Engine>,
     running: &mut Vec<RunningListener>,
     shutdown: &CancellationToken,
+    capture: Option<&Arc<Capture>>,
 ) -> Result<ReloadSummary, LoadError> {
     let new = match path {
         Some(path) => Config::load_file(path)?,
         None => Config::embedded_default()?,
     };
+    for warning in &new.warnings {
+        warn!("{}", warning.warning_line());
+    }
     warn_about_restart_only_settings(&current.server, &new.server);
     engine.replace(crate::engine::Snapshot::of(&new));
     let mut summary = ReloadSummary {
@@ -69,7 +74,8 @@ pub(crate) async fn reload(
         let bound = match previous.as_ref().and_then(|p| p.udp.clone()) {
             Some(socket) => reuse_udp_listener(spec, &new.server, socket),
             None => bind_listener(spec, &new.server),
-        };
+        }
+        .map(|bound| bound.with_capture(capture));
         match bound {
             Ok(bound) => {
                 let entry = format!("{} {}", spec.transport, bound.local());
@@ -120,11 +126,27 @@ pub(crate) fn log_outcome(source: &str, outcome: &Result<ReloadSummary, LoadErro
             for config_error in load_error.errors() {
                 error!(error = %config_error, "reload refused");
             }
+            for warning in load_error.warnings() {
+                warn!("{}", warning.warning_line());
+            }
             if load_error.errors().is_empty() {
                 error!(error = %load_error, "reload refused");
             }
             warn!(config = source, "keeping the previous configuration");
         }
+    }
+}
+
+/// The STATUS= text after a refused reload: why, in short (the log has
+/// every error).
+pub(crate) fn refusal_status(refused: &LoadError) -> String {
+    match refused.errors() {
+        [] => format!("reload refused ({refused}), previous configuration kept"),
+        [first] => format!("reload refused ({first}), previous configuration kept"),
+        [first, rest @ ..] => format!(
+            "reload refused ({first}, and {} more error(s) in the log), previous configuration kept",
+            rest.len()
+        ),
     }
 }
 
@@ -142,13 +164,15 @@ fn bound_with_other_settings(
         || (!is_udp && old.limits != new.limits)
 }
 
-/// The admin listener is bound once: a reload cannot change it; say so
-/// instead of ignoring the edit silently.
+/// The admin listener and the capture export are set up once: a reload
+/// cannot change them; say so instead of ignoring the edit silently.
 fn warn_about_restart_only_settings(old: &ServerSettings, new: &ServerSettings) {
-    if old.admin != new.admin {
-        warn!(
-            setting = "admin",
-            "changed setting takes effect after a restart"
-        );
+    for (setting, changed) in [
+        ("admin", old.admin != new.admin),
+        ("capture", old.capture != new.capture),
+    ] {
+        if changed {
+            warn!(setting, "changed setting takes effect after a restart");
+        }
     }
 }

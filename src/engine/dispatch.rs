@@ -105,7 +105,7 @@ impl Engine {
                 observer.rule(*id, &selected.rule);
                 observer.metrics.drop("rule");
             }
-            info!(event = "dropped", rule = &*selected.rule, method = request.method(), call_id = request.call_id(), peer = %source.peer, "request dropped by rule");
+            info!(event = "dropped", rule = &*selected.rule, sip.method = request.method(), sip.call_id = request.call_id(), peer = %source.peer, "request dropped by rule");
             return transaction.discard();
         }
         let context = context(transaction, &request, selected.rule.clone(), observed);
@@ -149,7 +149,7 @@ impl Engine {
             body: answer.as_bytes(),
             ..ReplyOptions::default()
         };
-        info!(call_id = request.call_id(), status, peer = %context.peer(), "PRACK with a new offer answered");
+        info!(sip.call_id = request.call_id(), sip.status = status, peer = %context.peer(), "PRACK with a new offer answered");
         if let Err(error) = context.reply(options).await {
             warn!(%error, "response to PRACK not sent");
         }
@@ -177,6 +177,6 @@ async fn refuse(mut context: ServerContext, status: u16, extra_headers: &str) {
         ..ReplyOptions::default()
     };
     if let Err(error) = context.reply(options).await {
-        warn!(%error, status, "could not send a refusal");
+        warn!(%error, sip.status = status, "could not send a refusal");
     }
 }

@@ -36,7 +36,7 @@ impl Engine {
             let delivered = ResponseSummary::of(&message)
                 .is_some_and(|r| self.transactions.receive_response(&r));
             if !delivered {
-                debug!(peer = %flow.peer, status = message.status(), "response matching no client transaction ignored");
+                debug!(peer = %flow.peer, sip.status = message.status(), "response matching no client transaction ignored");
             }
             return;
         }
@@ -75,7 +75,7 @@ impl Engine {
         };
         crate::limited!(
             MALFORMED_LOG,
-            warn!(%peer, transport, status, error = %rejected.error, %data, "rejected malformed request")
+            warn!(%peer, transport, sip.status = status, error = %rejected.error, %data, "rejected malformed request")
         );
         let layer = &self.transactions;
         let sent = if rejected.top_via().is_some() {

@@ -77,15 +77,15 @@ impl Job {
         for step in policy.steps() {
             let delay = step.delay.draw(&mut rng);
             if let Err(ended) = self.context.wait(delay).await {
-                debug!(call_id = self.request.call_id(), %ended, "policy stopped");
+                debug!(sip.call_id = self.request.call_id(), %ended, "policy stopped");
                 return;
             }
             if let Err(error) = self.send_step(step).await {
                 match error {
                     ContextError::Ended(ended) => {
-                        debug!(call_id = self.request.call_id(), %ended, "policy stopped")
+                        debug!(sip.call_id = self.request.call_id(), %ended, "policy stopped")
                     }
-                    error => warn!(%error, status = step.status, "response not sent"),
+                    error => warn!(%error, sip.status = step.status, "response not sent"),
                 }
                 return;
             }

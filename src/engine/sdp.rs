@@ -147,7 +147,7 @@ impl SdpService {
         match sdp::answer(&offer, &ctx) {
             Ok(answer) => answer,
             Err(error) => {
-                warn!(call_id = request.call_id(), %error, "no SDP answer: the offer is unusable");
+                warn!(sip.call_id = request.call_id(), %error, "no SDP answer: the offer is unusable");
                 String::new()
             }
         }
@@ -189,7 +189,7 @@ impl SdpService {
             return;
         }
         if let Err(error) = sdp::accept_answer(&String::from_utf8_lossy(request.body())) {
-            warn!(call_id = request.call_id(), %error, "the SDP answer in the ACK is unusable");
+            warn!(sip.call_id = request.call_id(), %error, "the SDP answer in the ACK is unusable");
         }
     }
 

@@ -93,7 +93,7 @@ impl HeaderLines {
                 Err(raw) => {
                     warn!(
                         rule = vars.rule,
-                        call_id = vars.request.call_id(),
+                        sip.call_id = vars.request.call_id(),
                         header = raw,
                         "substitution refused: it would put CR, LF or NUL into a header"
                     );

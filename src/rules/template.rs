@@ -13,7 +13,7 @@ use crate::sip::{HeaderKey, Request, Transport, sip_host_port, sip_user};
 /// Why a template does not compile.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TemplateError {
-    #[error("unknown template variable `${{{0}}}` (see the README for the list)")]
+    #[error("unknown template variable `${{{0}}}`")]
     UnknownVariable(String),
     #[error("unterminated `${{` (write `$$` for a literal `$`)")]
     Unterminated,
@@ -93,26 +93,43 @@ impl Template {
     }
 
     pub fn parse(text: &str) -> Result<Self, TemplateError> {
+        Self::parse_all(text).map_err(|mut errors| errors.swap_remove(0).1)
+    }
+
+    /// Like [`Template::parse`], but every error, each with the byte offset
+    /// of the `${` it is about.
+    pub fn parse_all(text: &str) -> Result<Self, Vec<(usize, TemplateError)>> {
         let mut parts = Vec::new();
+        let mut errors = Vec::new();
         let mut literal = String::new();
         let mut rest = text;
         while let Some(dollar) = rest.find('$') {
+            let offset = text.len() - rest.len() + dollar;
             literal.push_str(&rest[..dollar]);
             let after = &rest[dollar + 1..];
             if let Some(tail) = after.strip_prefix('$') {
                 literal.push('$');
                 rest = tail;
             } else if let Some(body) = after.strip_prefix('{') {
-                let close = body.find('}').ok_or(TemplateError::Unterminated)?;
+                let Some(close) = body.find('}') else {
+                    errors.push((offset, TemplateError::Unterminated));
+                    break;
+                };
                 if !literal.is_empty() {
                     parts.push(Part::Text(std::mem::take(&mut literal).into()));
                 }
-                parts.push(Part::Var(variable(&body[..close])?));
+                match variable(&body[..close]) {
+                    Ok(var) => parts.push(Part::Var(var)),
+                    Err(error) => errors.push((offset, error)),
+                }
                 rest = &body[close + 1..];
             } else {
                 literal.push('$');
                 rest = after;
             }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
         }
         literal.push_str(rest);
         if parts.is_empty() {
@@ -170,6 +187,41 @@ impl Template {
         Ok(rendered)
     }
 }
+
+/// Every variable name a template may use but `header.NAME` and
+/// `match.NAME` (for "did you mean" hints).
+pub const VARIABLE_NAMES: &[&str] = &[
+    "method",
+    "ruri",
+    "ruri.user",
+    "ruri.host",
+    "request_uri",
+    "request_uri.user",
+    "request_uri.host",
+    "from",
+    "from.uri",
+    "from.user",
+    "from.host",
+    "from.display",
+    "from.tag",
+    "to",
+    "to.uri",
+    "to.user",
+    "to.host",
+    "to.display",
+    "to.tag",
+    "call_id",
+    "cseq",
+    "body",
+    "source.ip",
+    "source.port",
+    "transport",
+    "local.ip",
+    "local.port",
+    "rule",
+    "counter",
+    "random",
+];
 
 fn variable(name: &str) -> Result<Variable, TemplateError> {
     let unknown = || TemplateError::UnknownVariable(name.to_owned());
@@ -405,5 +457,17 @@ mod tests {
             "X-Echo: x\r\nEvil: injected",
             "bodies may hold line breaks"
         );
+    }
+
+    #[test]
+    fn every_listed_variable_name_parses_and_errors_carry_offsets() {
+        for name in VARIABLE_NAMES {
+            assert!(variable(name).is_ok(), "{name}");
+        }
+        let errors = Template::parse_all("${calid} and ${frm.user} ok ${method} ${x")
+            .expect_err("bad variables");
+        let offsets: Vec<usize> = errors.iter().map(|(offset, _)| *offset).collect();
+        assert_eq!(offsets, [0, 13, 38]);
+        assert_eq!(errors[2].1, TemplateError::Unterminated);
     }
 }

@@ -48,9 +48,9 @@ impl TransactionLayer {
             extra_headers,
             ..ResponseParts::default()
         };
-        info!(method = incoming.request.method(), call_id = incoming.request.call_id(), status, peer = %transaction.peer(), "answered by the transaction layer");
+        info!(sip.method = incoming.request.method(), sip.call_id = incoming.request.call_id(), sip.status = status, peer = %transaction.peer(), "answered by the transaction layer");
         if let Err(error) = transaction.respond(&parts).await {
-            warn!(%error, status, "response not sent");
+            warn!(%error, sip.status = status, "response not sent");
         }
     }
 
@@ -124,7 +124,7 @@ impl TransactionLayer {
         let request = incoming.request;
         crate::limited!(
             TABLE_FULL_LOG,
-            warn!(method = request.method(), call_id = request.call_id(), peer = %incoming.flow.peer, limit = incoming.settings.max_transactions, "{what}: 503")
+            warn!(sip.method = request.method(), sip.call_id = request.call_id(), peer = %incoming.flow.peer, limit = incoming.settings.max_transactions, "{what}: 503")
         );
         self.answer_statelessly(
             request,
@@ -206,8 +206,8 @@ pub(super) async fn send_answer(
         extra_headers,
         ..ResponseParts::default()
     };
-    info!(method = request.method(), call_id = request.call_id(), status, peer = %transaction.peer(), "answered by the transaction layer");
+    info!(sip.method = request.method(), sip.call_id = request.call_id(), sip.status = status, peer = %transaction.peer(), "answered by the transaction layer");
     if let Err(error) = transaction.respond(&parts).await {
-        warn!(%error, status, "response not sent");
+        warn!(%error, sip.status = status, "response not sent");
     }
 }

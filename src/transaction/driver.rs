@@ -113,7 +113,7 @@ async fn act(core: &Arc<Core>, tx: &TxShared, action: TimerAction) {
                 .send_layer_final(&parts, Some(Cause::NoAnswer), Ended::NoAnswer)
                 .await
             {
-                info!(peer = %tx.flow.peer, status = no_answer.status, ring_timeout_ms = tx.settings.ring_timeout.as_millis() as u64, "INVITE rang for the ring timeout: final response sent");
+                info!(peer = %tx.flow.peer, sip.status = no_answer.status, ring_timeout_ms = tx.settings.ring_timeout.as_millis() as u64, "INVITE rang for the ring timeout: final response sent");
             }
         }
         TimerAction::ResendProvisional { rseq, bytes } => {
@@ -153,7 +153,7 @@ async fn act(core: &Arc<Core>, tx: &TxShared, action: TimerAction) {
         TimerAction::NoAckForFinal => {
             crate::limited!(
                 NO_ACK_LOG,
-                warn!(peer = %tx.flow.peer, status = tx.final_status(), "no ACK for final response (Timer H)")
+                warn!(peer = %tx.flow.peer, sip.status = tx.final_status(), "no ACK for final response (Timer H)")
             );
         }
     }

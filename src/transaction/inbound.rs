@@ -90,7 +90,7 @@ impl TransactionLayer {
         };
         if let Err(too_large) = DialogSeed::fits(incoming.request, dialog) {
             self.core.bounds.hit(Bound::DialogSize);
-            info!(call_id = incoming.request.call_id(), %too_large, "dialog state too large: 513");
+            info!(sip.call_id = incoming.request.call_id(), %too_large, "dialog state too large: 513");
             let reason = format!("Message Too Large ({too_large})");
             self.answer_with(&incoming, 513, &reason, b"").await;
             return Received::Handled;
@@ -123,14 +123,14 @@ impl TransactionLayer {
         };
         // §12.2.2: a request older than one already seen.
         if !dialog.accept_remote_cseq(request.cseq()) {
-            info!(call_id = request.call_id(), cseq = request.cseq(), peer = %incoming.flow.peer, "in-dialog request with an old CSeq");
+            info!(sip.call_id = request.call_id(), sip.cseq = request.cseq(), peer = %incoming.flow.peer, "in-dialog request with an old CSeq");
             self.answer(&incoming, 500, None).await;
             return Received::Handled;
         }
         match request.method() {
             "BYE" => {
                 self.core.dialogs.remove(&dialog);
-                info!(call_id = request.call_id(), rule = &*dialog.rule, peer = %incoming.flow.peer, "dialog ended by BYE");
+                info!(sip.call_id = request.call_id(), rule = &*dialog.rule, peer = %incoming.flow.peer, "dialog ended by BYE");
                 self.answer(&incoming, 200, None).await;
                 Received::Handled
             }

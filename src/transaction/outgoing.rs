@@ -97,7 +97,7 @@ impl Core {
                 self.dialogs.schedule(&dialog);
             }
             other => {
-                info!(call_id = &*dialog.call_id, outcome = ?other, "session refresh failed: BYE");
+                info!(sip.call_id = &*dialog.call_id, outcome = ?other, "session refresh failed: BYE");
                 self.end_dialog(dialog, ByeReason::SessionExpired);
             }
         }

@@ -278,7 +278,7 @@ impl TxShared {
         }
         self.changed.notify_waiters();
         if let Err(error) = self.flow.send(&bytes).await {
-            debug!(%error, status = parts.status, "final response not sent");
+            debug!(%error, sip.status = parts.status, "final response not sent");
         }
         self.report(parts.status, parts.reason, cause);
         true

@@ -17,6 +17,7 @@ use thiserror::Error;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
+use crate::capture::{Capture, Direction};
 use crate::sip::Transport;
 
 pub use handler::MessageHandler;
@@ -56,6 +57,8 @@ pub struct ListenerInfo {
     pub sent_by: Arc<str>,
     /// Only these sources are served (None: all).
     pub allow_sources: Option<Arc<[ipnet::IpNet]>>,
+    /// Where received and sent messages are copied (`[capture]`), if on.
+    pub capture: Option<Arc<Capture>>,
 }
 
 impl ListenerInfo {
@@ -75,7 +78,14 @@ impl ListenerInfo {
             contact: contact.into(),
             sent_by: format!("{host}:{}", local.port()).into(),
             allow_sources: None,
+            capture: None,
         }
+    }
+
+    /// Copies what this listener receives and sends to `capture`.
+    pub fn with_capture(mut self, capture: Option<Arc<Capture>>) -> Self {
+        self.capture = capture;
+        self
     }
 
     /// Serves only `sources` (None: everyone).
@@ -103,6 +113,8 @@ pub struct Flow {
     pub local: SocketAddr,
     pub peer: SocketAddr,
     sink: Sink,
+    /// The listener's capture tap (`None`: no work per message).
+    capture: Option<Arc<Capture>>,
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +137,7 @@ impl Flow {
             local,
             peer,
             sink: Sink::Udp(socket),
+            capture: None,
         }
     }
 
@@ -139,6 +152,27 @@ impl Flow {
             local,
             peer,
             sink: Sink::Connection(writer),
+            capture: None,
+        }
+    }
+
+    /// The same flow, copying what goes through it to the listener's
+    /// capture tap (if any).
+    pub(crate) fn tapped(mut self, listener: &ListenerInfo) -> Self {
+        self.capture.clone_from(&listener.capture);
+        self
+    }
+
+    /// Copies a message received from this flow's peer to the capture tap.
+    pub(crate) fn capture_received(&self, bytes: &[u8]) {
+        if let Some(capture) = &self.capture {
+            capture.record(
+                Direction::Received,
+                self.transport,
+                self.local,
+                self.peer,
+                bytes,
+            );
         }
     }
 
@@ -155,6 +189,7 @@ impl Flow {
             local,
             peer,
             sink: Sink::Recorder(recorder),
+            capture: None,
         }
     }
 
@@ -171,6 +206,23 @@ impl Flow {
     }
 
     pub async fn send(&self, bytes: &[u8]) -> Result<(), Error> {
+        let sent = self.send_bytes(bytes).await;
+        // A CRLF keep-alive answer (RFC 5626 §3.5.1) is no SIP message.
+        if let (Ok(()), Some(capture)) = (&sent, &self.capture)
+            && bytes != b"\r\n"
+        {
+            capture.record(
+                Direction::Sent,
+                self.transport,
+                self.local,
+                self.peer,
+                bytes,
+            );
+        }
+        sent
+    }
+
+    async fn send_bytes(&self, bytes: &[u8]) -> Result<(), Error> {
         let send_error = |source| Error::Send {
             peer: self.peer,
             source,

@@ -248,6 +248,7 @@ async fn next_frames<H: MessageHandler>(
                 let _ = flow.send(b"\r\n").await;
             }
             Ok(Some(Frame::Message(message))) => {
+                flow.capture_received(message.as_bytes());
                 handler.handle_message(message, flow.clone(), info).await
             }
             Err(error @ ParseError::TooLarge { .. }) => {
@@ -301,7 +302,7 @@ where
         let _ = writer.shutdown().await;
     });
     (
-        Flow::connection(info.transport, info.local, peer, sender),
+        Flow::connection(info.transport, info.local, peer, sender).tapped(info),
         closing,
     )
 }

@@ -79,7 +79,8 @@ async fn receive_loop<H: MessageHandler>(
         match received {
             Ok((_, peer)) if !info.allows(peer.ip()) => handler.refused_source(peer, &info),
             Ok((len, peer)) => {
-                let flow = Flow::udp(socket.clone(), info.local, peer);
+                let flow = Flow::udp(socket.clone(), info.local, peer).tapped(&info);
+                flow.capture_received(&buf[..len]);
                 handler.handle_datagram(&buf[..len], flow, &info).await;
             }
             Err(error) if is_transient(&error) => {

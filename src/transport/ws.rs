@@ -58,7 +58,7 @@ where
     };
     let (mut sink, mut source) = websocket.split();
     let (sender, mut queue) = mpsc::channel::<Bytes>(CONNECTION_QUEUE);
-    let flow = Flow::connection(info.transport, info.local, peer, sender);
+    let flow = Flow::connection(info.transport, info.local, peer, sender).tapped(info);
     let closing = CancellationToken::new();
     let stop = closing.clone();
     let writer = tokio::spawn(async move {
@@ -119,11 +119,15 @@ where
         idle_deadline = Instant::now() + options.idle_timeout;
         match message {
             Message::Text(text) => {
+                flow.capture_received(text.as_bytes());
                 handler
                     .handle_datagram(text.as_bytes(), flow.clone(), info)
                     .await
             }
-            Message::Binary(data) => handler.handle_datagram(&data, flow.clone(), info).await,
+            Message::Binary(data) => {
+                flow.capture_received(&data);
+                handler.handle_datagram(&data, flow.clone(), info).await
+            }
             Message::Close(_) => break Closed::Normal("closed by peer"),
             // Pings are answered by tungstenite itself.
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}

@@ -3,18 +3,21 @@
 mod common;
 
 mod admin;
+mod capture;
 mod cli;
 mod conformance;
 mod daemon_process;
 mod explain;
 mod fuzz_regressions;
-mod interop;
 mod lifetimes;
+mod log_fields;
+mod man_page;
 mod matchers;
 mod reliable;
 mod responses;
 mod robustness;
 mod sdp;
+mod service;
 mod testlab;
 mod transactions;
 mod transports;

@@ -108,10 +108,10 @@ fn unknown_template_variables_are_config_errors_with_position() {
         .expect_err("invalid")
         .to_string();
     assert!(
-        errors.contains("t.toml:6:29: unknown template variable `${nope}`"),
+        errors.contains("t.toml:6:35: unknown template variable `${nope}`"),
         "{errors}"
     );
-    assert!(errors.contains("t.toml:9:19: `${match.missing}`: no regex of this rule has a capture group named `missing`"), "{errors}");
+    assert!(errors.contains("t.toml:9:20: `${match.missing}`: no regex of this rule has a capture group named `missing`"), "{errors}");
 }
 
 const WEIGHTED: &str = r#"

@@ -35,7 +35,7 @@ mod tests;
 use std::net::IpAddr;
 
 pub use answer::Answer;
-pub use codec::{Codec, CodecParseError, default_codecs};
+pub use codec::{Codec, CodecParseError, KNOWN_ENCODINGS, default_codecs};
 pub use parse::{
     Attribute, Connection, Crypto, Direction, Fingerprint, Fmtp, Group, MAX_FORMATS, MAX_MEDIA,
     MAX_SDP_LEN, MediaDescription, Origin, Rtpmap, SessionDescription, Setup, Transport, parse,
