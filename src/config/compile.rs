@@ -5,15 +5,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::delays::DelayLimits;
 use super::error::Diagnostics;
 use super::listeners::compile_listeners;
-use super::model::{AdminSection, CaptureSection, DialogSection, TimersSection};
-use super::policy::{DelayLimits, PolicyCompiler};
+use super::model::{AdminSection, CaptureSection, SdpSection, ServerSection};
+use super::policy::PolicyCompiler;
 use super::rules::compile_rule;
-use super::{AdminSettings, Config, DialogConfig, RateLimit, Sections, ServerSettings};
+use super::timing;
+use super::{AdminSettings, Config, RateLimit, Sections, ServerSettings};
 use crate::capture::CaptureSettings;
 use crate::rules::{ReplyPolicy, RuleSet};
-use crate::sip::{Limits, Timers, is_token};
+use crate::sip::{Limits, is_token};
 use std::net::SocketAddr;
 
 pub(crate) fn compile(
@@ -139,57 +141,8 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
         .admin
         .as_ref()
         .map(|admin| compile_admin(admin.get_ref(), diag));
-    let rate_limit = server.rate_limit.as_ref().and_then(|limit| {
-        let section = limit.get_ref();
-        let answer_503 = match section.action.get_ref().as_str() {
-            "503" => true,
-            "drop" => false,
-            other => {
-                diag.error(
-                    section.action.span(),
-                    format!("unknown rate_limit action `{other}` (\"503\" or \"drop\")"),
-                );
-                true
-            }
-        };
-        if section.per_second == 0 {
-            diag.error(limit.span(), "rate_limit.per_second must be at least 1");
-            return None;
-        }
-        Some(RateLimit {
-            per_second: section.per_second,
-            burst: section.burst.unwrap_or(section.per_second).max(1),
-            answer_503,
-        })
-    });
-    let sdp_codecs = match &sections.sdp.codecs {
-        Some(list) => list
-            .get_ref()
-            .iter()
-            .filter_map(|text| {
-                let full = if text.contains('/') {
-                    text.clone()
-                } else {
-                    format!("audio/{text}")
-                };
-                full.parse::<crate::rules::sdp::Codec>()
-                    .map_err(|error| diag.error(list.span(), format!("codec `{text}`: {error}")))
-                    .ok()
-            })
-            .collect(),
-        None => crate::rules::sdp::default_codecs(),
-    };
-    let rtp_port = match &sections.sdp.rtp_port {
-        Some(port) if *port.get_ref() % 2 == 1 || *port.get_ref() == 0 => {
-            diag.error(
-                port.span(),
-                "rtp_port must be an even port number (RTCP takes the odd one above)",
-            );
-            40_000
-        }
-        Some(port) => *port.get_ref(),
-        None => 40_000,
-    };
+    let rate_limit = compile_rate_limit(server, diag);
+    let (sdp_codecs, rtp_port) = compile_sdp(&sections.sdp, diag);
     let capture = sections
         .capture
         .as_ref()
@@ -205,9 +158,9 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
         log_level,
         max_transactions,
         allowed_methods,
-        timers: compile_timers(&sections.timers, diag),
-        ring_timeout: compile_ring_timeout(&sections.timers, diag),
-        dialog: compile_dialog(&sections.dialog, diag),
+        timers: timing::compile_timers(&sections.timers, diag),
+        ring_timeout: timing::compile_ring_timeout(&sections.timers, diag),
+        dialog: timing::compile_dialog(&sections.dialog, diag),
         user_agent: server.user_agent.get_ref().clone(),
         public_address: server.public_address.as_ref().map(|a| a.get_ref().clone()),
         force_rport: server.force_rport,
@@ -279,93 +232,65 @@ fn compile_capture(
     })
 }
 
-fn compile_timers(section: &TimersSection, diag: &mut Diagnostics<'_>) -> Timers {
-    let (t1, t2, t4) = (
-        *section.t1_ms.get_ref(),
-        *section.t2_ms.get_ref(),
-        *section.t4_ms.get_ref(),
-    );
-    if t1 == 0 || t1 > 60_000 {
-        diag.error(section.t1_ms.span(), "t1_ms must be from 1 to 60000");
-    }
-    if t2 < t1 || t2 > 600_000 {
-        // An unset t2_ms has no place in the file: point at the t1_ms that
-        // outgrew its default instead of at line 1.
-        let span = section.t2_ms.span();
-        let (span, which) = if span.is_empty() {
-            (section.t1_ms.span(), format!("t2_ms (unset: {t2})"))
-        } else {
-            (span, format!("t2_ms ({t2})"))
+/// `[server.rate_limit]`: a token bucket per source.
+fn compile_rate_limit(server: &ServerSection, diag: &mut Diagnostics<'_>) -> Option<RateLimit> {
+    server.rate_limit.as_ref().and_then(|limit| {
+        let section = limit.get_ref();
+        let answer_503 = match section.action.get_ref().as_str() {
+            "503" => true,
+            "drop" => false,
+            other => {
+                diag.error(
+                    section.action.span(),
+                    format!("unknown rate_limit action `{other}` (\"503\" or \"drop\")"),
+                );
+                true
+            }
         };
-        diag.error(
-            span,
-            format!("{which} must be at least t1_ms ({t1}) and at most 600000"),
-        );
-    }
-    if t4 > 600_000 {
-        diag.error(section.t4_ms.span(), "t4_ms must be at most 600000");
-    }
-    Timers {
-        t1: Duration::from_millis(t1),
-        t2: Duration::from_millis(t2),
-        t4: Duration::from_millis(t4),
-    }
-}
-
-fn compile_ring_timeout(section: &TimersSection, diag: &mut Diagnostics<'_>) -> Duration {
-    let ms = *section.ring_timeout_ms.get_ref();
-    if !(1_000..=3_600_000).contains(&ms) {
-        diag.error(
-            section.ring_timeout_ms.span(),
-            "ring_timeout_ms must be from 1000 to 3600000 (an hour)",
-        );
-    }
-    Duration::from_millis(ms)
-}
-
-/// RFC 4028 §4: Min-SE is never below 90 s.
-const LOWEST_MIN_SE: u32 = 90;
-
-fn compile_dialog(section: &DialogSection, diag: &mut Diagnostics<'_>) -> DialogConfig {
-    let max_dialogs = *section.max_dialogs.get_ref();
-    if max_dialogs == 0 {
-        diag.error(section.max_dialogs.span(), "max_dialogs must be at least 1");
-    }
-    let max_duration = *section.max_duration_ms.get_ref();
-    if !(1_000..=7 * 24 * 3600 * 1000).contains(&max_duration) {
-        diag.error(
-            section.max_duration_ms.span(),
-            "max_duration_ms must be from 1000 to 604800000 (a week)",
-        );
-    }
-    let max_bytes = *section.max_bytes.get_ref();
-    if !(256..=65_536).contains(&max_bytes) {
-        diag.error(
-            section.max_bytes.span(),
-            "max_bytes must be from 256 to 65536",
-        );
-    }
-    let min_se = *section.min_se.get_ref();
-    if !(LOWEST_MIN_SE..=86_400).contains(&min_se) {
-        diag.error(
-            section.min_se.span(),
-            "min_se must be from 90 (RFC 4028 §4) to 86400 seconds",
-        );
-    }
-    let session_expires = section.session_expires.as_ref().map(|asked| {
-        if !(min_se..=86_400).contains(asked.get_ref()) {
-            diag.error(
-                asked.span(),
-                format!("session_expires must be from min_se ({min_se}) to 86400 seconds"),
-            );
+        if section.per_second == 0 {
+            diag.error(limit.span(), "rate_limit.per_second must be at least 1");
+            return None;
         }
-        *asked.get_ref()
-    });
-    DialogConfig {
-        max_dialogs,
-        max_duration: Duration::from_millis(max_duration),
-        max_bytes,
-        min_se,
-        session_expires,
-    }
+        Some(RateLimit {
+            per_second: section.per_second,
+            burst: section.burst.unwrap_or(section.per_second).max(1),
+            answer_503,
+        })
+    })
+}
+
+/// `[sdp]`: the codecs answers offer and the first RTP port.
+fn compile_sdp(
+    section: &SdpSection,
+    diag: &mut Diagnostics<'_>,
+) -> (Vec<crate::rules::sdp::Codec>, u16) {
+    let sdp_codecs = match &section.codecs {
+        Some(list) => list
+            .get_ref()
+            .iter()
+            .filter_map(|text| {
+                let full = if text.contains('/') {
+                    text.clone()
+                } else {
+                    format!("audio/{text}")
+                };
+                full.parse::<crate::rules::sdp::Codec>()
+                    .map_err(|error| diag.error(list.span(), format!("codec `{text}`: {error}")))
+                    .ok()
+            })
+            .collect(),
+        None => crate::rules::sdp::default_codecs(),
+    };
+    let rtp_port = match &section.rtp_port {
+        Some(port) if *port.get_ref() % 2 == 1 || *port.get_ref() == 0 => {
+            diag.error(
+                port.span(),
+                "rtp_port must be an even port number (RTCP takes the odd one above)",
+            );
+            40_000
+        }
+        Some(port) => *port.get_ref(),
+        None => 40_000,
+    };
+    (sdp_codecs, rtp_port)
 }

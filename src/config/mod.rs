@@ -4,6 +4,7 @@
 
 mod collect;
 mod compile;
+mod delays;
 mod error;
 mod header_lines;
 mod lints;
@@ -13,6 +14,7 @@ pub mod model;
 mod policy;
 mod rules;
 mod suggest;
+mod timing;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -7,26 +7,14 @@ use std::time::Duration;
 
 use toml::Spanned;
 
+use super::delays::DelayLimits;
 use super::error::Diagnostics;
 use super::header_lines::{check_extra_header, is_header_safe};
-use super::model::{
-    BodySection, DelaySection, MessageSection, PolicySection, RegisterSection, StepSection,
-};
+use super::model::{BodySection, MessageSection, PolicySection, RegisterSection, StepSection};
 use super::suggest::nearest;
 use crate::rules::template::{Template, TemplateError, VARIABLE_NAMES, Variable};
-use crate::rules::{AutoMessage, Body, Delay, HeaderLines, RegisterPolicy, ReplyPolicy, Step};
+use crate::rules::{AutoMessage, Body, HeaderLines, RegisterPolicy, ReplyPolicy, Step};
 use crate::sip::{Verb, reason_phrase};
-
-/// What no delay of a policy may exceed: a wait beyond them would never
-/// end in the response it waits for.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct DelayLimits {
-    /// `[timers] ring_timeout_ms`: the delays before a final response add
-    /// up to at most this (the layer answers an INVITE by then).
-    pub(super) ring_timeout: Duration,
-    /// `[dialog] max_duration_ms`: the longest hang-up.
-    pub(super) max_duration: Duration,
-}
 
 /// Compiles the policies of one rule (or of `[fallback]`).
 pub(super) struct PolicyCompiler<'a, 'd> {
@@ -119,50 +107,13 @@ impl PolicyCompiler<'_, '_> {
         })
     }
 
-    /// The delays before the final response add up to at most the ring
-    /// timeout: past it the layer has answered the INVITE itself.
-    fn check_total_delay(
-        &mut self,
-        progress: &[Step],
-        final_step: Option<&Step>,
-        anchor: &Range<usize>,
-    ) {
-        let total: Duration = progress
-            .iter()
-            .chain(final_step)
-            .map(|step| step.delay.longest())
-            .sum();
-        let limit = self.limits.ring_timeout;
-        if total > limit {
-            self.diag.error(
-                anchor.clone(),
-                format!(
-                    "the delays of this policy add up to {} ms, more than [timers] ring_timeout_ms ({} ms): the responder answers an INVITE by then",
-                    total.as_millis(),
-                    limit.as_millis()
-                ),
-            );
-        }
-    }
-
-    /// `no_answer`: a reject step (300-699) without delay or body.
-    fn no_answer(&mut self, section: &Spanned<StepSection>) -> Option<Step> {
-        let step = section.get_ref();
-        if step.body.is_some()
-            || step.hangup_after_ms.is_some()
-            || !matches!(step.delay_ms, DelaySection::Fixed(0))
-        {
-            self.diag.error(
-                section.span(),
-                "no_answer is sent when ringing times out: it takes status, reason and extra_headers only",
-            );
-            return None;
-        }
-        self.step(Verb::Reject, step, &section.span())
-    }
-
     /// One step; every error in it is reported before it is given up.
-    fn step(&mut self, verb: Verb, step: &StepSection, anchor: &Range<usize>) -> Option<Step> {
+    pub(super) fn step(
+        &mut self,
+        verb: Verb,
+        step: &StepSection,
+        anchor: &Range<usize>,
+    ) -> Option<Step> {
         let errors_before = self.diag.errors.len();
         let status = self.status(verb, step, anchor);
         let reason = match &step.reason {
@@ -301,40 +252,6 @@ impl PolicyCompiler<'_, '_> {
             );
         }
         Some("application/sdp".to_owned())
-    }
-
-    fn delay(&mut self, delay: DelaySection, anchor: &Range<usize>) -> Delay {
-        let longest = match delay {
-            DelaySection::Fixed(ms) | DelaySection::Range { max: ms, .. } => ms,
-        };
-        let limit = self.limits.ring_timeout;
-        if Duration::from_millis(longest) > limit {
-            self.diag.error(
-                anchor.clone(),
-                format!(
-                    "delay_ms {longest} is above [timers] ring_timeout_ms ({} ms)",
-                    limit.as_millis()
-                ),
-            );
-            return Delay::ZERO;
-        }
-        match delay {
-            DelaySection::Fixed(ms) => Delay::Fixed(Duration::from_millis(ms)),
-            DelaySection::Range { min, max } if min > max => {
-                self.diag.error(
-                    anchor.clone(),
-                    format!("delay_ms range {{ min = {min}, max = {max} }} has min above max"),
-                );
-                Delay::ZERO
-            }
-            DelaySection::Range { min, max } if min == max => {
-                Delay::Fixed(Duration::from_millis(min))
-            }
-            DelaySection::Range { min, max } => Delay::Range {
-                min: Duration::from_millis(min),
-                max: Duration::from_millis(max),
-            },
-        }
     }
 
     fn auto_message(&mut self, section: &Spanned<MessageSection>) -> Option<AutoMessage> {

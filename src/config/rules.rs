@@ -8,9 +8,10 @@ use ipnet::IpNet;
 use regex::Regex;
 use toml::Spanned;
 
+use super::delays::DelayLimits;
 use super::error::Diagnostics;
-use super::model::{HeaderCondition, MatchSection, OneOrMany, RuleSection};
-use super::policy::{DelayLimits, PolicyCompiler};
+use super::model::{HeaderCondition, MatchSection, OneOrMany, RuleSection, SequenceSection};
+use super::policy::PolicyCompiler;
 use crate::rules::{Choice, HeaderTest, Matcher, ReplyPolicy, Rule, SequenceKey, SequenceTable};
 use crate::sip::{HeaderKey, Transport, is_token};
 
@@ -45,7 +46,8 @@ pub(super) fn compile_rule(
         || own.reject.is_some()
         || own.reply.is_some()
         || !own.progress.is_empty()
-        || own.message.is_some();
+        || own.message.is_some()
+        || own.no_answer.is_some();
     let forms = usize::from(has_own)
         + usize::from(!rule.outcome.is_empty())
         + usize::from(rule.sequence.is_some());
@@ -54,41 +56,7 @@ pub(super) fn compile_rule(
         return None;
     }
     let choice = if let Some(sequence) = &rule.sequence {
-        let section = sequence.get_ref();
-        let Some(key) = SequenceKey::parse(section.key.get_ref()) else {
-            policies.diag.error(
-                section.key.span(),
-                format!(
-                    "unknown sequence key `{}` (call_id, from_user, request_uri)",
-                    section.key.get_ref()
-                ),
-            );
-            return None;
-        };
-        if section.policy.is_empty() {
-            policies.diag.error(
-                sequence.span(),
-                "a sequence needs at least one [[rule.sequence.policy]]",
-            );
-            return None;
-        }
-        // Every policy is compiled (and its errors reported) before any
-        // failure gives the rule up.
-        let list: Vec<Option<Arc<ReplyPolicy>>> = section
-            .policy
-            .iter()
-            .map(|p| policies.policy(p, sequence.span()).map(Arc::new))
-            .collect();
-        let list = list.into_iter().collect::<Option<Vec<_>>>()?;
-        let keys = *section.max_keys.get_ref();
-        if !(1..=10_000_000).contains(&keys) {
-            policies.diag.error(
-                section.max_keys.span(),
-                "max_keys must be from 1 to 10000000",
-            );
-        }
-        let seen = SequenceTable::new(keys, Duration::from_millis(section.ttl_ms));
-        Choice::sequence(key, seen, list)
+        compile_sequence(&mut policies, sequence)?
     } else if !rule.outcome.is_empty() {
         let mut outcomes = Vec::new();
         for outcome in &rule.outcome {
@@ -122,6 +90,49 @@ pub(super) fn compile_rule(
         every,
         uses_captures,
     ))
+}
+
+/// `[rule.sequence]`: its key, its policies (every one compiled, so all
+/// their errors are reported) and its bounded memory.
+fn compile_sequence(
+    policies: &mut PolicyCompiler<'_, '_>,
+    sequence: &Spanned<SequenceSection>,
+) -> Option<Choice> {
+    let section = sequence.get_ref();
+    let Some(key) = SequenceKey::parse(section.key.get_ref()) else {
+        policies.diag.error(
+            section.key.span(),
+            format!(
+                "unknown sequence key `{}` (call_id, from_user, request_uri)",
+                section.key.get_ref()
+            ),
+        );
+        return None;
+    };
+    if section.policy.is_empty() {
+        policies.diag.error(
+            sequence.span(),
+            "a sequence needs at least one [[rule.sequence.policy]]",
+        );
+        return None;
+    }
+    // Every policy is compiled (and its errors reported) before any
+    // failure gives the rule up.
+    let list: Vec<Option<Arc<ReplyPolicy>>> = section
+        .policy
+        .iter()
+        .map(|p| policies.policy(p, sequence.span()).map(Arc::new))
+        .collect();
+    let list = list.into_iter().collect::<Option<Vec<_>>>()?;
+    let keys = *section.max_keys.get_ref();
+    if !(1..=10_000_000).contains(&keys) {
+        policies.diag.error(
+            section.max_keys.span(),
+            "max_keys must be from 1 to 10000000",
+        );
+    }
+    let seen = SequenceTable::new(keys, Duration::from_millis(section.ttl_ms));
+    Some(Choice::sequence(key, seen, list))
 }
 
 /// RFC 3428 §7: a 2xx to MESSAGE carries no body; `check` warns.

@@ -5,6 +5,9 @@
 
 use std::time::Duration;
 
+use tracing::{info, warn};
+
+use super::signals::Controls;
 use super::systemd::Notifier;
 use crate::engine::Engine;
 
@@ -15,6 +18,41 @@ const REPORT_EVERY: Duration = Duration::from_secs(1);
 /// Time asked for beyond what the drain has left: stopping the listeners
 /// and exiting.
 const EXIT_MARGIN: Duration = Duration::from_secs(5);
+
+/// SIGTERM: new requests get 503, what is in flight finishes (up to
+/// `limit`; a second signal cuts it short), then the dialogs still up are
+/// ended with BYE (their BYEs get a few seconds more).
+pub(super) async fn stop_serving(
+    engine: &Engine,
+    limit: Duration,
+    notifier: &Notifier,
+    controls: &mut Controls,
+) {
+    notifier.stopping();
+    engine.start_draining();
+    info!(
+        drain_timeout_ms = limit.as_millis() as u64,
+        "stopping: draining transactions in flight"
+    );
+    let drained = tokio::select! {
+        drained = drain(engine, limit, notifier) => drained,
+        _ = controls.next() => {
+            warn!("second stop signal: exiting at once");
+            return;
+        }
+    };
+    if !drained {
+        warn!("transactions still in flight at exit");
+    }
+    let ended = engine.transactions().end_all_dialogs();
+    if ended > 0 {
+        info!(dialogs = ended, "ending the dialogs still up with BYE");
+        drain(engine, limit.min(BYE_GRACE), notifier).await;
+    }
+}
+
+/// How long the BYEs of the dialogs still up at shutdown may take.
+const BYE_GRACE: Duration = Duration::from_secs(5);
 
 /// Waits until nothing is in flight, or `limit` passes. True when drained.
 pub(super) async fn drain(engine: &Engine, limit: Duration, notifier: &Notifier) -> bool {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::admin::{AdminState, OpenConnections};
 use crate::capture::Capture;
@@ -220,31 +220,13 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
             Control::Shutdown => break,
         }
     }
-    notifier.stopping();
-    engine.start_draining();
-    info!(
-        drain_timeout_ms = config.server.drain_timeout.as_millis() as u64,
-        "stopping: draining transactions in flight"
-    );
-    let drained = tokio::select! {
-        drained = drain::drain(&engine, config.server.drain_timeout, &notifier) => drained,
-        _ = controls.next() => {
-            warn!("second stop signal: exiting at once");
-            false
-        }
-    };
-    if !drained {
-        warn!("transactions still in flight at exit");
-    }
-    let ended = engine.transactions().end_all_dialogs();
-    if ended > 0 {
-        info!(dialogs = ended, "ending the dialogs still up with BYE");
-        let limit = config
-            .server
-            .drain_timeout
-            .min(std::time::Duration::from_secs(5));
-        drain::drain(&engine, limit, &notifier).await;
-    }
+    drain::stop_serving(
+        &engine,
+        config.server.drain_timeout,
+        &notifier,
+        &mut controls,
+    )
+    .await;
     if let Some(watchdog) = watchdog {
         watchdog.abort();
     }

@@ -12,9 +12,9 @@ use super::{Engine, JobGuard, Snapshot, protocol};
 use crate::context::{EventReporter, ReplyOptions, ServerContext};
 use crate::observe::Observer;
 use crate::ratelog::LogLimiter;
-use crate::rules::{MatchInput, ReplyPolicy};
+use crate::rules::{MatchInput, ReplyPolicy, Selected};
 use crate::sip::{Request, reason_phrase};
-use crate::transaction::{NewRequest, Received, ServerTransaction};
+use crate::transaction::{Dialog, NewRequest, Received, ServerTransaction};
 use crate::transport::{Flow, ListenerInfo};
 
 static RATE_LOG: LogLimiter = LogLimiter::new(1000);
@@ -32,28 +32,10 @@ impl Engine {
             // The answer to a late offer arrives in the ACK (RFC 3264 §4).
             self.sdp.check_ack_answer(&request);
         }
-        if let Some(limit) = snapshot.settings.rate_limit
-            && !self.limiter.admit(flow.peer.ip(), &limit)
+        if self
+            .over_rate_limit(&request, &flow, listener, snapshot)
+            .await
         {
-            if let Some(observer) = &self.observer {
-                observer.metrics.drop("rate limited");
-            }
-            crate::limited!(
-                RATE_LOG,
-                warn!(peer = %flow.peer, per_second = limit.per_second, "source over its rate limit")
-            );
-            if limit.answer_503 && request.method() != "ACK" {
-                self.transactions
-                    .answer_statelessly(
-                        &request,
-                        flow,
-                        listener,
-                        &snapshot.layer,
-                        503,
-                        "Retry-After: 1\r\n",
-                    )
-                    .await;
-            }
             return;
         }
         let received = self
@@ -81,24 +63,12 @@ impl Engine {
             let context = context(transaction, &request, protocol::RULE.into(), observed);
             return refuse(context, 503, "Retry-After: 5\r\n").await;
         }
-        let input = MatchInput {
-            request: &request,
-            source: source.peer,
-            transport: source.transport,
-        };
-        let rules = &snapshot.rules;
-        let allowed = snapshot.settings.allowed_methods.as_deref();
-        let reliable = snapshot.layer.reliable;
-        if let Some(refusal) = protocol::refusal(&request, rules, allowed, reliable, &input) {
-            let context = context(transaction, &request, protocol::RULE.into(), observed);
-            return refuse(context, refusal.status, &refusal.extra_headers).await;
-        }
-        let selected = match (&dialog, rules.find(&input)) {
-            (_, Some(selected)) => selected,
-            // §12.2.2: in-dialog requests no rule answers get 200.
-            (Some(dialog), None) => protocol::in_dialog_default(&request, dialog),
-            (None, None) if early_dialog => protocol::early_dialog_default(),
-            (None, None) => rules.fallback_selection(),
+        let selected = match select(&request, &source, snapshot, dialog.as_deref(), early_dialog) {
+            Ok(selected) => selected,
+            Err(refusal) => {
+                let context = context(transaction, &request, protocol::RULE.into(), observed);
+                return refuse(context, refusal.status, &refusal.extra_headers).await;
+            }
         };
         if matches!(*selected.policy, ReplyPolicy::Drop) {
             if let Some((observer, id)) = &observed {
@@ -130,6 +100,43 @@ impl Engine {
         }
     }
 
+    /// `[server.rate_limit]`: a source over its rate is dropped, or answered
+    /// 503 statelessly when the config says so. True when it was.
+    async fn over_rate_limit(
+        &self,
+        request: &Request,
+        flow: &Flow,
+        listener: &ListenerInfo,
+        snapshot: &Snapshot,
+    ) -> bool {
+        let Some(limit) = snapshot.settings.rate_limit else {
+            return false;
+        };
+        if self.limiter.admit(flow.peer.ip(), &limit) {
+            return false;
+        }
+        if let Some(observer) = &self.observer {
+            observer.metrics.drop("rate limited");
+        }
+        crate::limited!(
+            RATE_LOG,
+            warn!(peer = %flow.peer, per_second = limit.per_second, "source over its rate limit")
+        );
+        if limit.answer_503 && request.method() != "ACK" {
+            self.transactions
+                .answer_statelessly(
+                    request,
+                    flow.clone(),
+                    listener,
+                    &snapshot.layer,
+                    503,
+                    "Retry-After: 1\r\n",
+                )
+                .await;
+        }
+        true
+    }
+
     /// RFC 3262 §5: the 200 to a PRACK that carries an offer carries the
     /// answer; an offer no answer can be made for gets 488.
     async fn answer_prack_offer(
@@ -154,6 +161,35 @@ impl Engine {
             warn!(%error, "response to PRACK not sent");
         }
     }
+}
+
+/// The rule that answers: the §8.2 checks first (a refusal), then the first
+/// rule that takes the request, else the dialog's default (§12.2.2), the
+/// early dialog's (RFC 3311) or the fallback.
+fn select(
+    request: &Request,
+    source: &Flow,
+    snapshot: &Snapshot,
+    dialog: Option<&Dialog>,
+    early_dialog: bool,
+) -> Result<Selected, protocol::Refusal> {
+    let input = MatchInput {
+        request,
+        source: source.peer,
+        transport: source.transport,
+    };
+    let rules = &snapshot.rules;
+    let allowed = snapshot.settings.allowed_methods.as_deref();
+    let reliable = snapshot.layer.reliable;
+    if let Some(refusal) = protocol::refusal(request, rules, allowed, reliable, &input) {
+        return Err(refusal);
+    }
+    Ok(match (dialog, rules.find(&input)) {
+        (_, Some(selected)) => selected,
+        (Some(dialog), None) => protocol::in_dialog_default(request, dialog),
+        (None, None) if early_dialog => protocol::early_dialog_default(),
+        (None, None) => rules.fallback_selection(),
+    })
 }
 
 /// The context a request is answered through, reporting as `rule`.

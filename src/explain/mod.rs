@@ -132,8 +132,13 @@ fn describe(
             format!("refused before the rules are tried: {}", refusal.why),
         );
     }
+    verdicts(out, rules, &input);
+}
+
+/// Each rule's verdict in order, up to the first that matches.
+fn verdicts(out: &mut String, rules: &crate::rules::RuleSet, input: &MatchInput<'_>) {
     let mut matched = false;
-    for (rule, verdict) in rules.explain(&input) {
+    for (rule, verdict) in rules.explain(input) {
         match verdict {
             Ok(()) => {
                 matched = true;
