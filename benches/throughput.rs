@@ -10,14 +10,15 @@
 //!
 //! `BENCH_SECONDS` sets each load phase's length (default 5).
 
+mod common;
+
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use common::Daemon;
 use sip_autoresponder::config::Config;
 use sip_autoresponder::rules::MatchInput;
 use sip_autoresponder::rules::template::Vars;
@@ -65,7 +66,8 @@ fn main() {
         .unwrap_or(5);
     per_message_cost();
     trickled_head_cost();
-    let daemon = Daemon::spawn();
+    let daemon = Daemon::spawn(RULES, "bench");
+    CHILD_PID.with(|pid| pid.set(daemon.child.id()));
     let options = load(daemon.address, Duration::from_secs(seconds), Mode::Options);
     report("OPTIONS over UDP", &options);
     let calls = load(daemon.address, Duration::from_secs(seconds), Mode::Calls);
@@ -150,67 +152,6 @@ fn trickled_head_cost() {
         message.len(),
         start.elapsed().as_secs_f64() * 1000.0
     );
-}
-
-struct Daemon {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl Daemon {
-    fn spawn() -> Self {
-        let path = std::env::temp_dir().join(format!(
-            "sip-autoresponder-bench-{}.toml",
-            std::process::id()
-        ));
-        std::fs::write(&path, RULES).expect("write bench config");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sip-autoresponder"))
-            .arg("--config")
-            .arg(&path)
-            .env("RUST_LOG", "warn,sip_autoresponder::daemon=info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the daemon");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let address = loop {
-            let line = lines
-                .next()
-                .expect("daemon exited early")
-                .expect("read stderr");
-            if let Some(rest) = line.split("listening for UDP on ").nth(1) {
-                let address = rest.split_whitespace().next().expect("address");
-                break strip_ansi(address).parse().expect("bound address");
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        CHILD_PID.with(|pid| pid.set(child.id()));
-        Self { child, address }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c == 'm' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,69 @@
+//! What the benchmarks share: the real binary spawned on a config, with
+//! the address it bound read from its log.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+
+/// The daemon as a child process; killed on drop.
+pub(crate) struct Daemon {
+    pub(crate) child: Child,
+    pub(crate) address: SocketAddr,
+}
+
+impl Daemon {
+    /// Runs the release binary on `config` (written to a temporary file
+    /// named after `name`) and waits for its UDP listener.
+    pub(crate) fn spawn(config: &str, name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "sip-autoresponder-{name}-{}.toml",
+            std::process::id()
+        ));
+        std::fs::write(&path, config).expect("write the config");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sip-autoresponder"))
+            .arg("--config")
+            .arg(&path)
+            .env("RUST_LOG", "warn,sip_autoresponder::daemon=info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the daemon");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let address = loop {
+            let line = lines
+                .next()
+                .expect("daemon exited early")
+                .expect("read stderr");
+            if let Some(rest) = line.split("listening for UDP on ").nth(1) {
+                let address = rest.split_whitespace().next().expect("address");
+                break strip_ansi(address).parse().expect("bound address");
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, address }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
