@@ -42,9 +42,11 @@ pub(super) fn metrics(
     layer: &TransactionLayer,
     connections: &OpenConnections,
     sequence_keys_evicted: u64,
+    udp_withheld: u64,
 ) -> Reply {
     refresh(metrics, layer, connections);
     metrics.set_bound_reached("sequence_keys", sequence_keys_evicted);
+    metrics.set_bound_reached("unverified_udp", udp_withheld);
     reply(StatusCode::OK, PROMETHEUS, Bytes::from(metrics.encode()))
 }
 
@@ -241,7 +243,7 @@ mod tests {
             (Transport::Tcp, open(3)),
         ]);
         let observed = Metrics::new();
-        let text = body(metrics(&observed, &layer, &connections, 0));
+        let text = body(metrics(&observed, &layer, &connections, 0, 0));
         for line in [
             "sip_autoresponder_connections{transport=\"tcp\"} 5",
             "sip_autoresponder_connections{transport=\"ws\"} 1",
@@ -256,7 +258,7 @@ mod tests {
             "no listener, no series:\n{text}"
         );
         first_tcp.store(0, Ordering::Relaxed);
-        let text = body(metrics(&observed, &layer, &connections, 0));
+        let text = body(metrics(&observed, &layer, &connections, 0, 0));
         assert!(
             text.lines()
                 .any(|l| l == "sip_autoresponder_connections{transport=\"tcp\"} 3"),

@@ -210,6 +210,7 @@ fn route(shared: &Shared, request: &Request<Incoming>) -> Reply {
                 state.engine.transactions(),
                 &state.connections,
                 state.engine.sequence_keys_evicted(),
+                state.engine.udp_withheld(),
             )
         }
         (Route::Health, true) => handlers::health(&state.observer),

@@ -153,6 +153,7 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
         rtp_port,
         rate_limit,
         reliable_provisionals: server.reliable_provisionals,
+        unverified_udp: compile_unverified_udp(server, diag),
         admin,
         drain_timeout: Duration::from_millis(*server.drain_timeout_ms.get_ref()),
         log_level,
@@ -293,4 +294,31 @@ fn compile_sdp(
         None => 40_000,
     };
     (sdp_codecs, rtp_port)
+}
+
+/// `[server.unverified_udp]`: the anti-amplification allowance.
+fn compile_unverified_udp(
+    server: &ServerSection,
+    diag: &mut Diagnostics<'_>,
+) -> crate::transport::Allowance {
+    let Some(section) = &server.unverified_udp else {
+        return crate::transport::Allowance::default();
+    };
+    let section = section.get_ref();
+    let mut check = |value: &toml::Spanned<f64>, name: &str, max: f64| {
+        let number = *value.get_ref();
+        if !(0.0..=max).contains(&number) {
+            diag.error(value.span(), format!("{name} must be from 0 to {max}"));
+        }
+        number
+    };
+    crate::transport::Allowance {
+        ratio: check(&section.ratio, "ratio", 100.0),
+        messages_per_second: check(
+            &section.messages_per_second,
+            "messages_per_second",
+            10_000.0,
+        ),
+        bytes_per_second: check(&section.bytes_per_second, "bytes_per_second", 100_000_000.0),
+    }
 }

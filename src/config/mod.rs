@@ -71,6 +71,8 @@ pub struct ServerSettings {
     pub rate_limit: Option<RateLimit>,
     /// `[server] reliable_provisionals`.
     pub reliable_provisionals: ReliableProvisionals,
+    /// `[server.unverified_udp]`.
+    pub unverified_udp: crate::transport::Allowance,
     /// `[sdp] codecs`.
     pub sdp_codecs: Vec<crate::rules::sdp::Codec>,
     /// `[sdp] rtp_port`.

@@ -33,8 +33,8 @@ pub struct ServerSection {
     pub max_headers: Spanned<usize>,
     /// Receive tasks per UDP listener; default: one per CPU core.
     pub udp_workers: Option<Spanned<usize>>,
-    /// Most transactions (and dialogs) in progress at once; beyond it new
-    /// requests get 503 with Retry-After.
+    /// Most transactions in progress at once; beyond it new requests get
+    /// 503 with Retry-After.
     #[serde(default = "default_max_transactions")]
     pub max_transactions: Spanned<usize>,
     /// When set, requests with any other method get 405 with Allow.
@@ -50,6 +50,32 @@ pub struct ServerSection {
     /// When provisional responses to INVITE are sent reliably (RFC 3262).
     #[serde(default)]
     pub reliable_provisionals: ReliableProvisionals,
+    /// What a UDP source that has not shown it receives may be sent.
+    pub unverified_udp: Option<Spanned<UnverifiedUdpSection>>,
+}
+
+/// `[server.unverified_udp]`: no amplification toward a UDP source that has
+/// not shown it receives (it might be spoofed).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnverifiedUdpSection {
+    /// Bytes (and messages) sent per byte (and message) received.
+    #[serde(default = "default_unverified_ratio")]
+    pub ratio: Spanned<f64>,
+    /// Extra messages a second, per source (retransmissions on lossy links).
+    #[serde(default = "default_zero_rate")]
+    pub messages_per_second: Spanned<f64>,
+    /// Extra bytes a second, per source.
+    #[serde(default = "default_zero_rate")]
+    pub bytes_per_second: Spanned<f64>,
+}
+
+fn default_unverified_ratio() -> Spanned<f64> {
+    Spanned::new(0..0, 3.0)
+}
+
+fn default_zero_rate() -> Spanned<f64> {
+    Spanned::new(0..0, 0.0)
 }
 
 /// `[server] reliable_provisionals`: when 1xx responses to an INVITE are
@@ -165,6 +191,7 @@ impl Default for ServerSection {
             seed: None,
             rate_limit: None,
             reliable_provisionals: ReliableProvisionals::default(),
+            unverified_udp: None,
         }
     }
 }

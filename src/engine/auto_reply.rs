@@ -136,6 +136,7 @@ impl AutoReply {
             .await
             .ok()?
             .next()?;
-        Some(self.source.to_peer(address))
+        // An explicit target is the operator's: not metered.
+        Some(self.source.to_peer(address).unmetered())
     }
 }

@@ -34,7 +34,7 @@ impl Engine {
     ) {
         if !message.is_request() {
             let delivered = ResponseSummary::of(&message)
-                .is_some_and(|r| self.transactions.receive_response(&r));
+                .is_some_and(|r| self.transactions.receive_response(&r, &flow));
             if !delivered {
                 debug!(peer = %flow.peer, sip.status = message.status(), "response matching no client transaction ignored");
             }
@@ -99,6 +99,15 @@ impl Engine {
 impl MessageHandler for Engine {
     async fn handle_datagram(&self, data: &[u8], flow: Flow, listener: &ListenerInfo) {
         let snapshot = self.current.load_full();
+        // A UDP source earns credit for what it sends: what goes back to it
+        // before it shows it receives is bounded by it (RFC 3261 §26.3.2.4).
+        let flow = if flow.transport.is_reliable() {
+            flow
+        } else {
+            let allowance = snapshot.settings.unverified_udp;
+            self.guard.received(flow.peer.ip(), data.len(), &allowance);
+            flow.metered(&self.guard, allowance, data.len())
+        };
         match sip::parse_datagram(data, &snapshot.settings.limits) {
             Ok(message) => self.process(message, flow, listener, &snapshot).await,
             Err(sip::ParseError::Empty) => {} // CRLF keep-alive

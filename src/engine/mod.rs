@@ -33,6 +33,8 @@ pub struct EngineSettings {
     pub allowed_methods: Option<Vec<String>>,
     /// Per-source request rate limit.
     pub rate_limit: Option<crate::config::RateLimit>,
+    /// What an unverified UDP source may be sent.
+    pub unverified_udp: crate::transport::Allowance,
 }
 
 /// The request dispatcher shared by every listener.
@@ -49,6 +51,8 @@ pub struct Engine {
     /// The journal and metrics, when the admin listener is on.
     observer: Option<Arc<Observer>>,
     limiter: ratelimit::SourceLimiter,
+    /// The credit of every UDP source (no amplification toward spoofed ones).
+    guard: Arc<crate::transport::SourceGuard>,
     /// Sequence keys evicted by rule sets a reload replaced.
     retired_evictions: std::sync::atomic::AtomicU64,
 }
@@ -86,6 +90,7 @@ impl Engine {
             draining: AtomicBool::new(false),
             observer: None,
             limiter: ratelimit::SourceLimiter::default(),
+            guard: Arc::default(),
             retired_evictions: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -142,6 +147,11 @@ impl Engine {
 
     pub fn sdp(&self) -> &SdpService {
         &self.sdp
+    }
+
+    /// Messages not sent to unverified UDP sources for want of credit.
+    pub fn udp_withheld(&self) -> u64 {
+        self.guard.withheld()
     }
 
     pub fn registrar(&self) -> &Registrar {

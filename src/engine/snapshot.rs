@@ -80,5 +80,6 @@ fn engine_settings(config: &Config) -> EngineSettings {
         limits: config.server.limits,
         allowed_methods: config.server.allowed_methods.clone(),
         rate_limit: config.server.rate_limit,
+        unverified_udp: config.server.unverified_udp,
     }
 }

@@ -104,7 +104,7 @@ impl Core {
         let max = settings.max_transactions;
         let Some(mut responses) = self.clients.open(branch, method, max) else {
             self.bounds.hit(super::Bound::ClientTransactions);
-            let sent = must_go && flow.send(&request).await.is_ok();
+            let sent = must_go && flow.send_again(&request).await.is_ok();
             return ClientOutcome::Overloaded { sent };
         };
         let outcome = self
@@ -121,7 +121,7 @@ impl Core {
         request: &[u8],
         responses: &mut mpsc::Receiver<u16>,
     ) -> ClientOutcome {
-        if let Err(error) = flow.send(request).await {
+        if let Err(error) = flow.send_again(request).await {
             return ClientOutcome::TransportError(error.to_string());
         }
         let now = Instant::now();
@@ -138,7 +138,7 @@ impl Core {
                 Due::GiveUp => return ClientOutcome::Timeout,
                 Due::Resend => {
                     self.count_retransmission();
-                    if let Err(error) = flow.send(request).await {
+                    if let Err(error) = flow.send_again(request).await {
                         return ClientOutcome::TransportError(error.to_string());
                     }
                     continue;

@@ -176,7 +176,8 @@ pub struct Dialog {
     local_cseq: AtomicU32,
     /// The highest CSeq the peer has used in the dialog (§12.2.2).
     remote_cseq: AtomicU32,
-    /// The highest INVITE CSeq whose 2xx was acknowledged.
+    /// The highest INVITE CSeq whose 2xx was acknowledged (0: none yet:
+    /// the peer has not shown it receives).
     acked_cseq: AtomicU32,
     ack: Notify,
     /// The SDP we answered with, echoed to re-INVITE/UPDATE offers.
@@ -250,6 +251,16 @@ impl Dialog {
     pub(crate) fn acknowledge(&self, cseq: u32) {
         self.acked_cseq.fetch_max(cseq, Ordering::AcqRel);
         self.ack.notify_waiters();
+    }
+
+    /// The flow requests of ours in the dialog take: the peer ACKed our 2xx,
+    /// so it is not metered as an unverified UDP source.
+    pub(crate) fn request_flow(&self) -> Flow {
+        if self.acked_cseq.load(Ordering::Acquire) > 0 {
+            self.flow.clone().unmetered()
+        } else {
+            self.flow.clone()
+        }
     }
 
     /// Resolves once the 2xx to the INVITE numbered `cseq` is acknowledged.

@@ -97,7 +97,7 @@ async fn act(core: &Arc<Core>, tx: &TxShared, action: TimerAction) {
     match action {
         TimerAction::Resend(bytes) => {
             core.count_retransmission();
-            if let Err(error) = tx.flow.send(&bytes).await {
+            if let Err(error) = tx.flow.send_again(&bytes).await {
                 tracing::debug!(%error, peer = %tx.flow.peer, "retransmission failed");
             }
         }
@@ -120,7 +120,7 @@ async fn act(core: &Arc<Core>, tx: &TxShared, action: TimerAction) {
             let reliable = tx.lock().reliable.clone();
             if reliable.is_some_and(|r| r.awaits(rseq)) {
                 core.count_retransmission();
-                if let Err(error) = tx.flow.send(&bytes).await {
+                if let Err(error) = tx.flow.send_again(&bytes).await {
                     tracing::debug!(%error, peer = %tx.flow.peer, "retransmission failed");
                 }
             } else if let Some(fsm) = tx.lock().invite() {

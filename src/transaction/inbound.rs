@@ -45,7 +45,7 @@ impl TransactionLayer {
     ) -> Received {
         let method = request.method();
         if method == "ACK" {
-            self.receive_ack(request);
+            self.receive_ack(request, &flow);
             return Received::Handled;
         }
         let key = TransactionKey::of(request);
@@ -121,6 +121,8 @@ impl TransactionLayer {
         let Some(dialog) = self.core.dialogs.find(request.call_id(), to_tag, from_tag) else {
             return self.receive_early(incoming, to_tag).await;
         };
+        // It names our dialog's tag: its source receives what we send.
+        incoming.flow.trust_peer();
         // §12.2.2: a request older than one already seen.
         if !dialog.accept_remote_cseq(request.cseq()) {
             info!(sip.call_id = request.call_id(), sip.cseq = request.cseq(), peer = %incoming.flow.peer, "in-dialog request with an old CSeq");
@@ -263,9 +265,14 @@ impl TransactionLayer {
         };
         let (status, opened) = match (matched, opened) {
             (Ok(PrackMatch::NewOffer), Some(transaction)) => {
+                incoming.flow.trust_peer();
                 return Received::PrackOffer(Box::new(transaction));
             }
-            (Ok(_), opened) => (200, opened),
+            (Ok(_), opened) => {
+                // It names our RSeq: its source receives what we send.
+                incoming.flow.trust_peer();
+                (200, opened)
+            }
             (Err(status), opened) => (status, opened),
         };
         match opened {
@@ -279,10 +286,13 @@ impl TransactionLayer {
 
     /// ACK for a non-2xx goes to its INVITE transaction (§17.2.1); ACK for a
     /// 2xx goes to the dialog (§13.3.1.4). Others are absorbed silently.
-    fn receive_ack(&self, request: &Request) {
+    /// Either way the ACK names our To-tag: its source receives what we
+    /// send (RFC 3261 §26.3.2.4).
+    fn receive_ack(&self, request: &Request, flow: &Flow) {
         let key = TransactionKey::of(request);
         let transaction = self.core.table().get(&key, Instant::now());
         if transaction.is_some_and(|t| t.final_status().is_some_and(|s| s >= 300) && t.ack()) {
+            flow.trust_peer();
             return;
         }
         if let Some(to_tag) = request.to_tag()
@@ -291,6 +301,7 @@ impl TransactionLayer {
                     .dialogs
                     .find(request.call_id(), to_tag, request.from_tag().unwrap_or(""))
         {
+            flow.trust_peer();
             dialog.acknowledge(request.cseq());
             // A hang-up waits for this ACK (§15).
             self.core.dialogs.schedule(&dialog);

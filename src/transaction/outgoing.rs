@@ -113,6 +113,7 @@ impl Core {
         must_go: bool,
     ) -> ClientOutcome {
         let (request_uri, routes) = dialog.request_target();
+        let flow = dialog.request_flow();
         let branch = format!("{MAGIC_COOKIE}{}", new_tag());
         let request = OutgoingRequest {
             method,
@@ -131,8 +132,7 @@ impl Core {
             content_type: None,
             body: b"",
         };
-        self.send(&dialog.settings, &dialog.flow, &request, must_go)
-            .await
+        self.send(&dialog.settings, &flow, &request, must_go).await
     }
 
     async fn send(
@@ -163,8 +163,13 @@ impl TransactionLayer {
         self.core.send(settings, flow, request, false).await
     }
 
-    /// Delivers a response to the client transaction it belongs to.
-    pub fn receive_response(&self, response: &crate::sip::ResponseSummary) -> bool {
-        self.core.clients.deliver(response)
+    /// Delivers a response to the client transaction it belongs to; one
+    /// that matches our branch shows its source receives what we send.
+    pub fn receive_response(&self, response: &crate::sip::ResponseSummary, flow: &Flow) -> bool {
+        let delivered = self.core.clients.deliver(response);
+        if delivered {
+            flow.trust_peer();
+        }
+        delivered
     }
 }

@@ -2,6 +2,7 @@
 //! which replies and requests go back to a peer. Bytes only; no SIP
 //! semantics beyond what framing needs.
 
+mod guard;
 mod handler;
 mod stream;
 mod tls;
@@ -20,6 +21,7 @@ use tokio::sync::mpsc;
 use crate::capture::{Capture, Direction};
 use crate::sip::Transport;
 
+pub use guard::{Allowance, SourceGuard};
 pub use handler::MessageHandler;
 pub use stream::{StreamOptions, bind_tcp, serve_stream};
 pub use tls::tls_acceptor;
@@ -115,6 +117,18 @@ pub struct Flow {
     sink: Sink,
     /// The listener's capture tap (`None`: no work per message).
     capture: Option<Arc<Capture>>,
+    /// UDP: what an unverified peer may be sent (`None`: unmetered).
+    meter: Option<Meter>,
+}
+
+/// The anti-amplification meter of a UDP flow.
+#[derive(Debug, Clone)]
+struct Meter {
+    guard: Arc<SourceGuard>,
+    allowance: Allowance,
+    /// Size of the request the flow came with: its responses may be
+    /// `ratio` times as large.
+    request_len: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +152,7 @@ impl Flow {
             peer,
             sink: Sink::Udp(socket),
             capture: None,
+            meter: None,
         }
     }
 
@@ -153,6 +168,7 @@ impl Flow {
             peer,
             sink: Sink::Connection(writer),
             capture: None,
+            meter: None,
         }
     }
 
@@ -190,6 +206,7 @@ impl Flow {
             peer,
             sink: Sink::Recorder(recorder),
             capture: None,
+            meter: None,
         }
     }
 
@@ -205,7 +222,72 @@ impl Flow {
         }
     }
 
+    /// Meters what this flow sends (UDP only: a connection has shown its
+    /// peer receives): at most what `allowance` grants an unverified peer
+    /// that sent a request of `request_len` bytes.
+    pub fn metered(
+        mut self,
+        guard: &Arc<SourceGuard>,
+        allowance: Allowance,
+        request_len: usize,
+    ) -> Self {
+        if !self.transport.is_reliable() {
+            self.meter = Some(Meter {
+                guard: guard.clone(),
+                allowance,
+                request_len,
+            });
+        }
+        self
+    }
+
+    /// The same flow, unmetered (a destination the operator configured).
+    pub fn unmetered(mut self) -> Self {
+        self.meter = None;
+        self
+    }
+
+    /// The peer showed it receives what this flow sends (RFC 3261
+    /// §26.3.2.4): it is no longer metered for a while.
+    pub fn trust_peer(&self) {
+        if let Some(meter) = &self.meter {
+            meter.guard.trust(self.peer.ip());
+        }
+    }
+
+    /// Sends a response to the request this flow came with. To an
+    /// unverified UDP peer one larger than the ratio allows goes only on
+    /// credit; without it nothing is sent (and it is counted): that is no
+    /// error of the flow.
     pub async fn send(&self, bytes: &[u8]) -> Result<(), Error> {
+        if let Some(meter) = &self.meter
+            && !meter.guard.admit_response(
+                self.peer.ip(),
+                bytes.len(),
+                meter.request_len,
+                &meter.allowance,
+            )
+        {
+            return Ok(());
+        }
+        self.deliver(bytes).await
+    }
+
+    /// Sends a retransmission, or a request of ours: to an unverified UDP
+    /// peer only on the credit it earned (else nothing is sent, and it is
+    /// counted).
+    pub async fn send_again(&self, bytes: &[u8]) -> Result<(), Error> {
+        if let Some(meter) = &self.meter
+            && !meter
+                .guard
+                .admit(self.peer.ip(), bytes.len(), &meter.allowance)
+        {
+            return Ok(());
+        }
+        self.deliver(bytes).await
+    }
+
+    async fn deliver(&self, bytes: &[u8]) -> Result<(), Error> {
         let sent = self.send_bytes(bytes).await;
         // A CRLF keep-alive answer (RFC 5626 §3.5.1) is no SIP message.
         if let (Ok(()), Some(capture)) = (&sent, &self.capture)

@@ -3,6 +3,7 @@
 mod common;
 
 mod admin;
+mod amplification;
 mod capture;
 mod cli;
 mod conformance;

@@ -17,7 +17,7 @@ use sip_autoresponder::sip::Transport;
 
 fn config(server: &str, rules: &str) -> String {
     format!(
-        "[timers]\nt1_ms = 100\nt2_ms = 400\nt4_ms = 500\n\n{}",
+        "[timers]\nt1_ms = 100\nt2_ms = 400\nt4_ms = 500\n\n{}{SILENT_CLIENT_ALLOWED}",
         config_with(rules).replacen("[server]\n", &format!("[server]\n{server}"), 1)
     )
 }

@@ -10,7 +10,7 @@ use crate::common::*;
 /// T1 = 100 ms, T2 = 400 ms, T4 = 500 ms: 64·T1 = 6.4 s of virtual time.
 fn config(rules: &str) -> String {
     format!(
-        "[timers]\nt1_ms = 100\nt2_ms = 400\nt4_ms = 500\n\n{}",
+        "[timers]\nt1_ms = 100\nt2_ms = 400\nt4_ms = 500\n\n{}{SILENT_CLIENT_ALLOWED}",
         config_with(rules)
     )
 }

@@ -75,6 +75,12 @@ pub fn config_with(rules: &str) -> String {
     )
 }
 
+/// An allowance that lets retransmissions reach a test client that never
+/// ACKs: without it the daemon sends an unverified UDP source at most a few
+/// times what it sent (`[server.unverified_udp]`).
+pub const SILENT_CLIENT_ALLOWED: &str =
+    "\n[server.unverified_udp]\nmessages_per_second = 1000\nbytes_per_second = 10000000\n";
+
 /// A response as the test sees it: parsed by the test itself, not by the
 /// crate under test.
 #[derive(Debug, Clone)]
