@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use tracing::{info, warn};
+use tracing::info;
 
 use super::runner::{Job, Services};
 use super::{Engine, JobGuard, Snapshot, protocol};
@@ -158,7 +158,7 @@ impl Engine {
         };
         info!(sip.call_id = request.call_id(), sip.status = status, peer = %context.peer(), "PRACK with a new offer answered");
         if let Err(error) = context.reply(options).await {
-            warn!(%error, "response to PRACK not sent");
+            crate::warn_limited!(%error, "response to PRACK not sent");
         }
     }
 }
@@ -213,6 +213,6 @@ async fn refuse(mut context: ServerContext, status: u16, extra_headers: &str) {
         ..ReplyOptions::default()
     };
     if let Err(error) = context.reply(options).await {
-        warn!(%error, sip.status = status, "could not send a refusal");
+        crate::warn_limited!(%error, sip.status = status, "could not send a refusal");
     }
 }
