@@ -106,7 +106,11 @@ pub struct AdminSettings {
     pub address: SocketAddr,
     pub token: Option<String>,
     pub journal_size: usize,
+    /// Bytes the journal may hold in memory.
+    pub journal_max_bytes: usize,
     pub journal_file: Option<PathBuf>,
+    /// The journal file is rotated at this size.
+    pub journal_file_max_bytes: u64,
 }
 
 /// One socket to bind, with its options.

@@ -100,8 +100,22 @@ pub struct AdminSection {
     /// Requests kept in the journal.
     #[serde(default = "default_journal_size")]
     pub journal_size: Spanned<usize>,
+    /// Bytes the journal may hold in memory (oldest records go first).
+    #[serde(default = "default_journal_max_bytes")]
+    pub journal_max_bytes: Spanned<u64>,
     /// Also append the journal as JSON lines to this file.
     pub journal_file: Option<Spanned<String>>,
+    /// Size at which the journal file is rotated (to `<file>.1`), bytes.
+    #[serde(default = "default_journal_file_max_bytes")]
+    pub journal_file_max_bytes: Spanned<u64>,
+}
+
+fn default_journal_max_bytes() -> Spanned<u64> {
+    Spanned::new(0..0, 16 * 1024 * 1024)
+}
+
+fn default_journal_file_max_bytes() -> Spanned<u64> {
+    Spanned::new(0..0, 64 * 1024 * 1024)
 }
 
 fn default_journal_size() -> Spanned<usize> {
