@@ -1,6 +1,7 @@
-//! One valid request from the transaction layer to its rule: rate limit,
-//! draining, the RFC 3261 §8.2 checks, rule selection, then the job that
-//! runs the policy through a ServerContext.
+//! One valid request from the transaction layer to its rule: draining,
+//! the RFC 3261 §8.2 checks, rule selection, then the job that runs the
+//! policy through a ServerContext. (The rate limit is the transports'
+//! admission, before parsing: see `handler.rs`.)
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -11,13 +12,10 @@ use super::runner::{Job, Services};
 use super::{Engine, JobGuard, Snapshot, protocol};
 use crate::context::{EventReporter, ReplyOptions, ServerContext};
 use crate::observe::Observer;
-use crate::ratelog::LogLimiter;
 use crate::rules::{MatchInput, ReplyPolicy, Selected};
 use crate::sip::{Request, reason_phrase};
 use crate::transaction::{Dialog, NewRequest, Received, ServerTransaction};
 use crate::transport::{Flow, ListenerInfo};
-
-static RATE_LOG: LogLimiter = LogLimiter::new(1000);
 
 impl Engine {
     pub(super) async fn dispatch(
@@ -31,12 +29,6 @@ impl Engine {
         if request.method() == "ACK" {
             // The answer to a late offer arrives in the ACK (RFC 3264 §4).
             self.sdp.check_ack_answer(&request);
-        }
-        if self
-            .over_rate_limit(&request, &flow, listener, snapshot)
-            .await
-        {
-            return;
         }
         let received = self
             .transactions
@@ -98,43 +90,6 @@ impl Engine {
         } else {
             tokio::spawn(job.run());
         }
-    }
-
-    /// `[server.rate_limit]`: a source over its rate is dropped, or answered
-    /// 503 statelessly when the config says so. True when it was.
-    async fn over_rate_limit(
-        &self,
-        request: &Request,
-        flow: &Flow,
-        listener: &ListenerInfo,
-        snapshot: &Snapshot,
-    ) -> bool {
-        let Some(limit) = snapshot.settings.rate_limit else {
-            return false;
-        };
-        if self.limiter.admit(flow.peer.ip(), &limit) {
-            return false;
-        }
-        if let Some(observer) = &self.observer {
-            observer.metrics.drop("rate limited");
-        }
-        crate::limited!(
-            RATE_LOG,
-            warn!(peer = %flow.peer, per_second = limit.per_second, "source over its rate limit")
-        );
-        if limit.answer_503 && request.method() != "ACK" {
-            self.transactions
-                .answer_statelessly(
-                    request,
-                    flow.clone(),
-                    listener,
-                    &snapshot.layer,
-                    503,
-                    "Retry-After: 1\r\n",
-                )
-                .await;
-        }
-        true
     }
 
     /// RFC 3262 §5: the 200 to a PRACK that carries an offer carries the
