@@ -137,6 +137,10 @@ impl Dispatcher {
                         handler.handle_unframeable(head, error, flow, &info).await;
                     }
                 }
+                // One message per turn: a connection with a long backlog
+                // (a pipelining flood) never holds a worker thread while
+                // other connections wait.
+                tokio::task::yield_now().await;
             }
         });
         Self { backlog, task }
