@@ -225,6 +225,7 @@ fn rss_kb(pid: u32) -> u64 {
 
 #[test]
 fn flood_keeps_options_answered_bounds_the_table_and_memory_settles() {
+    let _one_at_a_time = exclusive();
     let dir = std::env::temp_dir().join(format!("sip-autoresponder-flood-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let config = dir.join("flood.toml");
