@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
-use super::{Target, spoofed};
+use super::{Target, ping_config, spoofed};
 use crate::admin::http::{get, series};
 use crate::common::{options, request};
 
@@ -127,7 +127,9 @@ async fn floods_of_bad_input_log_one_line_per_second_per_kind() {
     let _one_at_a_time = crate::common::exclusive();
     let target = Target::start(
         "warnings",
-        "[server]\nforce_rport = true\n[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n[[listen]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:0\"\n[[rule]]\nname = \"ping\"\nmatch.method = \"OPTIONS\"\naccept = {}\n",
+        &ping_config(
+            "[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n[[listen]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:0\"\n",
+        ),
     );
     let (udp, tcp) = (target.address("UDP"), target.address("TCP"));
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -27,6 +27,14 @@ pub(crate) const PROBE_BOUND: Duration = Duration::from_millis(200);
 /// Log filter of these tests: warnings, and the lines that name addresses.
 const RUST_LOG: &str = "warn,sip_autoresponder::daemon=info";
 
+/// A config of `sections` (listeners, `[admin]`, rules, …) after `[server]
+/// force_rport = true`, with an OPTIONS rule at the end (what the probes ask).
+pub(crate) fn ping_config(sections: &str) -> String {
+    format!(
+        "[server]\nforce_rport = true\n{sections}\n[[rule]]\nname = \"ping\"\nmatch.method = \"OPTIONS\"\naccept = {{}}\n"
+    )
+}
+
 /// The binary on `toml`, in a scratch directory of its own.
 pub(crate) struct Target {
     pub(crate) daemon: Daemon,
@@ -53,16 +61,7 @@ impl Target {
 
     /// Sockets the process holds open (listeners included).
     pub(crate) fn sockets(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.daemon.pid()))
-            .map(|dir| {
-                dir.filter_map(Result::ok)
-                    .filter(|e| {
-                        std::fs::read_link(e.path())
-                            .is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))
-                    })
-                    .count()
-            })
-            .unwrap_or(0)
+        open_sockets(self.daemon.pid())
     }
 
     /// Log lines at WARN (or ERROR) so far.
@@ -74,6 +73,20 @@ impl Target {
             .map(str::to_owned)
             .collect()
     }
+}
+
+/// Sockets process `pid` holds open, from /proc/<pid>/fd.
+pub(crate) fn open_sockets(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter(|e| {
+                    std::fs::read_link(e.path())
+                        .is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 /// A field of /proc/<pid>/status in kB.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpStream, UdpSocket};
 
-use super::{Target, probe_udp};
+use super::{Target, ping_config, probe_udp};
 use crate::admin::http::{get, http};
 use crate::common::{TestDaemon, config_with, request};
 
@@ -52,7 +52,9 @@ async fn unique_method_names_cost_one_series_and_bounded_memory() {
     let _one_at_a_time = crate::common::exclusive();
     let target = Target::start(
         "methods",
-        "[server]\nforce_rport = true\n[timers]\nt1_ms = 50\nt2_ms = 400\nt4_ms = 500\n[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n[admin]\naddress = \"127.0.0.1:0\"\n[[rule]]\nname = \"ping\"\nmatch.method = \"OPTIONS\"\naccept = {}\n",
+        &ping_config(
+            "[timers]\nt1_ms = 50\nt2_ms = 400\nt4_ms = 500\n[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n[admin]\naddress = \"127.0.0.1:0\"\n",
+        ),
     );
     let udp = target.address("UDP");
     let admin = target.daemon.admin_address();
@@ -113,7 +115,9 @@ async fn big_requests_keep_the_journal_within_its_bytes_and_pages_never_stall_si
     let _one_at_a_time = crate::common::exclusive();
     let target = Target::start(
         "journal",
-        "[server]\nforce_rport = true\n[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n[admin]\naddress = \"127.0.0.1:0\"\njournal_size = 5000\njournal_file = \"@DIR@/journal.jsonl\"\njournal_file_max_bytes = 4194304\n[[rule]]\nname = \"ping\"\nmatch.method = \"OPTIONS\"\naccept = {}\n",
+        &ping_config(
+            "[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n[admin]\naddress = \"127.0.0.1:0\"\njournal_size = 5000\njournal_file = \"@DIR@/journal.jsonl\"\njournal_file_max_bytes = 4194304\n",
+        ),
     );
     let udp = target.address("UDP");
     let admin = target.daemon.admin_address();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use super::{Target, fresh_tcp_options, probe_tcp, probe_udp, spoofed, tcp_from};
+use super::{Target, fresh_tcp_options, ping_config, probe_tcp, probe_udp, spoofed, tcp_from};
 use crate::admin::http::{get, series};
 use crate::common::{options, request};
 
@@ -35,16 +35,7 @@ fn sample_sockets(target: &Target, stop: Arc<AtomicBool>) -> std::thread::JoinHa
     std::thread::spawn(move || {
         let mut most = 0;
         while !stop.load(Ordering::Acquire) {
-            let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
-                .map(|dir| {
-                    dir.filter_map(Result::ok)
-                        .filter(|e| {
-                            std::fs::read_link(e.path())
-                                .is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))
-                        })
-                        .count()
-                })
-                .unwrap_or(0);
+            let open = super::open_sockets(pid);
             most = most.max(open);
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -76,8 +67,6 @@ async fn pipeline_without_reading(
 }
 
 const PIPELINE: &str = r#"
-[server]
-force_rport = true
 [[listen]]
 transport = "udp"
 address = "127.0.0.1:0"
@@ -88,10 +77,6 @@ max_connections = 21
 idle_timeout_ms = 3000
 write_timeout_ms = 1000
 max_send_queue_bytes = 16384
-[[rule]]
-name = "ping"
-match.method = "OPTIONS"
-accept = {}
 "#;
 
 /// Row "20 TCP peers that pipeline requests and never read (limit 20, idle
@@ -99,7 +84,7 @@ accept = {}
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peers_that_pipeline_and_never_read_are_cut_off_and_the_rest_is_served() {
     let _one_at_a_time = crate::common::exclusive();
-    let target = Target::start("pipeline", PIPELINE);
+    let target = Target::start("pipeline", &ping_config(PIPELINE));
     let (udp, tcp) = (target.address("UDP"), target.address("TCP"));
     let stop = Arc::new(AtomicBool::new(false));
     let tcp_probe = probe_tcp(tcp, stop.clone()).await;
@@ -167,8 +152,6 @@ async fn peers_that_pipeline_and_never_read_are_cut_off_and_the_rest_is_served()
 }
 
 const WAVES: &str = r#"
-[server]
-force_rport = true
 [timers]
 t1_ms = 50
 t2_ms = 400
@@ -194,7 +177,7 @@ accept = { delay_ms = 300 }
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waves_of_non_readers_never_hold_more_than_the_limit_and_leave_nothing_behind() {
     let _one_at_a_time = crate::common::exclusive();
-    let target = Target::start("waves", WAVES);
+    let target = Target::start("waves", &ping_config(WAVES));
     let tcp = target.address("TCP");
     let admin = target.daemon.admin_address();
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -252,16 +235,10 @@ async fn waves_of_non_readers_never_hold_more_than_the_limit_and_leave_nothing_b
 }
 
 const SILENT: &str = r#"
-[server]
-force_rport = true
 [[listen]]
 transport = "tcp"
 address = "127.0.0.1:0"
 first_message_timeout_ms = 1500
-[[rule]]
-name = "ping"
-match.method = "OPTIONS"
-accept = {}
 "#;
 
 /// Row "1,024 silent TCP connections from one host: legitimate TCP refused
@@ -269,7 +246,7 @@ accept = {}
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_connections_from_one_host_take_a_quarter_of_the_slots_for_a_short_while() {
     let _one_at_a_time = crate::common::exclusive();
-    let target = Target::start("silent", SILENT);
+    let target = Target::start("silent", &ping_config(SILENT));
     let tcp = target.address("TCP");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let baseline = target.sockets();
@@ -354,8 +331,6 @@ fn pings(count: usize) -> Vec<u8> {
 }
 
 const WS: &str = r#"
-[server]
-force_rport = true
 [[listen]]
 transport = "udp"
 address = "127.0.0.1:0"
@@ -363,17 +338,13 @@ address = "127.0.0.1:0"
 transport = "ws"
 address = "127.0.0.1:0"
 write_timeout_ms = 1000
-[[rule]]
-name = "ping"
-match.method = "OPTIONS"
-accept = {}
 "#;
 
 /// Row "300 MB of WebSocket pings, never reading: RSS +288 MB while open".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_ping_flood_is_answered_at_a_bounded_rate_and_costs_no_memory() {
     let _one_at_a_time = crate::common::exclusive();
-    let target = Target::start("ws-pings", WS);
+    let target = Target::start("ws-pings", &ping_config(WS));
     let (udp, ws) = (target.address("UDP"), target.address("WS"));
     let stop = Arc::new(AtomicBool::new(false));
     let udp_probe = probe_udp(udp, stop.clone());
