@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::connection::{FrameWriter, SendQueue, WriterLimits, start_writer};
-use super::{Flow, ListenerInfo, MessageHandler};
+use super::{Admission, Flow, ListenerInfo, MessageHandler};
 use crate::sip::{Message, ParseError};
 
 /// A connection's writer and dispatcher, and the flow that leads to it.
@@ -45,6 +45,16 @@ impl ConnectionTasks {
             writer,
             write_timeout: limits.write_timeout,
         }
+    }
+
+    /// Asks `handler` to admit what was read from the peer (before it is
+    /// parsed); what is not dropped is copied to the capture tap.
+    pub(crate) fn admit<H: MessageHandler>(&self, handler: &H, bytes: &[u8]) -> Admission {
+        let admission = handler.admit(self.flow.peer);
+        if admission != Admission::Drop {
+            self.flow.capture_received(bytes);
+        }
+        admission
     }
 
     /// Ends the connection's tasks: the handler finishes what it was given

@@ -150,11 +150,7 @@ impl Framing {
                 Ok(Some(Frame::KeepAlive)) => Inbound::KeepAlive,
                 Ok(Some(Frame::Message(message))) => {
                     self.whole_messages += 1;
-                    let admission = handler.admit(tasks.flow.peer);
-                    if admission != Admission::Drop {
-                        tasks.flow.capture_received(message.as_bytes());
-                    }
-                    match admission {
+                    match tasks.admit(&**handler, message.as_bytes()) {
                         Admission::Admit => Inbound::Message(message),
                         Admission::Refuse => {
                             Inbound::Refused(bytes::Bytes::copy_from_slice(message.as_bytes()))

@@ -87,21 +87,13 @@ where
             Message::Close(_) => break Closed::Normal("closed by peer"),
             // Tungstenite queues the pong (one at a time, within the write
             // buffer limit); past the rate, reading pauses.
-            Message::Ping(_) => {
-                if let Some(pause) = watch.ping_pause()
-                    && wait_or_close(pause, &cancel, &tasks).await
-                {
-                    break Closed::Normal("shutdown");
-                }
-                continue;
+            Message::Ping(_) if watch.ping_pause(&cancel, &tasks).await => {
+                break Closed::Normal("shutdown");
             }
+            Message::Ping(_) => continue,
             Message::Pong(_) | Message::Frame(_) => continue,
         };
-        let admission = handler.admit(peer);
-        if admission != Admission::Drop {
-            tasks.flow.capture_received(&data);
-        }
-        let item = match admission {
+        let item = match tasks.admit(&*handler, &data) {
             Admission::Admit => Inbound::Datagram(data),
             Admission::Refuse => Inbound::Refused(data),
             Admission::Drop => continue,
@@ -143,19 +135,6 @@ where
         Err(_) => Err(Closed::Limit(
             "WebSocket handshake not completed in time".into(),
         )),
-    }
-}
-
-/// Sleeps `pause` unless the connection ends first (true).
-async fn wait_or_close(
-    pause: Duration,
-    cancel: &CancellationToken,
-    tasks: &ConnectionTasks,
-) -> bool {
-    tokio::select! {
-        () = cancel.cancelled() => true,
-        () = tasks.queue.aborted() => true,
-        () = tokio::time::sleep(pause) => false,
     }
 }
 
@@ -242,16 +221,24 @@ impl ReadWatch {
         }
     }
 
-    /// How long to stop reading after this ping, if it is over the rate.
-    fn ping_pause(&mut self) -> Option<Duration> {
+    /// Counts a ping; past the rate, stops reading for the rest of the
+    /// second. True when the connection ended meanwhile.
+    async fn ping_pause(&mut self, cancel: &CancellationToken, tasks: &ConnectionTasks) -> bool {
         let now = Instant::now();
         if now - self.pings_window >= Duration::from_secs(1) {
             self.pings_window = now;
             self.pings = 0;
         }
         self.pings += 1;
-        (self.pings > PINGS_PER_SECOND)
-            .then(|| (self.pings_window + Duration::from_secs(1)).saturating_duration_since(now))
+        if self.pings <= PINGS_PER_SECOND {
+            return false;
+        }
+        let pause = (self.pings_window + Duration::from_secs(1)).saturating_duration_since(now);
+        tokio::select! {
+            () = cancel.cancelled() => true,
+            () = tasks.queue.aborted() => true,
+            () = tokio::time::sleep(pause) => false,
+        }
     }
 }
 
