@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 seconds="${FUZZ_SECONDS:-60}"
-targets=(datagram stream config template_sdp)
+targets=(datagram stream stream_writer config template_sdp)
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 target_dir="${FUZZ_TARGET_DIR:-${HOME:-/tmp}/.cache/sip-autoresponder/fuzz-target}"
 

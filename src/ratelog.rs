@@ -57,6 +57,26 @@ macro_rules! limited {
     };
 }
 
+/// A warning that input from the network can trigger: at most one line per
+/// second from this call site, with a `suppressed` count of those held back.
+/// Each use of the macro is its own kind (its own limiter).
+#[macro_export]
+macro_rules! warn_limited {
+    ($($arg:tt)*) => {{
+        static LIMITER: $crate::ratelog::LogLimiter = $crate::ratelog::LogLimiter::new(1000);
+        $crate::limited!(LIMITER, warn!($($arg)*));
+    }};
+}
+
+/// [`warn_limited!`] at error level.
+#[macro_export]
+macro_rules! error_limited {
+    ($($arg:tt)*) => {{
+        static LIMITER: $crate::ratelog::LogLimiter = $crate::ratelog::LogLimiter::new(1000);
+        $crate::limited!(LIMITER, error!($($arg)*));
+    }};
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

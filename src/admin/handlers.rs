@@ -3,7 +3,11 @@
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use std::sync::Arc;
+
+use hyper::header::{
+    ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
@@ -11,7 +15,7 @@ use super::OpenConnections;
 use super::auth::Verdict;
 use super::query;
 use crate::engine::registrar::Registrar;
-use crate::observe::{Journal, Metrics, Observer};
+use crate::observe::{Journal, Metrics, Observer, Record};
 use crate::transaction::TransactionLayer;
 
 /// Every admin response.
@@ -22,12 +26,43 @@ const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 const PLAIN: &str = "text/plain; charset=utf-8";
 const JSON: &str = "application/json";
 
-/// `GET /requests[?method=&rule=&call_id=&since=]`: the journal, oldest first.
-pub(super) fn requests(journal: &Journal, query: Option<&str>) -> Reply {
-    match query::journal_filter(query) {
-        Ok(filter) => json(&journal.list(&filter)),
-        Err(error) => text(StatusCode::BAD_REQUEST, format!("{error}\n")),
+/// `GET /requests[?method=&rule=&call_id=&since=&after=&limit=]`: a page
+/// of the journal, oldest first. The page is taken under the journal's lock
+/// (shared records, no copies) and serialised on a blocking thread, so
+/// neither the SIP path nor the runtime's threads wait for a big answer.
+pub(super) async fn requests(observer: Arc<Observer>, query: Option<&str>) -> Reply {
+    let filter = match query::journal_filter(query) {
+        Ok(filter) => filter,
+        Err(error) => return text(StatusCode::BAD_REQUEST, format!("{error}\n")),
+    };
+    let page = observer.journal.page(&filter);
+    let encode = move || {
+        let records: Vec<&Record> = page.iter().map(|r| &**r).collect();
+        serde_json::to_vec(&records)
+    };
+    match tokio::task::spawn_blocking(encode).await {
+        Ok(Ok(body)) => reply(StatusCode::OK, JSON, Bytes::from(body)),
+        Ok(Err(error)) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode JSON: {error}\n"),
+        ),
+        Err(error) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode JSON: {error}\n"),
+        ),
     }
+}
+
+/// 503 when the connection's class has no free slot; the connection closes.
+pub(super) fn no_slot() -> Reply {
+    let mut response = text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too many admin connections of this kind\n",
+    );
+    let headers = response.headers_mut();
+    headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 /// `DELETE /requests`: empties the journal.
@@ -168,6 +203,7 @@ mod tests {
     use http_body_util::BodyExt as _;
 
     use super::*;
+    use crate::observe::JournalSettings;
 
     fn body(reply: Reply) -> String {
         let bytes = futures_util::FutureExt::now_or_never(reply.into_body().collect())
@@ -180,7 +216,7 @@ mod tests {
 
     #[test]
     fn health_follows_readiness() {
-        let observer = Observer::new(4, None).expect("observer without a file");
+        let observer = observer();
         let reply = health(&observer);
         assert_eq!(reply.status(), StatusCode::SERVICE_UNAVAILABLE);
         observer.set_ready(true);
@@ -189,10 +225,14 @@ mod tests {
         assert_eq!(body(reply), "ok\n");
     }
 
-    #[test]
-    fn an_empty_journal_is_an_empty_array() {
-        let observer = Observer::new(4, None).expect("observer without a file");
-        let reply = requests(&observer.journal, None);
+    fn observer() -> Arc<Observer> {
+        Arc::new(Observer::new(JournalSettings::in_memory(4)).expect("observer without a file"))
+    }
+
+    #[tokio::test]
+    async fn an_empty_journal_is_an_empty_array() {
+        let observer = observer();
+        let reply = requests(observer.clone(), None).await;
         assert_eq!(reply.status(), StatusCode::OK);
         assert_eq!(
             reply.headers().get(CONTENT_TYPE).map(HeaderValue::as_bytes),
@@ -203,10 +243,9 @@ mod tests {
         assert_eq!(reply.status(), StatusCode::NO_CONTENT);
     }
 
-    #[test]
-    fn a_bad_query_is_a_400_that_says_why() {
-        let observer = Observer::new(4, None).expect("observer without a file");
-        let reply = requests(&observer.journal, Some("since=soon"));
+    #[tokio::test]
+    async fn a_bad_query_is_a_400_that_says_why() {
+        let reply = requests(observer(), Some("since=soon")).await;
         assert_eq!(reply.status(), StatusCode::BAD_REQUEST);
         assert!(body(reply).contains("`since`"));
     }

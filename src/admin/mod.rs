@@ -3,22 +3,26 @@
 //!
 //! | route | methods | answer |
 //! |---|---|---|
-//! | `/requests` | GET, HEAD | the journal as a JSON array, oldest first; `?method=&rule=&call_id=&since=` |
+//! | `/requests` | GET, HEAD | a page of the journal as a JSON array, oldest first; `?method=&rule=&call_id=&since=&after=&limit=` |
 //! | `/requests` | DELETE | empties the journal: 204 |
 //! | `/metrics` | GET, HEAD | Prometheus text (gauges read at scrape time) |
 //! | `/health` | GET, HEAD | 200 `ok` once the listeners are bound, else 503; never needs the token |
 //! | `/registrations` | GET, HEAD | the registrar's live bindings as JSON |
 //!
-//! Bounded: at most [`MAX_CONNECTIONS`] connections (more are closed at
-//! once), request heads of at most [`MAX_HEAD`] bytes read within
-//! [`HEADER_READ_TIMEOUT`], request bodies never read, and a connection
-//! lives at most [`CONNECTION_LIFETIME`]. A connection's error ends that
-//! connection only.
+//! Bounded: at most [`slots::TOTAL`] connections (more are closed at once),
+//! of which unauthenticated ones (`/health` pollers) hold at most
+//! [`slots::PUBLIC`] (see `slots.rs`); request heads of at most
+//! [`MAX_HEAD`] bytes read within [`HEADER_READ_TIMEOUT`] (which also ends
+//! idle keep-alive connections), request bodies never read, and a
+//! connection lives at most [`CONNECTION_LIFETIME`]. Journal pages are
+//! serialised on a blocking thread, after the journal's lock is released.
+//! A connection's error ends that connection only.
 
 mod auth;
 mod connections;
 mod handlers;
 mod query;
+pub mod slots;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -31,10 +35,9 @@ use hyper::service::service_fn;
 use hyper::{Method, Request};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use auth::Verdict;
 pub use connections::OpenConnections;
@@ -42,15 +45,15 @@ pub use connections::OpenConnections;
 use crate::engine::Engine;
 use crate::observe::Observer;
 use handlers::Reply;
+use slots::{Class, ConnectionSlot, Slots};
 
-/// Admin connections served at once.
-pub const MAX_CONNECTIONS: usize = 64;
-/// A request head must arrive within this.
+/// A request head must arrive within this (from the connection's start,
+/// or from the end of the previous response on a keep-alive connection).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest request head, bytes (hyper answers 431 beyond it).
 pub const MAX_HEAD: usize = 16 * 1024;
 /// A keep-alive connection is closed (gracefully) after this.
-pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(300);
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
 /// How long an in-flight response may take once shutdown is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Pause after a failed accept (e.g. out of file descriptors).
@@ -82,22 +85,22 @@ pub async fn serve(listener: TcpListener, state: Arc<AdminState>, cancel: Cancel
         state,
         scrape: Mutex::new(()),
     });
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = Arc::new(Slots::new());
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             () = cancel.cancelled() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => match permits.clone().try_acquire_owned() {
-                    Ok(permit) => {
+                Ok((stream, peer)) => match slots.accept() {
+                    Some(slot) => {
                         let shared = shared.clone();
-                        connections.spawn(connection(stream, peer, shared, cancel.clone(), permit));
+                        connections.spawn(connection(stream, peer, shared, cancel.clone(), slot));
                     }
-                    Err(_) => debug!(%peer, "admin connection refused: {MAX_CONNECTIONS} already open"),
+                    None => debug!(%peer, "admin connection refused: {} already open", slots::TOTAL),
                 },
                 Err(error) => {
-                    warn!(%error, "admin listener cannot accept");
+                    crate::warn_limited!(%error, "admin listener cannot accept");
                     tokio::select! {
                         () = cancel.cancelled() => break,
                         () = tokio::time::sleep(ACCEPT_BACKOFF) => {}
@@ -117,12 +120,13 @@ async fn connection(
     peer: SocketAddr,
     shared: Arc<Shared>,
     cancel: CancellationToken,
-    _permit: OwnedSemaphorePermit,
+    slot: ConnectionSlot,
 ) {
     let _ = stream.set_nodelay(true);
+    let slot = Arc::new(slot);
     let service = service_fn(move |request: Request<Incoming>| {
-        let shared = shared.clone();
-        async move { Ok::<_, Infallible>(route(&shared, &request)) }
+        let (shared, slot) = (shared.clone(), slot.clone());
+        async move { Ok::<_, Infallible>(route(&shared, &slot, &request).await) }
     });
     let mut builder = http1::Builder::new();
     builder
@@ -179,14 +183,22 @@ impl Route {
 }
 
 /// Authorizes, routes and answers one request (its body is never read).
-fn route(shared: &Shared, request: &Request<Incoming>) -> Reply {
+async fn route(shared: &Shared, slot: &ConnectionSlot, request: &Request<Incoming>) -> Reply {
     let state = &shared.state;
     let route = Route::of(request.uri().path());
-    if route != Some(Route::Health) {
-        let verdict = auth::check(state.token.as_deref(), request.headers());
-        if verdict != Verdict::Allowed {
-            return handlers::unauthorized(verdict);
-        }
+    let verdict = match route {
+        Some(Route::Health) => None,
+        _ => Some(auth::check(state.token.as_deref(), request.headers())),
+    };
+    let class = match verdict {
+        Some(Verdict::Allowed) => Class::Authorized,
+        _ => Class::Public,
+    };
+    if !slot.admit(class) {
+        return handlers::no_slot();
+    }
+    if let Some(verdict) = verdict.filter(|v| *v != Verdict::Allowed) {
+        return handlers::unauthorized(verdict);
     }
     let Some(route) = route else {
         return handlers::not_found();
@@ -195,7 +207,7 @@ fn route(shared: &Shared, request: &Request<Incoming>) -> Reply {
     let read = method == Method::GET || method == Method::HEAD;
     match (route, read) {
         (Route::Requests, true) => {
-            handlers::requests(&state.observer.journal, request.uri().query())
+            handlers::requests(state.observer.clone(), request.uri().query()).await
         }
         (Route::Requests, false) if method == Method::DELETE => {
             handlers::clear(&state.observer.journal)

@@ -4,7 +4,7 @@
 //! Values are percent-decoded (RFC 3986); `+` is a literal plus, not a
 //! space, because Call-IDs and RFC 3339 offsets contain it.
 
-use crate::observe::JournalFilter;
+use crate::observe::{JournalFilter, MAX_PAGE};
 
 /// Why a query string was refused (the admin listener answers 400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -13,7 +13,7 @@ pub(super) enum QueryError {
     Percent(String),
     #[error("`{0}` is not UTF-8 once percent-decoded")]
     Utf8(String),
-    #[error("unknown parameter `{0}` (known: method, rule, call_id, since)")]
+    #[error("unknown parameter `{0}` (known: method, rule, call_id, since, after, limit)")]
     Unknown(String),
     #[error("parameter `{0}` is given twice")]
     Repeated(String),
@@ -21,11 +21,16 @@ pub(super) enum QueryError {
     Empty(String),
     #[error("`since` must be milliseconds since the Unix epoch or an RFC 3339 time, not `{0}`")]
     Since(String),
+    #[error("`after` must be a record id (a decimal number), not `{0}`")]
+    After(String),
+    #[error("`limit` must be from 1 to {max}, not `{value}`")]
+    Limit { value: String, max: usize },
 }
 
 /// The filter a `GET /requests` query string asks for (`None`: no query).
 pub(super) fn journal_filter(query: Option<&str>) -> Result<JournalFilter, QueryError> {
     let mut filter = JournalFilter::default();
+    let mut limit_seen = false;
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         let name = percent_decode(name)?;
@@ -39,6 +44,28 @@ pub(super) fn journal_filter(query: Option<&str>) -> Result<JournalFilter, Query
                     return Err(QueryError::Repeated(name));
                 }
                 filter.since_ms = Some(since_ms(&value)?);
+                continue;
+            }
+            "after" => {
+                if filter.after.is_some() {
+                    return Err(QueryError::Repeated(name));
+                }
+                filter.after = Some(value.parse().map_err(|_| QueryError::After(value))?);
+                continue;
+            }
+            "limit" => {
+                if limit_seen {
+                    return Err(QueryError::Repeated(name));
+                }
+                limit_seen = true;
+                filter.limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_PAGE).contains(n))
+                    .ok_or(QueryError::Limit {
+                        value,
+                        max: MAX_PAGE,
+                    })?;
                 continue;
             }
             _ => return Err(QueryError::Unknown(name)),
@@ -197,6 +224,31 @@ mod tests {
         assert_eq!(filter.rule.as_deref(), Some("busy line"));
         assert_eq!(filter.call_id.as_deref(), Some("a@b+c"), "`+` stays a plus");
         assert_eq!(filter.since_ms, Some(1_700_000_000_123));
+    }
+
+    #[test]
+    fn pages_are_asked_with_after_and_limit() {
+        let filter = journal_filter(Some("after=41&limit=7")).expect("valid");
+        assert_eq!((filter.after, filter.limit), (Some(41), 7));
+        let filter = journal_filter(None).expect("valid");
+        assert_eq!(
+            (filter.after, filter.limit),
+            (None, crate::observe::DEFAULT_PAGE)
+        );
+        for bad in ["limit=0", "limit=10001", "limit=x", "limit=-1"] {
+            assert!(
+                matches!(journal_filter(Some(bad)), Err(QueryError::Limit { .. })),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            journal_filter(Some("after=soon")).err(),
+            Some(QueryError::After("soon".to_owned()))
+        );
+        assert_eq!(
+            journal_filter(Some("limit=1&limit=2")).err(),
+            Some(QueryError::Repeated("limit".to_owned()))
+        );
     }
 
     #[test]

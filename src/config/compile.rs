@@ -189,6 +189,15 @@ fn compile_admin(section: &AdminSection, diag: &mut Diagnostics<'_>) -> AdminSet
     {
         diag.error(token.span(), "token must be non-empty visible ASCII");
     }
+    if let Some(spanned) = &section.address
+        && section.token.is_none()
+        && !address.ip().to_canonical().is_loopback()
+    {
+        diag.warn(
+            spanned.span(),
+            format!("the admin listener on {address} is reachable from other hosts and has no `token`: anyone who reaches it reads the journal and registrations and can empty the journal"),
+        );
+    }
     let journal_size = *section.journal_size.get_ref();
     if !(1..=1_000_000).contains(&journal_size) {
         diag.error(
@@ -196,11 +205,58 @@ fn compile_admin(section: &AdminSection, diag: &mut Diagnostics<'_>) -> AdminSet
             "journal_size must be from 1 to 1000000",
         );
     }
+    let journal_max_bytes = *section.journal_max_bytes.get_ref();
+    if !(64 * 1024..=1 << 32).contains(&journal_max_bytes) {
+        diag.error(
+            section.journal_max_bytes.span(),
+            "journal_max_bytes must be from 65536 to 4294967296",
+        );
+    }
+    let journal_file_max_bytes = *section.journal_file_max_bytes.get_ref();
+    if journal_file_max_bytes < 64 * 1024 {
+        diag.error(
+            section.journal_file_max_bytes.span(),
+            "journal_file_max_bytes must be at least 65536",
+        );
+    }
+    if let Some(file) = &section.journal_file
+        && let Some(problem) = unwritable_directory(std::path::Path::new(file.get_ref()))
+    {
+        diag.warn(
+            file.span(),
+            format!(
+                "journal_file {}: {problem}: the daemon cannot create or rotate the file there",
+                file.get_ref()
+            ),
+        );
+    }
     AdminSettings {
         address,
         token: section.token.as_ref().map(|t| t.get_ref().clone()),
         journal_size,
+        journal_max_bytes: usize::try_from(journal_max_bytes).unwrap_or(usize::MAX),
         journal_file: section.journal_file.as_ref().map(|f| f.get_ref().into()),
+        journal_file_max_bytes,
+    }
+}
+
+/// Why the journal file's directory cannot take the file and its rotation
+/// (`None`: it can, as far as this user can tell).
+fn unwritable_directory(file: &std::path::Path) -> Option<String> {
+    use rustix::fs::{Access, access};
+    let directory = match file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    match std::fs::metadata(directory) {
+        Err(error) => Some(format!(
+            "directory {} unusable: {error}",
+            directory.display()
+        )),
+        Ok(meta) if !meta.is_dir() => Some(format!("{} is not a directory", directory.display())),
+        Ok(_) => access(directory, Access::WRITE_OK | Access::EXEC_OK)
+            .err()
+            .map(|error| format!("directory {} is not writable: {error}", directory.display())),
     }
 }
 

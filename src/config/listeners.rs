@@ -220,18 +220,7 @@ fn listener_limits(
     diag: &mut Diagnostics<'_>,
 ) -> ConnectionLimits {
     if transport == Transport::Udp {
-        let stream_only = [
-            listen.max_connections.as_ref().map(Spanned::span),
-            listen.idle_timeout_ms.as_ref().map(Spanned::span),
-            listen.message_timeout_ms.as_ref().map(Spanned::span),
-            listen.max_ws_message_size.as_ref().map(Spanned::span),
-        ];
-        for span in stream_only.into_iter().flatten() {
-            diag.error(
-                span,
-                "connection limits apply to tcp, tls, ws and wss listeners, not udp",
-            );
-        }
+        refuse_stream_limits(listen, diag);
         return defaults;
     }
     let mut limits = defaults;
@@ -241,17 +230,27 @@ fn listener_limits(
         }
         limits.max_connections = *max.get_ref();
     }
-    for (option, target) in [
-        (&listen.idle_timeout_ms, &mut limits.idle_timeout),
-        (&listen.message_timeout_ms, &mut limits.message_timeout),
-    ] {
-        if let Some(ms) = option {
-            if *ms.get_ref() == 0 {
-                diag.error(ms.span(), "timeouts must be at least 1 ms");
+    limits.max_connections_per_source = match &listen.max_connections_per_source {
+        Some(max) => {
+            if *max.get_ref() == 0 {
+                diag.error(max.span(), "max_connections_per_source must be at least 1");
             }
-            *target = Duration::from_millis(*ms.get_ref());
+            *max.get_ref()
         }
+        None => limits
+            .max_connections_per_source
+            .min(limits.max_connections),
+    };
+    if let Some(bytes) = &listen.max_send_queue_bytes {
+        if !(4096..=64 * 1024 * 1024).contains(bytes.get_ref()) {
+            diag.error(
+                bytes.span(),
+                "max_send_queue_bytes must be from 4096 to 67108864",
+            );
+        }
+        limits.max_send_queue_bytes = *bytes.get_ref();
     }
+    listener_timeouts(listen, &mut limits, diag);
     if let Some(size) = &listen.max_ws_message_size {
         if !matches!(transport, Transport::Ws | Transport::Wss) {
             diag.error(
@@ -267,4 +266,52 @@ fn listener_limits(
         limits.max_ws_message_size = *size.get_ref();
     }
     limits
+}
+
+/// A UDP listener has no connections: their limits are errors there.
+fn refuse_stream_limits(listen: &ListenSection, diag: &mut Diagnostics<'_>) {
+    let stream_only = [
+        listen.max_connections.as_ref().map(Spanned::span),
+        listen
+            .max_connections_per_source
+            .as_ref()
+            .map(Spanned::span),
+        listen.idle_timeout_ms.as_ref().map(Spanned::span),
+        listen.first_message_timeout_ms.as_ref().map(Spanned::span),
+        listen.message_timeout_ms.as_ref().map(Spanned::span),
+        listen.write_timeout_ms.as_ref().map(Spanned::span),
+        listen.max_send_queue_bytes.as_ref().map(Spanned::span),
+        listen.max_ws_message_size.as_ref().map(Spanned::span),
+    ];
+    for span in stream_only.into_iter().flatten() {
+        diag.error(
+            span,
+            "connection limits apply to tcp, tls, ws and wss listeners, not udp",
+        );
+    }
+}
+
+/// `idle_timeout_ms`, `first_message_timeout_ms`, `message_timeout_ms`,
+/// `write_timeout_ms`: at least 1 ms each.
+fn listener_timeouts(
+    listen: &ListenSection,
+    limits: &mut ConnectionLimits,
+    diag: &mut Diagnostics<'_>,
+) {
+    for (option, target) in [
+        (&listen.idle_timeout_ms, &mut limits.idle_timeout),
+        (
+            &listen.first_message_timeout_ms,
+            &mut limits.first_message_timeout,
+        ),
+        (&listen.message_timeout_ms, &mut limits.message_timeout),
+        (&listen.write_timeout_ms, &mut limits.write_timeout),
+    ] {
+        if let Some(ms) = option {
+            if *ms.get_ref() == 0 {
+                diag.error(ms.span(), "timeouts must be at least 1 ms");
+            }
+            *target = Duration::from_millis(*ms.get_ref());
+        }
+    }
 }

@@ -108,7 +108,11 @@ pub struct AdminSettings {
     pub address: SocketAddr,
     pub token: Option<String>,
     pub journal_size: usize,
+    /// Bytes the journal may hold in memory.
+    pub journal_max_bytes: usize,
     pub journal_file: Option<PathBuf>,
+    /// The journal file is rotated at this size.
+    pub journal_file_max_bytes: u64,
 }
 
 /// One socket to bind, with its options.
@@ -129,17 +133,29 @@ pub struct ListenerSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
     pub max_connections: usize,
+    pub max_connections_per_source: usize,
     pub idle_timeout: Duration,
+    pub first_message_timeout: Duration,
     pub message_timeout: Duration,
+    pub write_timeout: Duration,
+    pub max_send_queue_bytes: usize,
     pub max_ws_message_size: usize,
 }
+
+/// Connections one source may hold by default (or max_connections when
+/// that is lower).
+pub const DEFAULT_CONNECTIONS_PER_SOURCE: usize = 256;
 
 impl Default for ConnectionLimits {
     fn default() -> Self {
         Self {
             max_connections: 1024,
+            max_connections_per_source: DEFAULT_CONNECTIONS_PER_SOURCE,
             idle_timeout: Duration::from_secs(300),
+            first_message_timeout: Duration::from_secs(10),
             message_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
+            max_send_queue_bytes: 256 * 1024,
             max_ws_message_size: 64 * 1024,
         }
     }

@@ -101,13 +101,15 @@ pub struct RateLimitSection {
     pub per_second: u32,
     /// Requests allowed in a burst (default: per_second).
     pub burst: Option<u32>,
-    /// `"503"` (answer 503 with Retry-After) or `"drop"`.
+    /// `"drop"` (the default: nothing is sent back, which suits spoofed
+    /// sources) or `"503"` (at most one 503 with Retry-After per source per
+    /// second; the rest dropped).
     #[serde(default = "default_rate_action")]
     pub action: Spanned<String>,
 }
 
 fn default_rate_action() -> Spanned<String> {
-    Spanned::new(0..0, "503".to_owned())
+    Spanned::new(0..0, "drop".to_owned())
 }
 
 fn default_drain_timeout() -> Spanned<u64> {
@@ -126,8 +128,22 @@ pub struct AdminSection {
     /// Requests kept in the journal.
     #[serde(default = "default_journal_size")]
     pub journal_size: Spanned<usize>,
+    /// Bytes the journal may hold in memory (oldest records go first).
+    #[serde(default = "default_journal_max_bytes")]
+    pub journal_max_bytes: Spanned<u64>,
     /// Also append the journal as JSON lines to this file.
     pub journal_file: Option<Spanned<String>>,
+    /// Size at which the journal file is rotated (to `<file>.1`), bytes.
+    #[serde(default = "default_journal_file_max_bytes")]
+    pub journal_file_max_bytes: Spanned<u64>,
+}
+
+fn default_journal_max_bytes() -> Spanned<u64> {
+    Spanned::new(0..0, 16 * 1024 * 1024)
+}
+
+fn default_journal_file_max_bytes() -> Spanned<u64> {
+    Spanned::new(0..0, 64 * 1024 * 1024)
 }
 
 fn default_journal_size() -> Spanned<usize> {
@@ -228,8 +244,20 @@ pub struct ListenSection {
     pub path: Option<Spanned<String>>,
     /// Stream transports: most connections open at once.
     pub max_connections: Option<Spanned<usize>>,
+    /// Stream transports: most connections one source address may hold
+    /// open (default 256, or max_connections when lower).
+    pub max_connections_per_source: Option<Spanned<usize>>,
     /// Stream transports: close a connection idle this long, ms.
     pub idle_timeout_ms: Option<Spanned<u64>>,
+    /// Stream transports: close a connection that sent no whole message
+    /// this long after it opened, ms.
+    pub first_message_timeout_ms: Option<Spanned<u64>>,
+    /// Stream transports: each write to the peer must complete within this,
+    /// else the connection closes, ms.
+    pub write_timeout_ms: Option<Spanned<u64>>,
+    /// Stream transports: bytes that may wait to be written to one
+    /// connection; more closes it (its peer is not reading).
+    pub max_send_queue_bytes: Option<Spanned<usize>>,
     /// Stream transports: a message (or handshake) must arrive whole within
     /// this time once started, ms; slower senders are cut off.
     pub message_timeout_ms: Option<Spanned<u64>>,

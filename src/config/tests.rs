@@ -273,3 +273,132 @@ fn no_answer_is_a_reject_without_delay_or_body() {
         "`drop = true` answers nothing",
     );
 }
+
+/// The warnings of `text` with a rule appended (a config without rules has
+/// a warning of its own).
+fn warnings(text: &str) -> Vec<String> {
+    match Config::parse(
+        &format!("{text}[[rule]]\nname = \"o\"\naccept = {{}}\n"),
+        "t.toml",
+    ) {
+        Ok(config) => config.warnings.iter().map(ToString::to_string).collect(),
+        Err(errors) => panic!("expected a valid config:\n{errors}"),
+    }
+}
+
+const UDP: &str = "[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n";
+
+#[test]
+fn an_admin_listener_off_loopback_without_a_token_is_a_warning() {
+    let open = warnings(&format!("{UDP}[admin]\naddress = \"0.0.0.0:9060\"\n"));
+    assert_eq!(open.len(), 1, "{open:#?}");
+    assert!(
+        open[0].starts_with("t.toml:5:11: the admin listener on 0.0.0.0:9060 is reachable from other hosts and has no `token`"),
+        "{open:#?}"
+    );
+    for quiet in [
+        "[admin]\naddress = \"0.0.0.0:9060\"\ntoken = \"t\"\n",
+        "[admin]\naddress = \"127.0.0.1:9060\"\n",
+        "[admin]\naddress = \"[::1]:9060\"\n",
+        "[admin]\n",
+    ] {
+        assert_eq!(
+            warnings(&format!("{UDP}{quiet}")),
+            Vec::<String>::new(),
+            "{quiet}"
+        );
+    }
+}
+
+#[test]
+fn a_journal_file_in_an_unwritable_directory_is_a_warning() {
+    let missing = warnings(&format!(
+        "{UDP}[admin]\njournal_file = \"/nonexistent-sip-autoresponder/j.jsonl\"\n"
+    ));
+    assert_eq!(missing.len(), 1, "{missing:#?}");
+    assert!(
+        missing[0].starts_with("t.toml:5:16: journal_file /nonexistent-sip-autoresponder/j.jsonl: directory /nonexistent-sip-autoresponder unusable"),
+        "{missing:#?}"
+    );
+    let writable = std::env::temp_dir().join("j.jsonl");
+    assert_eq!(
+        warnings(&format!(
+            "{UDP}[admin]\njournal_file = \"{}\"\n",
+            writable.display()
+        )),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn connection_bounds_are_read_and_checked() {
+    let config = Config::parse(
+        "[[listen]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:0\"\nmax_connections = 100\nwrite_timeout_ms = 2500\nfirst_message_timeout_ms = 700\nmax_send_queue_bytes = 8192\n[[listen]]\ntransport = \"ws\"\naddress = \"127.0.0.1:0\"\nmax_connections_per_source = 7\n",
+        "t.toml",
+    )
+    .expect("valid");
+    let limits = config.listeners[0].limits;
+    assert_eq!(
+        limits.max_connections_per_source, 100,
+        "capped at max_connections"
+    );
+    assert_eq!(limits.write_timeout, Duration::from_millis(2500));
+    assert_eq!(limits.first_message_timeout, Duration::from_millis(700));
+    assert_eq!(limits.max_send_queue_bytes, 8192);
+    let defaults = config.listeners[1].limits;
+    assert_eq!(defaults.max_connections_per_source, 7);
+    assert_eq!(defaults.write_timeout, Duration::from_secs(10));
+    assert!(defaults.first_message_timeout < defaults.idle_timeout);
+    assert_eq!(defaults.max_send_queue_bytes, 256 * 1024);
+    let tcp = "[[listen]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:0\"\n";
+    assert_error(
+        &format!("{tcp}max_send_queue_bytes = 100\n"),
+        "t.toml:4:24: max_send_queue_bytes must be from 4096 to 67108864",
+    );
+    assert_error(
+        &format!("{tcp}max_connections_per_source = 0\n"),
+        "t.toml:4:30: max_connections_per_source must be at least 1",
+    );
+    assert_error(
+        &format!("{tcp}write_timeout_ms = 0\n"),
+        "t.toml:4:20: timeouts must be at least 1 ms",
+    );
+    assert_error(
+        &format!("{UDP}write_timeout_ms = 5\n"),
+        "connection limits apply to tcp, tls, ws and wss listeners, not udp",
+    );
+}
+
+#[test]
+fn the_journal_bounds_are_read_and_checked() {
+    let config = Config::parse(
+        &format!("{UDP}[admin]\njournal_max_bytes = 1048576\njournal_file_max_bytes = 70000\n"),
+        "t.toml",
+    )
+    .expect("valid");
+    let admin = config.server.admin.expect("admin");
+    assert_eq!(
+        (admin.journal_max_bytes, admin.journal_file_max_bytes),
+        (1_048_576, 70_000)
+    );
+    assert_error(
+        &format!("{UDP}[admin]\njournal_max_bytes = 10\n"),
+        "t.toml:5:21: journal_max_bytes must be from 65536 to 4294967296",
+    );
+    assert_error(
+        &format!("{UDP}[admin]\njournal_file_max_bytes = 10\n"),
+        "t.toml:5:26: journal_file_max_bytes must be at least 65536",
+    );
+}
+
+#[test]
+fn the_rate_limit_drops_by_default() {
+    let config = Config::parse(
+        &format!("[server]\nrate_limit = {{ per_second = 5 }}\n{UDP}"),
+        "t.toml",
+    )
+    .expect("valid");
+    let limit = config.server.rate_limit.expect("rate limit");
+    assert!(!limit.answer_503);
+    assert_eq!(limit.burst, 5);
+}

@@ -116,8 +116,12 @@ fn prepare_listener(
             let options = StreamOptions {
                 limits: settings.limits,
                 max_connections: spec.limits.max_connections,
+                max_connections_per_source: spec.limits.max_connections_per_source,
                 idle_timeout: spec.limits.idle_timeout,
+                first_message_timeout: spec.limits.first_message_timeout,
                 message_timeout: spec.limits.message_timeout,
+                write_timeout: spec.limits.write_timeout,
+                max_send_queue: spec.limits.max_send_queue_bytes,
                 max_ws_message_size: spec.limits.max_ws_message_size,
                 ws_path: spec.path.clone(),
                 tls,

@@ -22,7 +22,7 @@ use crate::capture::Capture;
 use crate::config::Config;
 use crate::engine::sdp::SdpService;
 use crate::engine::{Engine, Snapshot};
-use crate::observe::Observer;
+use crate::observe::{JournalSettings, Observer};
 use crate::sip::Transport;
 use crate::transport;
 use listeners::{BoundListener, RunningListener, bind_listener, connection_counters};
@@ -82,8 +82,13 @@ impl Daemon {
                 listener: transport::bind_tcp(Transport::Tcp, admin.address)?,
                 token: admin.token.clone(),
                 observer: Arc::new(
-                    Observer::new(admin.journal_size, admin.journal_file.clone())
-                        .map_err(BindError::Journal)?,
+                    Observer::new(JournalSettings {
+                        capacity: admin.journal_size,
+                        max_bytes: admin.journal_max_bytes,
+                        file: admin.journal_file.clone(),
+                        file_max_bytes: admin.journal_file_max_bytes,
+                    })
+                    .map_err(BindError::Journal)?,
                 ),
             }),
             None => None,

@@ -1,23 +1,21 @@
-//! One valid request from the transaction layer to its rule: rate limit,
-//! draining, the RFC 3261 §8.2 checks, rule selection, then the job that
-//! runs the policy through a ServerContext.
+//! One valid request from the transaction layer to its rule: draining,
+//! the RFC 3261 §8.2 checks, rule selection, then the job that runs the
+//! policy through a ServerContext. (The rate limit is the transports'
+//! admission, before parsing: see `handler.rs`.)
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use tracing::{info, warn};
+use tracing::info;
 
 use super::runner::{Job, Services};
 use super::{Engine, JobGuard, Snapshot, protocol};
 use crate::context::{EventReporter, ReplyOptions, ServerContext};
 use crate::observe::Observer;
-use crate::ratelog::LogLimiter;
 use crate::rules::{MatchInput, ReplyPolicy, Selected};
 use crate::sip::{Request, reason_phrase};
 use crate::transaction::{Dialog, NewRequest, Received, ServerTransaction};
 use crate::transport::{Flow, ListenerInfo};
-
-static RATE_LOG: LogLimiter = LogLimiter::new(1000);
 
 impl Engine {
     pub(super) async fn dispatch(
@@ -31,12 +29,6 @@ impl Engine {
         if request.method() == "ACK" {
             // The answer to a late offer arrives in the ACK (RFC 3264 §4).
             self.sdp.check_ack_answer(&request);
-        }
-        if self
-            .over_rate_limit(&request, &flow, listener, snapshot)
-            .await
-        {
-            return;
         }
         let received = self
             .transactions
@@ -100,43 +92,6 @@ impl Engine {
         }
     }
 
-    /// `[server.rate_limit]`: a source over its rate is dropped, or answered
-    /// 503 statelessly when the config says so. True when it was.
-    async fn over_rate_limit(
-        &self,
-        request: &Request,
-        flow: &Flow,
-        listener: &ListenerInfo,
-        snapshot: &Snapshot,
-    ) -> bool {
-        let Some(limit) = snapshot.settings.rate_limit else {
-            return false;
-        };
-        if self.limiter.admit(flow.peer.ip(), &limit) {
-            return false;
-        }
-        if let Some(observer) = &self.observer {
-            observer.metrics.drop("rate limited");
-        }
-        crate::limited!(
-            RATE_LOG,
-            warn!(peer = %flow.peer, per_second = limit.per_second, "source over its rate limit")
-        );
-        if limit.answer_503 && request.method() != "ACK" {
-            self.transactions
-                .answer_statelessly(
-                    request,
-                    flow.clone(),
-                    listener,
-                    &snapshot.layer,
-                    503,
-                    "Retry-After: 1\r\n",
-                )
-                .await;
-        }
-        true
-    }
-
     /// RFC 3262 §5: the 200 to a PRACK that carries an offer carries the
     /// answer; an offer no answer can be made for gets 488.
     async fn answer_prack_offer(
@@ -158,7 +113,7 @@ impl Engine {
         };
         info!(sip.call_id = request.call_id(), sip.status = status, peer = %context.peer(), "PRACK with a new offer answered");
         if let Err(error) = context.reply(options).await {
-            warn!(%error, "response to PRACK not sent");
+            crate::warn_limited!(%error, "response to PRACK not sent");
         }
     }
 }
@@ -213,6 +168,6 @@ async fn refuse(mut context: ServerContext, status: u16, extra_headers: &str) {
         ..ReplyOptions::default()
     };
     if let Err(error) = context.reply(options).await {
-        warn!(%error, sip.status = status, "could not send a refusal");
+        crate::warn_limited!(%error, sip.status = status, "could not send a refusal");
     }
 }

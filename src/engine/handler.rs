@@ -1,5 +1,6 @@
-//! What the transports hand the engine: each message is parsed and
-//! validated under the snapshot loaded once for it; responses go to the
+//! What the transports hand the engine: each datagram or message is first
+//! admitted by its source's rate limit (before it is parsed), then parsed
+//! and validated under the snapshot loaded once for it; responses go to the
 //! client transactions; malformed requests get 400 (or 505) when a
 //! response can be routed, else are dropped with a rate-limited log line.
 
@@ -10,7 +11,7 @@ use tracing::debug;
 use super::{Engine, Snapshot};
 use crate::ratelog::LogLimiter;
 use crate::sip::{self, Message, Rejected, Request, ResponseSummary, reason_phrase};
-use crate::transport::{Flow, ListenerInfo, MessageHandler};
+use crate::transport::{Admission, Flow, ListenerInfo, MessageHandler};
 
 /// Floods of bad input log one line per second, with a count.
 static MALFORMED_LOG: LogLimiter = LogLimiter::new(1000);
@@ -97,6 +98,38 @@ impl Engine {
 }
 
 impl MessageHandler for Engine {
+    fn admit(&self, peer: std::net::SocketAddr) -> Admission {
+        let Some(limit) = self.current.load().settings.rate_limit else {
+            return Admission::Admit;
+        };
+        let admission = self.limiter.admit(peer.ip(), &limit);
+        if admission != Admission::Admit {
+            super::ratelimit::over_limit(self.observer.as_deref(), peer, &limit);
+        }
+        admission
+    }
+
+    /// RFC 3261 §21.5.4: 503 with Retry-After, statelessly; nothing else
+    /// is done for a request over its source's limit.
+    async fn handle_refused(&self, data: &[u8], flow: Flow, listener: &ListenerInfo) {
+        let snapshot = self.current.load_full();
+        if let Ok(message) = sip::parse_datagram(data, &snapshot.settings.limits)
+            && let Ok(request) = Request::validate(message)
+            && request.method() != "ACK"
+        {
+            self.transactions
+                .answer_statelessly(
+                    &request,
+                    flow,
+                    listener,
+                    &snapshot.layer,
+                    503,
+                    "Retry-After: 1\r\n",
+                )
+                .await;
+        }
+    }
+
     async fn handle_datagram(&self, data: &[u8], flow: Flow, listener: &ListenerInfo) {
         let snapshot = self.current.load_full();
         // A UDP source earns credit for what it sends: what goes back to it

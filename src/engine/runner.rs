@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::Snapshot;
 use super::auto_reply::AutoReply;
@@ -85,7 +85,9 @@ impl Job {
                     ContextError::Ended(ended) => {
                         debug!(sip.call_id = self.request.call_id(), %ended, "policy stopped")
                     }
-                    error => warn!(%error, sip.status = step.status, "response not sent"),
+                    error => {
+                        crate::warn_limited!(%error, sip.status = step.status, "response not sent")
+                    }
                 }
                 return;
             }
@@ -143,7 +145,7 @@ impl Job {
             self.context.reject(options).await
         };
         if let Err(error) = sent {
-            warn!(%error, "REGISTER answer not sent");
+            crate::warn_limited!(%error, "REGISTER answer not sent");
         }
     }
 }

@@ -6,8 +6,6 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use tracing::warn;
-
 use crate::rules::sdp::{self, AnswerContext, Codec, DtlsIdentity, SdpError};
 use crate::sip::Request;
 
@@ -147,7 +145,7 @@ impl SdpService {
         match sdp::answer(&offer, &ctx) {
             Ok(answer) => answer,
             Err(error) => {
-                warn!(sip.call_id = request.call_id(), %error, "no SDP answer: the offer is unusable");
+                crate::warn_limited!(sip.call_id = request.call_id(), %error, "no SDP answer: the offer is unusable");
                 String::new()
             }
         }
@@ -189,7 +187,7 @@ impl SdpService {
             return;
         }
         if let Err(error) = sdp::accept_answer(&String::from_utf8_lossy(request.body())) {
-            warn!(sip.call_id = request.call_id(), %error, "the SDP answer in the ACK is unusable");
+            crate::warn_limited!(sip.call_id = request.call_id(), %error, "the SDP answer in the ACK is unusable");
         }
     }
 

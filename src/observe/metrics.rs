@@ -11,8 +11,37 @@ use crate::sip::{Cause, Transport};
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     transport: &'static str,
+}
+
+/// The methods counted under their own name (RFC 3261 and the extensions
+/// with a method of their own); any other is `other`, so a peer cannot
+/// grow the series without bound.
+const METHODS: [&str; 14] = [
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "INFO",
+    "INVITE",
+    "MESSAGE",
+    "NOTIFY",
+    "OPTIONS",
+    "PRACK",
+    "PUBLISH",
+    "REFER",
+    "REGISTER",
+    "SUBSCRIBE",
+    "UPDATE",
+];
+
+/// The label of `method`: itself when standard, else `other`.
+fn method_label(method: &str) -> &'static str {
+    METHODS
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("other")
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -145,7 +174,7 @@ impl Metrics {
     pub fn request(&self, method: &str, transport: Transport) {
         self.requests
             .get_or_create(&RequestLabels {
-                method: method.to_owned(),
+                method: method_label(method),
                 transport: transport.name(),
             })
             .inc();
@@ -171,6 +200,11 @@ impl Metrics {
 
     pub fn drop(&self, reason: &'static str) {
         self.drops.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    /// The counter of drops for `reason`, for a part that counts on its own.
+    pub fn drop_counter(&self, reason: &'static str) -> Counter {
+        self.drops.get_or_create(&ReasonLabels { reason }).clone()
     }
 
     pub fn parse_error(&self) {
@@ -211,5 +245,38 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_are_standard_or_other() {
+        let metrics = Metrics::new();
+        for method in [
+            "INVITE",
+            "OPTIONS",
+            "FOO",
+            "invite",
+            "X".repeat(8000).as_str(),
+        ] {
+            metrics.request(method, Transport::Udp);
+        }
+        let text = metrics.encode();
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("sip_autoresponder_requests_total{"))
+            .collect();
+        assert_eq!(series.len(), 3, "{text}");
+        assert!(
+            text.contains("method=\"other\",transport=\"udp\"} 3"),
+            "{text}"
+        );
+        assert!(
+            METHODS.windows(2).all(|w| w[0] < w[1]),
+            "sorted, no repeats"
+        );
     }
 }

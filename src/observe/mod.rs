@@ -3,13 +3,16 @@
 //! when the admin listener is off.
 
 mod journal;
+mod journal_file;
 mod metrics;
+mod record;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub use journal::{Journal, JournalFilter, Record, ResponseRecord};
+pub use journal::{DEFAULT_PAGE, Journal, JournalFilter, JournalSettings, MAX_PAGE};
 pub use metrics::Metrics;
+pub use record::{BODY_LIMIT, Record, ResponseRecord, VALUE_LIMIT};
 
 use crate::sip::{Cause, Request, Transport};
 
@@ -22,15 +25,14 @@ pub struct Observer {
 }
 
 impl Observer {
-    /// `journal_size` records are kept; `journal_file` also gets every
-    /// record as a JSON line.
-    pub fn new(
-        journal_size: usize,
-        journal_file: Option<std::path::PathBuf>,
-    ) -> std::io::Result<Self> {
+    /// A journal as `journal` says (its file, if any, gets every record
+    /// as a JSON line) and fresh metrics.
+    pub fn new(journal: JournalSettings) -> std::io::Result<Self> {
+        let metrics = Metrics::new();
+        let file_dropped = metrics.drop_counter("journal file behind");
         Ok(Self {
-            journal: Journal::new(journal_size, journal_file)?,
-            metrics: Metrics::new(),
+            journal: Journal::new(journal, file_dropped)?,
+            metrics,
             ready: AtomicBool::new(false),
         })
     }

@@ -7,7 +7,6 @@ use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tracing::warn;
 
 use super::template::{Template, Vars};
 use crate::sip::Verb;
@@ -91,7 +90,7 @@ impl HeaderLines {
             match line.render_header(vars) {
                 Ok(text) => out.extend_from_slice(text.as_bytes()),
                 Err(raw) => {
-                    warn!(
+                    crate::warn_limited!(
                         rule = vars.rule,
                         sip.call_id = vars.request.call_id(),
                         header = raw,

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use tracing::{info, warn};
+use tracing::info;
 
 use super::handle::Extras;
 use super::inbound::Incoming;
@@ -50,7 +50,7 @@ impl TransactionLayer {
         };
         info!(sip.method = incoming.request.method(), sip.call_id = incoming.request.call_id(), sip.status = status, peer = %transaction.peer(), "answered by the transaction layer");
         if let Err(error) = transaction.respond(&parts).await {
-            warn!(%error, sip.status = status, "response not sent");
+            crate::warn_limited!(%error, sip.status = status, "response not sent");
         }
     }
 
@@ -208,6 +208,6 @@ pub(super) async fn send_answer(
     };
     info!(sip.method = request.method(), sip.call_id = request.call_id(), sip.status = status, peer = %transaction.peer(), "answered by the transaction layer");
     if let Err(error) = transaction.respond(&parts).await {
-        warn!(%error, sip.status = status, "response not sent");
+        crate::warn_limited!(%error, sip.status = status, "response not sent");
     }
 }

@@ -2,6 +2,9 @@
 //! which replies and requests go back to a peer. Bytes only; no SIP
 //! semantics beyond what framing needs.
 
+pub mod connection;
+mod dispatch;
+mod framed;
 mod guard;
 mod handler;
 mod stream;
@@ -20,9 +23,10 @@ use tokio::sync::mpsc;
 
 use crate::capture::{Capture, Direction};
 use crate::sip::Transport;
+use connection::{SendError, SendQueue};
 
 pub use guard::{Allowance, SourceGuard};
-pub use handler::MessageHandler;
+pub use handler::{Admission, MessageHandler};
 pub use stream::{StreamOptions, bind_tcp, serve_stream};
 pub use tls::tls_acceptor;
 pub use udp::{bind_udp, serve_udp};
@@ -44,6 +48,12 @@ pub enum Error {
         peer: SocketAddr,
         #[source]
         source: io::Error,
+    },
+    #[error("send to {peer} failed: {source}")]
+    Connection {
+        peer: SocketAddr,
+        #[source]
+        source: SendError,
     },
 }
 
@@ -134,15 +144,15 @@ struct Meter {
 #[derive(Debug, Clone)]
 enum Sink {
     Udp(Arc<UdpSocket>),
-    Connection(mpsc::Sender<Bytes>),
+    Connection(Arc<SendQueue>),
     /// Nothing is sent: each message is handed over with its destination
     /// (`explain`'s dry run).
     Recorder(mpsc::UnboundedSender<(SocketAddr, Bytes)>),
 }
 
-/// How many messages may wait for one connection's writer before senders
-/// wait (a peer that stops reading slows only its own transactions).
-pub(crate) const CONNECTION_QUEUE: usize = 64;
+/// How long a UDP send waits for room in the socket's send buffer before
+/// the datagram is dropped, as a congested network would drop it.
+const UDP_SEND_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Flow {
     pub fn udp(socket: Arc<UdpSocket>, local: SocketAddr, peer: SocketAddr) -> Self {
@@ -160,13 +170,13 @@ impl Flow {
         transport: Transport,
         local: SocketAddr,
         peer: SocketAddr,
-        writer: mpsc::Sender<Bytes>,
+        queue: Arc<SendQueue>,
     ) -> Self {
         Self {
             transport,
             local,
             peer,
-            sink: Sink::Connection(writer),
+            sink: Sink::Connection(queue),
             capture: None,
             meter: None,
         }
@@ -258,7 +268,9 @@ impl Flow {
     /// Sends a response to the request this flow came with. To an
     /// unverified UDP peer one larger than the ratio allows goes only on
     /// credit; without it nothing is sent (and it is counted): that is no
-    /// error of the flow.
+    /// error of the flow. Never waits on a connection (its queue takes the
+    /// message or refuses at once: closed, or full because the peer stopped
+    /// reading) and waits at most [`UDP_SEND_WAIT`] on a UDP socket.
     pub async fn send(&self, bytes: &[u8]) -> Result<(), Error> {
         if let Some(meter) = &self.meter
             && !meter.guard.admit_response(
@@ -313,11 +325,14 @@ impl Flow {
             // Fast path: most sends complete without waiting for writability.
             Sink::Udp(socket) => match socket.try_send_to(bytes, self.peer) {
                 Ok(_) => Ok(()),
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => socket
-                    .send_to(bytes, self.peer)
-                    .await
-                    .map(|_| ())
-                    .map_err(send_error),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    match tokio::time::timeout(UDP_SEND_WAIT, socket.send_to(bytes, self.peer))
+                        .await
+                    {
+                        Ok(sent) => sent.map(|_| ()).map_err(send_error),
+                        Err(_) => Err(send_error(io::ErrorKind::TimedOut.into())),
+                    }
+                }
                 Err(error) => Err(send_error(error)),
             },
             Sink::Recorder(recorder) => recorder
@@ -325,17 +340,10 @@ impl Flow {
                 .map_err(|_| {
                     send_error(io::Error::new(io::ErrorKind::NotConnected, "recorder gone"))
                 }),
-            Sink::Connection(writer) => {
-                writer
-                    .send(Bytes::copy_from_slice(bytes))
-                    .await
-                    .map_err(|_| {
-                        send_error(io::Error::new(
-                            io::ErrorKind::NotConnected,
-                            "connection closed",
-                        ))
-                    })
-            }
+            Sink::Connection(queue) => queue.push(bytes).map_err(|source| Error::Connection {
+                peer: self.peer,
+                source,
+            }),
         }
     }
 }

@@ -1,34 +1,41 @@
-//! Stream listeners (TCP, TLS, and the TCP under WS/WSS): accept with a
-//! connection limit, then frame SIP messages out of each connection by
-//! Content-Length with idle and per-message timeouts.
+//! Stream listeners (TCP, TLS, and the TCP under WS/WSS): accept within a
+//! connection limit and a per-source limit, then serve each connection in
+//! its own task (TLS handshake, then SIP framing or WebSocket), releasing
+//! its slot only once its tasks and socket are gone.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
-use tokio::time::{Instant, timeout, timeout_at};
+use tokio::sync::Semaphore;
+use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::debug;
 
-use super::{CONNECTION_QUEUE, Error, Flow, ListenerInfo, MessageHandler, ws};
-use crate::sip::{Frame, Limits, ParseError, StreamFramer, Transport};
-
-/// Connection floods log one refusal line per second.
-static LIMIT_LOG: crate::ratelog::LogLimiter = crate::ratelog::LogLimiter::new(1000);
+use super::connection::WriterLimits;
+use super::{Error, ListenerInfo, MessageHandler, framed, ws};
+use crate::sip::{Limits, Transport};
 
 /// How a stream listener treats its connections.
 #[derive(Clone)]
 pub struct StreamOptions {
     pub limits: Limits,
     pub max_connections: usize,
+    /// Connections one source address may hold open at once.
+    pub max_connections_per_source: usize,
     pub idle_timeout: Duration,
+    /// Until a connection sent its first whole message, it may stay idle
+    /// only this long (shorter than `idle_timeout`).
+    pub first_message_timeout: Duration,
+    /// Each write to the peer must complete within this.
+    pub write_timeout: Duration,
+    /// Bytes that may wait to be written to one connection.
+    pub max_send_queue: usize,
     /// A message (or a TLS / WebSocket handshake) must arrive whole within
     /// this time once its first byte did.
     pub message_timeout: Duration,
@@ -45,11 +52,27 @@ impl std::fmt::Debug for StreamOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamOptions")
             .field("max_connections", &self.max_connections)
+            .field(
+                "max_connections_per_source",
+                &self.max_connections_per_source,
+            )
             .field("idle_timeout", &self.idle_timeout)
+            .field("first_message_timeout", &self.first_message_timeout)
             .field("message_timeout", &self.message_timeout)
+            .field("write_timeout", &self.write_timeout)
+            .field("max_send_queue", &self.max_send_queue)
             .field("ws_path", &self.ws_path)
             .field("tls", &self.tls.is_some())
             .finish()
+    }
+}
+
+impl StreamOptions {
+    pub(crate) fn writer_limits(&self) -> WriterLimits {
+        WriterLimits {
+            max_queued_bytes: self.max_send_queue,
+            write_timeout: self.write_timeout,
+        }
     }
 }
 
@@ -88,6 +111,7 @@ pub async fn serve_stream<H: MessageHandler>(
     let info = Arc::new(info);
     let options = Arc::new(options);
     let permits = Arc::new(Semaphore::new(options.max_connections));
+    let sources = Arc::new(SourceSlots::new(options.max_connections_per_source));
     loop {
         let accepted = tokio::select! {
             () = cancel.cancelled() => return,
@@ -97,7 +121,7 @@ pub async fn serve_stream<H: MessageHandler>(
             Ok(accepted) => accepted,
             Err(error) => {
                 // EMFILE and friends: back off instead of spinning.
-                warn!(%error, local = %info.local, "accept failed");
+                crate::warn_limited!(%error, local = %info.local, "accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
@@ -106,14 +130,19 @@ pub async fn serve_stream<H: MessageHandler>(
             handler.refused_source(peer, &info);
             continue;
         }
+        let Some(source_slot) = sources.take(peer.ip()) else {
+            crate::warn_limited!(%peer, local = %info.local, limit = options.max_connections_per_source, "connection refused: source at its connection limit");
+            continue;
+        };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            crate::limited!(
-                LIMIT_LOG,
-                warn!(%peer, local = %info.local, limit = options.max_connections, "connection refused: listener at its connection limit")
-            );
+            crate::warn_limited!(%peer, local = %info.local, limit = options.max_connections, "connection refused: listener at its connection limit");
             continue;
         };
         let _ = tcp.set_nodelay(true);
+        // The kernel's send buffer is sized like the send queue: a peer that
+        // stops reading is noticed after that much, not after the several
+        // MB autotuning would grow it to (best effort: the kernel may adjust).
+        let _ = socket2::SockRef::from(&tcp).set_send_buffer_size(options.max_send_queue);
         let (info, handler, options, cancel) = (
             info.clone(),
             handler.clone(),
@@ -125,15 +154,73 @@ pub async fn serve_stream<H: MessageHandler>(
             let reason = serve_connection(tcp, peer, &info, handler, &options, cancel).await;
             match reason {
                 Closed::Normal(why) => {
-                    debug!(%peer, transport = info.transport.name(), why, "connection closed")
+                    debug!(%peer, transport = info.transport.name(), why, "connection closed");
                 }
                 Closed::Limit(why) => {
-                    warn!(%peer, transport = info.transport.name(), why = %why, "connection closed")
+                    crate::warn_limited!(%peer, transport = info.transport.name(), why = %why, "connection closed");
                 }
             }
+            // Only now are the connection's socket and tasks gone.
             options.open_connections.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
+            drop(source_slot);
         });
+    }
+}
+
+/// Open connections per source address, each below the per-source limit;
+/// an address leaves the table with its last connection, so the table
+/// never holds more entries than the listener has connections.
+#[derive(Debug)]
+struct SourceSlots {
+    limit: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One source's hold on a connection; released on drop.
+struct SourceSlot {
+    slots: Arc<SourceSlots>,
+    source: IpAddr,
+}
+
+impl SourceSlots {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn take(self: &Arc<Self>, source: IpAddr) -> Option<SourceSlot> {
+        let source = source.to_canonical();
+        let mut open = self.lock();
+        let count = open.entry(source).or_insert(0);
+        if *count >= self.limit {
+            return None;
+        }
+        *count += 1;
+        Some(SourceSlot {
+            slots: self.clone(),
+            source,
+        })
+    }
+}
+
+impl Drop for SourceSlot {
+    fn drop(&mut self) {
+        let mut open = self.slots.lock();
+        if let Some(count) = open.get_mut(&self.source) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.source);
+            }
+        }
     }
 }
 
@@ -153,7 +240,7 @@ async fn serve_connection<H: MessageHandler>(
     cancel: CancellationToken,
 ) -> Closed {
     match (info.transport, &options.tls) {
-        (Transport::Tcp, _) => serve_sip_stream(tcp, peer, info, handler, options, cancel).await,
+        (Transport::Tcp, _) => framed::serve(tcp, peer, info, handler, options, cancel).await,
         (Transport::Ws, _) => ws::serve(tcp, peer, info, handler, options, cancel).await,
         (transport @ (Transport::Tls | Transport::Wss), Some(acceptor)) => {
             let stream = match timeout(options.message_timeout, acceptor.accept(tcp)).await {
@@ -162,7 +249,7 @@ async fn serve_connection<H: MessageHandler>(
                 Err(_) => return Closed::Limit("TLS handshake not completed in time".into()),
             };
             if transport == Transport::Tls {
-                serve_sip_stream(stream, peer, info, handler, options, cancel).await
+                framed::serve(stream, peer, info, handler, options, cancel).await
             } else {
                 ws::serve(stream, peer, info, handler, options, cancel).await
             }
@@ -171,138 +258,24 @@ async fn serve_connection<H: MessageHandler>(
     }
 }
 
-/// Frames SIP messages out of one TCP or TLS connection.
-async fn serve_sip_stream<S, H>(
-    stream: S,
-    peer: SocketAddr,
-    info: &Arc<ListenerInfo>,
-    handler: Arc<H>,
-    options: &StreamOptions,
-    cancel: CancellationToken,
-) -> Closed
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    H: MessageHandler,
-{
-    let (mut reader, writer) = tokio::io::split(stream);
-    let (flow, closing) = spawn_writer(writer, info, peer);
-    let mut framer = StreamFramer::new(options.limits);
-    let mut buf = BytesMut::with_capacity(8 * 1024);
-    let mut partial_since: Option<Instant> = None;
-    let closed = loop {
-        // Everything complete in the buffer first (pipelined messages).
-        match next_frames(&mut framer, &mut buf, &flow, info, &handler).await {
-            Ok(()) => {}
-            Err(closed) => break closed,
-        }
-        let now = Instant::now();
-        partial_since = if buf.is_empty() {
-            None
-        } else {
-            Some(partial_since.unwrap_or(now))
-        };
-        let deadline = match partial_since {
-            Some(since) => since + options.message_timeout,
-            None => now + options.idle_timeout,
-        };
-        let read = tokio::select! {
-            () = cancel.cancelled() => break Closed::Normal("shutdown"),
-            read = timeout_at(deadline, reader.read_buf(&mut buf)) => read,
-        };
-        match read {
-            Err(_) if partial_since.is_some() => {
-                break Closed::Limit(format!(
-                    "message not completed within {} ms",
-                    options.message_timeout.as_millis()
-                ));
-            }
-            Err(_) => {
-                break Closed::Limit(format!("idle for {} ms", options.idle_timeout.as_millis()));
-            }
-            Ok(Ok(0)) => break Closed::Normal("closed by peer"),
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionReset => {
-                break Closed::Normal("reset by peer");
-            }
-            Ok(Err(error)) => break Closed::Limit(format!("read failed: {error}")),
-        }
-    };
-    closing.cancel();
-    closed
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Hands every complete frame in `buf` to the handler; an error closes the
-/// connection (after a 400 where the head could be read).
-async fn next_frames<H: MessageHandler>(
-    framer: &mut StreamFramer,
-    buf: &mut BytesMut,
-    flow: &Flow,
-    info: &ListenerInfo,
-    handler: &Arc<H>,
-) -> Result<(), Closed> {
-    loop {
-        match framer.next_frame(buf) {
-            Ok(None) => return Ok(()),
-            // RFC 5626 §3.5.1: a CRLFCRLF ping gets a CRLF pong.
-            Ok(Some(Frame::KeepAlive)) => {
-                let _ = flow.send(b"\r\n").await;
-            }
-            Ok(Some(Frame::Message(message))) => {
-                flow.capture_received(message.as_bytes());
-                handler.handle_message(message, flow.clone(), info).await
-            }
-            Err(error @ ParseError::TooLarge { .. }) => {
-                return Err(Closed::Limit(error.to_string()));
-            }
-            Err(error) => {
-                let head = framer.head_of(buf);
-                let why = error.to_string();
-                handler
-                    .handle_unframeable(head, error, flow.clone(), info)
-                    .await;
-                return Err(Closed::Limit(why));
-            }
-        }
+    #[test]
+    fn sources_are_capped_and_forgotten_with_their_last_connection() {
+        let slots = Arc::new(SourceSlots::new(2));
+        let a: IpAddr = "192.0.2.1".parse().expect("ip");
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().expect("ip");
+        let first = slots.take(a).expect("first");
+        let second = slots
+            .take(mapped)
+            .expect("IPv4-mapped counts as the same source");
+        assert!(slots.take(a).is_none(), "third refused");
+        assert!(slots.take("192.0.2.2".parse().expect("ip")).is_some());
+        drop(first);
+        let third = slots.take(a).expect("a slot came back");
+        drop((second, third));
+        assert!(slots.lock().is_empty(), "no entry outlives its connections");
     }
-}
-
-/// Starts the task that writes queued messages to the connection; returns
-/// the flow that queues to it and the token that stops it (after flushing
-/// what is queued).
-fn spawn_writer<W>(
-    mut writer: W,
-    info: &ListenerInfo,
-    peer: SocketAddr,
-) -> (Flow, CancellationToken)
-where
-    W: AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, mut queue) = mpsc::channel::<Bytes>(CONNECTION_QUEUE);
-    let closing = CancellationToken::new();
-    let stop = closing.clone();
-    tokio::spawn(async move {
-        loop {
-            let next = tokio::select! {
-                next = queue.recv() => next,
-                () = stop.cancelled() => {
-                    // Flush what is already queued (a 400 before close).
-                    while let Ok(bytes) = queue.try_recv() {
-                        if writer.write_all(&bytes).await.is_err() {
-                            break;
-                        }
-                    }
-                    None
-                }
-            };
-            let Some(bytes) = next else { break };
-            if writer.write_all(&bytes).await.is_err() || writer.flush().await.is_err() {
-                break;
-            }
-        }
-        let _ = writer.shutdown().await;
-    });
-    (
-        Flow::connection(info.transport, info.local, peer, sender).tapped(info),
-        closing,
-    )
 }

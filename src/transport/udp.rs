@@ -8,9 +8,9 @@ use std::sync::Arc;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::debug;
 
-use super::{Error, Flow, ListenerInfo, MessageHandler};
+use super::{Admission, Error, Flow, ListenerInfo, MessageHandler};
 use crate::sip::Transport;
 
 /// Largest UDP payload; datagrams are read whole.
@@ -78,18 +78,28 @@ async fn receive_loop<H: MessageHandler>(
         };
         match received {
             Ok((_, peer)) if !info.allows(peer.ip()) => handler.refused_source(peer, &info),
-            Ok((len, peer)) => {
-                let flow = Flow::udp(socket.clone(), info.local, peer).tapped(&info);
-                flow.capture_received(&buf[..len]);
-                handler.handle_datagram(&buf[..len], flow, &info).await;
-            }
+            // Admission first: a source over its limit costs no parsing
+            // (and is not captured).
+            Ok((len, peer)) => match handler.admit(peer) {
+                Admission::Admit => {
+                    let flow = Flow::udp(socket.clone(), info.local, peer).tapped(&info);
+                    flow.capture_received(&buf[..len]);
+                    handler.handle_datagram(&buf[..len], flow, &info).await;
+                }
+                Admission::Refuse => {
+                    let flow = Flow::udp(socket.clone(), info.local, peer).tapped(&info);
+                    flow.capture_received(&buf[..len]);
+                    handler.handle_refused(&buf[..len], flow, &info).await;
+                }
+                Admission::Drop => {}
+            },
             Err(error) if is_transient(&error) => {
                 // ICMP port unreachable from an earlier send shows up here on
                 // Linux; it concerns that peer, not the listener.
                 debug!(%error, local = %info.local, "UDP receive error ignored");
             }
             Err(error) => {
-                warn!(%error, local = %info.local, "UDP receive failed; retrying");
+                crate::warn_limited!(%error, local = %info.local, "UDP receive failed; retrying");
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
         }

@@ -1,6 +1,7 @@
 //! SIP over WebSocket (RFC 7118): the handshake requires the `sip`
 //! subprotocol (and the configured path), then each WebSocket message
-//! carries one SIP message.
+//! carries one SIP message. The write buffer is bounded and pings are
+//! answered at a bounded rate.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -12,7 +13,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout, timeout_at};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -20,8 +20,14 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 
+use super::connection::FrameWriter;
+use super::dispatch::{ConnectionTasks, Inbound};
 use super::stream::{Closed, StreamOptions};
-use super::{CONNECTION_QUEUE, Flow, ListenerInfo, MessageHandler};
+use super::{Admission, ListenerInfo, MessageHandler};
+
+/// Pings answered per second at most: beyond it the connection is not read
+/// until the second is over, so the pongs (and the peer) wait.
+const PINGS_PER_SECOND: u32 = 10;
 
 /// Serves one WebSocket connection over `stream` (TCP or TLS).
 #[allow(clippy::result_large_err)] // the handshake callback's signature is tungstenite's
@@ -42,71 +48,31 @@ where
         inner: stream,
         received: received.clone(),
     };
-    let path = options.ws_path.clone();
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(options.max_ws_message_size))
-        .max_frame_size(Some(options.max_ws_message_size));
-    let handshake = tokio_tungstenite::accept_hdr_async_with_config(
-        stream,
-        move |request: &Request, response: Response| accept_sip(request, response, path.as_deref()),
-        Some(config),
-    );
-    let websocket = match timeout(options.message_timeout, handshake).await {
-        Ok(Ok(websocket)) => websocket,
-        Ok(Err(error)) => return Closed::Limit(format!("WebSocket handshake refused: {error}")),
-        Err(_) => return Closed::Limit("WebSocket handshake not completed in time".into()),
+    let websocket = match handshake(stream, options).await {
+        Ok(websocket) => websocket,
+        Err(closed) => return closed,
     };
-    let (mut sink, mut source) = websocket.split();
-    let (sender, mut queue) = mpsc::channel::<Bytes>(CONNECTION_QUEUE);
-    let flow = Flow::connection(info.transport, info.local, peer, sender).tapped(info);
-    let closing = CancellationToken::new();
-    let stop = closing.clone();
-    let writer = tokio::spawn(async move {
-        loop {
-            let next = tokio::select! {
-                next = queue.recv() => next,
-                () = stop.cancelled() => None,
-            };
-            let Some(bytes) = next else { break };
-            // RFC 7118 §5.1: text frames for UTF-8 messages, binary otherwise.
-            let message = match String::from_utf8(bytes.to_vec()) {
-                Ok(text) => Message::text(text),
-                Err(_) => Message::binary(bytes),
-            };
-            if sink.send(message).await.is_err() {
-                return;
-            }
-        }
-        // Completes the close handshake (RFC 6455 §5.5.1), bounded so a
-        // peer that stopped reading cannot hold the task.
-        let _ = timeout(Duration::from_secs(1), sink.close()).await;
-    });
-
-    // A slow sender is one whose bytes arrive without completing a message:
-    // watched by counting bytes read below tungstenite.
-    let mut complete_at = received.load(Ordering::Relaxed);
-    let mut partial_since: Option<Instant> = None;
-    let mut idle_deadline = Instant::now() + options.idle_timeout;
-    let tick = (options.message_timeout / 4).max(Duration::from_millis(50));
+    let (sink, mut source) = websocket.split();
+    let tasks = ConnectionTasks::start(
+        WsWriter(sink),
+        options.writer_limits(),
+        handler.clone(),
+        info,
+        peer,
+    );
+    let mut watch = ReadWatch::new(received, options);
     let closed = loop {
         let next = tokio::select! {
             () = cancel.cancelled() => break Closed::Normal("shutdown"),
-            next = timeout_at(idle_deadline, source.next()) => next,
-            () = tokio::time::sleep(tick) => {
-                let now = Instant::now();
-                if received.load(Ordering::Relaxed) > complete_at {
-                    let since = *partial_since.get_or_insert(now);
-                    if now - since > options.message_timeout {
-                        break Closed::Limit(format!("WebSocket message not completed within {} ms", options.message_timeout.as_millis()));
-                    }
-                }
-                continue;
-            }
+            () = tasks.queue.aborted() => break super::framed::writer_gave_up(&tasks),
+            next = timeout_at(watch.idle_deadline, source.next()) => next,
+            () = tokio::time::sleep(watch.tick) => match watch.slow_sender(options) {
+                Some(closed) => break closed,
+                None => continue,
+            },
         };
         let message = match next {
-            Err(_) => {
-                break Closed::Limit(format!("idle for {} ms", options.idle_timeout.as_millis()));
-            }
+            Err(_) => break watch.timed_out(options),
             Ok(None) => break Closed::Normal("closed by peer"),
             Ok(Some(Err(error))) if peer_went_away(&error) => {
                 break Closed::Normal("closed by peer without a close frame");
@@ -114,29 +80,191 @@ where
             Ok(Some(Err(error))) => break Closed::Limit(format!("WebSocket error: {error}")),
             Ok(Some(Ok(message))) => message,
         };
-        complete_at = received.load(Ordering::Relaxed);
-        partial_since = None;
-        idle_deadline = Instant::now() + options.idle_timeout;
-        match message {
-            Message::Text(text) => {
-                flow.capture_received(text.as_bytes());
-                handler
-                    .handle_datagram(text.as_bytes(), flow.clone(), info)
-                    .await
-            }
-            Message::Binary(data) => {
-                flow.capture_received(&data);
-                handler.handle_datagram(&data, flow.clone(), info).await
-            }
+        watch.frame_read(&message, options);
+        let data = match message {
+            Message::Text(text) => Bytes::from(text),
+            Message::Binary(data) => data,
             Message::Close(_) => break Closed::Normal("closed by peer"),
-            // Pings are answered by tungstenite itself.
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+            // Tungstenite queues the pong (one at a time, within the write
+            // buffer limit); past the rate, reading pauses.
+            Message::Ping(_) if watch.ping_pause(&cancel, &tasks).await => {
+                break Closed::Normal("shutdown");
+            }
+            Message::Ping(_) => continue,
+            Message::Pong(_) | Message::Frame(_) => continue,
+        };
+        let item = match tasks.admit(&*handler, &data) {
+            Admission::Admit => Inbound::Datagram(data),
+            Admission::Refuse => Inbound::Refused(data),
+            Admission::Drop => continue,
+        };
+        if tasks
+            .dispatcher
+            .hand_over(item, options.write_timeout)
+            .await
+            .is_err()
+        {
+            break super::framed::stalled(&tasks);
         }
     };
-    drop(flow);
-    closing.cancel();
-    let _ = timeout(Duration::from_secs(2), writer).await;
+    drop(source);
+    tasks.close().await;
     closed
+}
+
+/// The server handshake, within `message_timeout`.
+#[allow(clippy::result_large_err)] // the handshake callback's signature is tungstenite's
+async fn handshake<S>(
+    stream: Counted<S>,
+    options: &StreamOptions,
+) -> Result<tokio_tungstenite::WebSocketStream<Counted<S>>, Closed>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let path = options.ws_path.clone();
+    let handshake = tokio_tungstenite::accept_hdr_async_with_config(
+        stream,
+        move |request: &Request, response: Response| accept_sip(request, response, path.as_deref()),
+        Some(websocket_config(options)),
+    );
+    match timeout(options.message_timeout, handshake).await {
+        Ok(Ok(websocket)) => Ok(websocket),
+        Ok(Err(error)) => Err(Closed::Limit(format!(
+            "WebSocket handshake refused: {error}"
+        ))),
+        Err(_) => Err(Closed::Limit(
+            "WebSocket handshake not completed in time".into(),
+        )),
+    }
+}
+
+/// Message and frame limits; the write buffer is written eagerly and
+/// bounded, so pongs and responses to a peer that stops reading cannot pile
+/// up (RFC 6455 §5.5.2 asks for a pong "as soon as is practical", not for
+/// every ping to be kept).
+fn websocket_config(options: &StreamOptions) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(options.max_ws_message_size))
+        .max_frame_size(Some(options.max_ws_message_size))
+        .write_buffer_size(0)
+        .max_write_buffer_size(
+            options
+                .max_send_queue
+                .max(2 * options.limits.max_message_size)
+                .max(1),
+        )
+}
+
+/// The read side's timers: idle, first message, slow sender, ping rate.
+struct ReadWatch {
+    /// Bytes read below tungstenite, for the slow-sender check.
+    received: Arc<AtomicU64>,
+    complete_at: u64,
+    partial_since: Option<Instant>,
+    idle_deadline: Instant,
+    tick: Duration,
+    whole_messages: u64,
+    pings_window: Instant,
+    pings: u32,
+}
+
+impl ReadWatch {
+    fn new(received: Arc<AtomicU64>, options: &StreamOptions) -> Self {
+        let now = Instant::now();
+        Self {
+            complete_at: received.load(Ordering::Relaxed),
+            received,
+            partial_since: None,
+            idle_deadline: now + options.first_message_timeout.min(options.idle_timeout),
+            tick: (options.message_timeout / 4).max(Duration::from_millis(50)),
+            whole_messages: 0,
+            pings_window: now,
+            pings: 0,
+        }
+    }
+
+    /// A slow sender is one whose bytes arrive without completing a message.
+    fn slow_sender(&mut self, options: &StreamOptions) -> Option<Closed> {
+        let now = Instant::now();
+        if self.received.load(Ordering::Relaxed) > self.complete_at {
+            let since = *self.partial_since.get_or_insert(now);
+            if now - since > options.message_timeout {
+                return Some(Closed::Limit(format!(
+                    "WebSocket message not completed within {} ms",
+                    options.message_timeout.as_millis()
+                )));
+            }
+        }
+        None
+    }
+
+    fn timed_out(&self, options: &StreamOptions) -> Closed {
+        if self.whole_messages == 0 {
+            Closed::Limit(format!(
+                "no whole message within {} ms",
+                options.first_message_timeout.as_millis()
+            ))
+        } else {
+            Closed::Limit(format!("idle for {} ms", options.idle_timeout.as_millis()))
+        }
+    }
+
+    /// A frame arrived whole; a data message also ends the first-message wait.
+    fn frame_read(&mut self, message: &Message, options: &StreamOptions) {
+        self.complete_at = self.received.load(Ordering::Relaxed);
+        self.partial_since = None;
+        if matches!(message, Message::Text(_) | Message::Binary(_)) {
+            self.whole_messages += 1;
+        }
+        if self.whole_messages > 0 {
+            self.idle_deadline = Instant::now() + options.idle_timeout;
+        }
+    }
+
+    /// Counts a ping; past the rate, stops reading for the rest of the
+    /// second. True when the connection ended meanwhile.
+    async fn ping_pause(&mut self, cancel: &CancellationToken, tasks: &ConnectionTasks) -> bool {
+        let now = Instant::now();
+        if now - self.pings_window >= Duration::from_secs(1) {
+            self.pings_window = now;
+            self.pings = 0;
+        }
+        self.pings += 1;
+        if self.pings <= PINGS_PER_SECOND {
+            return false;
+        }
+        let pause = (self.pings_window + Duration::from_secs(1)).saturating_duration_since(now);
+        tokio::select! {
+            () = cancel.cancelled() => true,
+            () = tasks.queue.aborted() => true,
+            () = tokio::time::sleep(pause) => false,
+        }
+    }
+}
+
+/// The WebSocket sink as a connection's writer.
+struct WsWriter<S>(S);
+
+impl<S> FrameWriter for WsWriter<S>
+where
+    S: futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error>
+        + Unpin
+        + Send
+        + 'static,
+{
+    async fn write_frame(&mut self, frame: Bytes) -> std::io::Result<()> {
+        // RFC 7118 §5.1: text frames for UTF-8 messages, binary otherwise.
+        let message = match String::from_utf8(frame.to_vec()) {
+            Ok(text) => Message::text(text),
+            Err(_) => Message::binary(frame),
+        };
+        self.0.send(message).await.map_err(std::io::Error::other)
+    }
+
+    /// Completes the close handshake (RFC 6455 §5.5.1); the writer bounds it.
+    async fn shut_down(&mut self) {
+        let _ = self.0.close().await;
+    }
 }
 
 /// A browser tab closed or a client exiting: not worth a warning.

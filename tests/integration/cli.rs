@@ -419,3 +419,48 @@ fn an_unknown_key_in_the_embedded_default_is_refused() {
     // The unmodified default still loads.
     Config::parse(DEFAULT_CONFIG, DEFAULT_CONFIG_NAME).expect("the embedded default loads");
 }
+
+/// `check` prints the warnings of a config that loads, with their
+/// positions, and exits 0; `run` logs them before it starts.
+#[test]
+fn check_warns_about_an_open_admin_listener_and_an_unusable_journal_directory() {
+    let text = "[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n\n[admin]\naddress = \"0.0.0.0:0\"\njournal_file = \"/nonexistent-sip-autoresponder/journal.jsonl\"\n";
+    let config = TempConfig::new("warnings", text);
+    let output = run(&["check", "--config", config.path()]);
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "stdout:\n{out}");
+    for (at, what) in [
+        (
+            "6:11",
+            "the admin listener on 0.0.0.0:0 is reachable from other hosts and has no `token`",
+        ),
+        (
+            "7:16",
+            "journal_file /nonexistent-sip-autoresponder/journal.jsonl: directory /nonexistent-sip-autoresponder unusable",
+        ),
+    ] {
+        let line = format!("{}:{at}: warning: {what}", config.path());
+        assert!(
+            out.lines().any(|l| l.starts_with(&line)),
+            "no `{line}` in:\n{out}"
+        );
+    }
+
+    // `run` logs the same warnings; here the journal file then cannot be
+    // opened, so it stops before serving (loopback only: nothing is bound
+    // off it).
+    let text = "[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n\n[admin]\naddress = \"127.0.0.1:0\"\njournal_file = \"/nonexistent-sip-autoresponder/journal.jsonl\"\n";
+    let config = TempConfig::new("run-warnings", text);
+    let output = run(&["--config", config.path()]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(73), "stderr:\n{err}");
+    let logged = format!(
+        "{}:7:16: warning: journal_file /nonexistent-sip-autoresponder/journal.jsonl",
+        config.path()
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.contains("WARN") && l.contains(&logged)),
+        "the warning is logged:\n{err}"
+    );
+}

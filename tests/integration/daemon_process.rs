@@ -26,6 +26,7 @@ pub(crate) fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// The real binary, its stderr collected.
 pub(crate) struct Daemon {
     child: Child,
     logs: Arc<Mutex<String>>,
@@ -33,11 +34,20 @@ pub(crate) struct Daemon {
 
 impl Daemon {
     pub(crate) fn spawn(config: &std::path::Path, notify_socket: Option<&str>) -> Self {
+        Self::spawn_logging(config, notify_socket, "info")
+    }
+
+    /// Runs the binary on `config` with `RUST_LOG=rust_log`.
+    pub(crate) fn spawn_logging(
+        config: &std::path::Path,
+        notify_socket: Option<&str>,
+        rust_log: &str,
+    ) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_sip-autoresponder"));
         command
             .arg("--config")
             .arg(config)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", rust_log)
             .env("NO_COLOR", "1")
             .env_remove("JOURNAL_STREAM")
             .stdout(Stdio::null())
@@ -62,6 +72,10 @@ impl Daemon {
 
     pub(crate) fn logs(&self) -> String {
         self.logs.lock().expect("logs").clone()
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Waits for a log line containing `text`; returns that line.
@@ -98,7 +112,7 @@ impl Daemon {
             .expect("socket address")
     }
 
-    fn admin_address(&self) -> SocketAddr {
+    pub(crate) fn admin_address(&self) -> SocketAddr {
         let line = self.wait_for_log("admin listener on http://", 0);
         let rest = line.split("http://").nth(1).expect("address");
         rest.split_whitespace()

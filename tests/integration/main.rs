@@ -10,6 +10,7 @@ mod conformance;
 mod daemon_process;
 mod explain;
 mod fuzz_regressions;
+mod hostile;
 mod lifetimes;
 mod log_fields;
 mod man_page;

@@ -37,28 +37,33 @@ async fn allow_sources_drops_other_sources_and_serves_listed_ones() {
 }
 
 #[tokio::test]
-async fn per_source_rate_limit_answers_503_or_drops() {
+async fn per_source_rate_limit_drops_or_answers_one_503_a_second() {
+    // Default action: drop, silently.
     let daemon = TestDaemon::start(
         "[server]\nforce_rport = true\nrate_limit = { per_second = 1, burst = 3 }\n[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n[[rule]]\nname = \"o\"\naccept = {}\n",
     );
     let client = UdpClient::new(daemon.udp()).await;
-    let mut statuses = Vec::new();
-    for i in 0..5 {
+    for i in 0..3 {
         let r = client.request(&options(&format!("rl-{i}"))).await;
-        statuses.push((r.status, r.header("Retry-After").map(str::to_owned)));
+        assert_eq!(r.status, 200);
     }
-    assert_eq!(&statuses[..3], &[(200, None), (200, None), (200, None)]);
-    assert_eq!(
-        &statuses[3..],
-        &[(503, Some("1".to_owned())), (503, Some("1".to_owned()))]
-    );
+    client.send(&options("rl-3")).await;
+    client.expect_silence().await;
 
+    // action = "503": one 503 with Retry-After, then silence within the second.
     let daemon = TestDaemon::start(
-        "[server]\nforce_rport = true\nrate_limit = { per_second = 1, burst = 1, action = \"drop\" }\n[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n[[rule]]\nname = \"o\"\naccept = {}\n",
+        "[server]\nforce_rport = true\nrate_limit = { per_second = 1, burst = 1, action = \"503\" }\n[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n[[rule]]\nname = \"o\"\naccept = {}\n",
     );
     let client = UdpClient::new(daemon.udp()).await;
     assert_eq!(client.request(&options("d-1")).await.status, 200);
-    client.send(&options("d-2")).await;
+    let refused = client.request(&options("d-2")).await;
+    assert_eq!(
+        (refused.status, refused.header("Retry-After")),
+        (503, Some("1"))
+    );
+    for i in 3..10 {
+        client.send(&options(&format!("d-{i}"))).await;
+    }
     client.expect_silence().await;
 }
 
@@ -220,6 +225,7 @@ fn rss_kb(pid: u32) -> u64 {
 
 #[test]
 fn flood_keeps_options_answered_bounds_the_table_and_memory_settles() {
+    let _one_at_a_time = exclusive();
     let dir = std::env::temp_dir().join(format!("sip-autoresponder-flood-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let config = dir.join("flood.toml");

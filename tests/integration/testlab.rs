@@ -355,7 +355,15 @@ async fn the_journal_is_also_appended_to_a_file_as_json_lines() {
     ));
     let client = UdpClient::new(daemon.udp()).await;
     assert_eq!(client.request(&options("journal-file-1")).await.status, 200);
-    let text = std::fs::read_to_string(&path).expect("journal file");
+    // The file is written by a thread of its own: wait for its three lines.
+    let deadline = tokio::time::Instant::now() + REPLY_WAIT;
+    let text = loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if text.lines().count() >= 3 || tokio::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))

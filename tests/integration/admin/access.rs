@@ -140,16 +140,17 @@ async fn a_slow_or_broken_client_does_not_stop_the_listener() {
 
 #[tokio::test]
 async fn connections_beyond_the_limit_are_closed_at_once() {
+    use sip_autoresponder::admin::slots::TOTAL;
     let daemon = daemon(None);
     let admin = daemon.admin();
     let mut open = Vec::new();
-    for _ in 0..64 {
+    for _ in 0..TOTAL {
         open.push(TcpStream::connect(admin).await.expect("connect"));
     }
     // Served connections are counted once accepted: a request on the last
-    // one proves the 64 are.
-    let last = open.last_mut().expect("64 connections");
-    last.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    // one proves they all are.
+    let last = open.last_mut().expect("TOTAL connections");
+    last.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .expect("send");
     let mut buf = [0u8; 256];
@@ -173,7 +174,7 @@ async fn connections_beyond_the_limit_are_closed_at_once() {
     let read = tokio::time::timeout(REPLY_WAIT, refused.read_to_end(&mut answer)).await;
     assert!(
         matches!(read, Ok(Ok(0)) | Ok(Err(_))),
-        "the 65th connection is closed unanswered: {answer:?}"
+        "the connection past {TOTAL} is closed unanswered: {answer:?}"
     );
 
     drop(open);

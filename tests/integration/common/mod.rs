@@ -14,6 +14,37 @@ use sip_autoresponder::sip::Transport;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
+/// Tests that load the machine (floods, hostile peers against the binary)
+/// hold this so that they run one at a time: their time bounds are about
+/// the daemon, not about each other. (Each test has its own runtime
+/// thread, so waiting for it blocks nothing else.)
+pub struct Exclusive(());
+
+static HEAVY_BUSY: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+static HEAVY_FREED: std::sync::Condvar = std::sync::Condvar::new();
+
+pub fn exclusive() -> Exclusive {
+    let mut busy = HEAVY_BUSY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    while *busy {
+        busy = HEAVY_FREED
+            .wait(busy)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+    *busy = true;
+    Exclusive(())
+}
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        *HEAVY_BUSY
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = false;
+        HEAVY_FREED.notify_one();
+    }
+}
+
 /// How long a test waits for a response it expects.
 pub const REPLY_WAIT: Duration = Duration::from_secs(3);
 /// How long a test waits to be sure nothing arrives.
