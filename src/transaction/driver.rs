@@ -5,7 +5,6 @@
 //! and at the end the move into the completed-transaction cache.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::time::Instant;
 use tracing::info;
@@ -16,6 +15,7 @@ use super::fsm::{Done, Phase, TimerAction};
 use super::key::TransactionKey;
 use super::report::Ended;
 use super::server::TxShared;
+use super::table::Completed;
 use crate::sip::{Cause, ResponseParts};
 
 /// A flood of unacknowledged INVITEs logs one line per second.
@@ -59,7 +59,7 @@ pub(crate) async fn drive(core: Arc<Core>, key: TransactionKey, tx: Arc<TxShared
             continue;
         }
         if let Some(done) = outlook.done {
-            return finish(&core, &key, &tx, done);
+            return finish(&core, key, &tx, done);
         }
         let acked = async {
             match &outlook.awaiting_ack {
@@ -161,14 +161,14 @@ async fn act(core: &Arc<Core>, tx: &TxShared, action: TimerAction) {
 
 /// The transaction's timers are over: it lingers in the completed cache (or
 /// goes), and its reliable provisionals stay matchable for late PRACKs.
-fn finish(core: &Arc<Core>, key: &TransactionKey, tx: &TxShared, done: Done) {
-    let linger = match done {
-        Done::Linger(linger) => Some(linger),
-        Done::Remove => Some(Duration::ZERO),
-        Done::Cached => None,
-    };
-    if let Some(linger) = linger {
-        core.table().complete(key, tx, linger, Instant::now());
+fn finish(core: &Arc<Core>, key: TransactionKey, tx: &TxShared, done: Done) {
+    let table = core.table();
+    match done {
+        // Confirmed (or dropped by its rule): retransmissions are absorbed.
+        Done::Linger(linger) => table.complete(key, tx, Completed::Absorb, linger, Instant::now()),
+        Done::Remove => table.remove(key, tx),
+        // The 2xx was ACKed: RFC 6026 Accepted only absorbs from now on.
+        Done::Cached => table.absorb_only(key),
     }
     let reliable = tx.lock().reliable.clone();
     if let Some(reliable) = reliable {

@@ -20,6 +20,7 @@ use super::key::TransactionKey;
 use super::report::{Ended, Reporter};
 use super::server::{Machine, NoAnswer, TxShared};
 use super::session_timer::SessionTerms;
+use super::table::Completed;
 use crate::sip::{Cause, ResponseParts, Transport};
 use crate::transport::{self, Flow};
 
@@ -160,18 +161,20 @@ impl ServerTransaction {
         self.shared.report(status, parts.reason, None);
         let timers = &self.shared.settings.timers;
         if status >= 200 && !self.shared.is_invite {
-            self.settle(timers.timer_j(self.transport().is_reliable()));
+            let completed = self.completed(&parts, bytes);
+            self.settle(completed, timers.timer_j(self.transport().is_reliable()));
         } else if success
             && self.shared.is_invite
-            && let Some(key) = &self.key
+            && let Some(key) = self.key
         {
             // RFC 6026: the Accepted transaction answers retransmitted
             // INVITEs from the cache for Timer L; its driver resends the
             // 2xx until the dialog's ACK meanwhile.
             let linger = timers.timeout();
+            let completed = Completed::Resend(bytes);
             self.core
                 .table()
-                .complete(key, &self.shared, linger, Instant::now());
+                .complete(key, &self.shared, completed, linger, Instant::now());
         }
         if success
             && created.is_none()
@@ -271,7 +274,7 @@ impl ServerTransaction {
         } else {
             linger
         };
-        self.settle(linger);
+        self.settle(Completed::Absorb, linger);
     }
 
     /// The dialog this request belongs to, or the one its 2xx created.
@@ -338,19 +341,34 @@ impl ServerTransaction {
             reporter.failed(Cause::ConnectionError);
         }
         if !self.shared.is_invite {
-            self.settle(Duration::ZERO);
+            self.settle(Completed::Absorb, Duration::ZERO);
         }
     }
 
-    fn settle(&mut self, linger: Duration) {
+    /// What the completed-transaction cache keeps of a final response: a
+    /// bare answer to a request that carried its To-tag is fully determined
+    /// by the request (the layer's 200 to BYE, 481, 500), so only its
+    /// status is kept; anything else keeps its bytes.
+    fn completed(&self, parts: &ResponseParts<'_>, bytes: Bytes) -> Completed {
+        let bare = parts.extra_headers.is_empty()
+            && parts.body.is_empty()
+            && parts.reason == crate::sip::reason_phrase(parts.status);
+        if bare && self.shared.to_tag().is_none() {
+            Completed::Regenerate(parts.status)
+        } else {
+            Completed::Resend(bytes)
+        }
+    }
+
+    fn settle(&mut self, completed: Completed, linger: Duration) {
         if self.settled {
             return;
         }
         self.settled = true;
-        if let Some(key) = &self.key {
+        if let Some(key) = self.key {
             self.core
                 .table()
-                .complete(key, &self.shared, linger, Instant::now());
+                .complete(key, &self.shared, completed, linger, Instant::now());
         }
     }
 }
@@ -363,7 +381,7 @@ impl Drop for ServerTransaction {
             self.shared.lock().tu_released = true;
             self.shared.changed.notify_waiters();
         } else if !self.settled
-            && let Some(key) = &self.key
+            && let Some(key) = self.key
         {
             // A transaction abandoned without a final response must not
             // hold its table slot.

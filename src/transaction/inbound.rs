@@ -14,6 +14,7 @@ use super::reliable::{EarlyRefusal, PrackMatch};
 use super::server::TxShared;
 use super::session_timer::{Negotiation, SessionTerms, negotiate};
 use super::settings::{LayerSettings, ReliableMode};
+use super::table::{Completed, Found};
 use super::{
     Bound, NewRequest, RAck, Received, ServerTransaction, TransactionKey, TransactionLayer,
     has_sdp, new_tag,
@@ -49,11 +50,9 @@ impl TransactionLayer {
             return Received::Handled;
         }
         let key = TransactionKey::of(request);
-        let existing = self.core.table().get(&key, Instant::now());
-        if let Some(existing) = existing {
-            if existing.retransmit().await {
-                self.core.count_retransmission();
-            }
+        if let Some(existing) = self.core.table().get(key, Instant::now()) {
+            self.retransmitted(request, existing, flow, listener, settings)
+                .await;
             return Received::Handled;
         }
         let incoming = Incoming {
@@ -228,6 +227,37 @@ impl TransactionLayer {
         }
     }
 
+    /// A retransmitted request (§17.2.1, §17.2.2): a live transaction sends
+    /// its last response again; a completed one what it kept (nothing, its
+    /// bytes, or its status written again for this request).
+    async fn retransmitted(
+        &self,
+        request: &Request,
+        existing: Found,
+        flow: Flow,
+        listener: &ListenerInfo,
+        settings: &Arc<LayerSettings>,
+    ) {
+        let resent = match existing {
+            Found::Live(transaction) => transaction.retransmit().await,
+            Found::Done(Completed::Absorb, _) => false,
+            Found::Done(Completed::Resend(bytes), _) => {
+                let via = request.top_via();
+                let flow = self.response_flow(flow, via.port, via.rport, settings);
+                let _ = flow.send(&bytes).await;
+                true
+            }
+            Found::Done(Completed::Regenerate(status), _) => {
+                self.answer_statelessly(request, flow, listener, settings, status, "")
+                    .await;
+                true
+            }
+        };
+        if resent {
+            self.core.count_retransmission();
+        }
+    }
+
     /// RFC 3262 §3: a PRACK acknowledging the reliable provisional response
     /// that awaits it gets 200; any other PRACK 481 (400 without a RAck).
     /// One carrying a new offer goes back to the engine for its answer (§5).
@@ -290,7 +320,7 @@ impl TransactionLayer {
     /// send (RFC 3261 §26.3.2.4).
     fn receive_ack(&self, request: &Request, flow: &Flow) {
         let key = TransactionKey::of(request);
-        let transaction = self.core.table().get(&key, Instant::now());
+        let transaction = self.core.table().live(key, Instant::now());
         if transaction.is_some_and(|t| t.final_status().is_some_and(|s| s >= 300) && t.ack()) {
             flow.trust_peer();
             return;
@@ -314,14 +344,21 @@ impl TransactionLayer {
         let invite = self
             .core
             .table()
-            .get(&TransactionKey::invite_of(incoming.request), Instant::now());
-        let Some(invite) = invite.filter(|t| t.is_invite) else {
-            return self.answer(&incoming, 481, None).await;
-        };
+            .get(TransactionKey::invite_of(incoming.request), Instant::now());
         // The 200 to CANCEL carries the INVITE's To-tag (§9.2).
-        let to_tag = invite.to_tag().map(str::to_owned);
-        self.answer(&incoming, 200, to_tag).await;
-        invite.cancel().await;
+        match invite {
+            Some(Found::Live(invite)) if invite.is_invite => {
+                let to_tag = invite.to_tag().map(str::to_owned);
+                self.answer(&incoming, 200, to_tag).await;
+                invite.cancel().await;
+            }
+            // After the final response: 200, and nothing else happens.
+            Some(Found::Done(_, Some(tag))) => {
+                self.answer(&incoming, 200, Some(tag.as_str().to_owned()))
+                    .await;
+            }
+            _ => self.answer(&incoming, 481, None).await,
+        }
     }
 
     /// Opens a transaction for `incoming`; `Err(Full)` when the table is.
@@ -371,20 +408,20 @@ impl TransactionLayer {
         if self
             .core
             .table()
-            .insert(incoming.key.clone(), shared.clone(), max, Instant::now())
+            .insert(incoming.key, shared.clone(), max, Instant::now())
             .is_err()
         {
             return Err(Full);
         }
         if invite {
             let core = self.core.clone();
-            let key = incoming.key.clone();
+            let key = incoming.key;
             let driven = shared.clone();
             tokio::spawn(async move { super::driver::drive(core, key, driven).await });
         }
         Ok(ServerTransaction::new(
             self.core.clone(),
-            Some(incoming.key.clone()),
+            Some(incoming.key),
             shared,
             extras,
         ))

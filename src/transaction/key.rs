@@ -1,14 +1,23 @@
 //! Transaction keys (RFC 3261 §17.2.3), with the RFC 2543 fallback for
-//! branches without the magic cookie.
+//! branches without the magic cookie. A key is a 64-bit hash of the fields
+//! that identify the transaction, under a per-process random seed: no
+//! allocation per request, and a peer cannot aim for collisions (two
+//! transactions meet by chance with a probability near 2^-64).
 
-use std::sync::Arc;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::OnceLock;
 
 use crate::sip::{MAGIC_COOKIE, Request};
 
 /// Identifies a server transaction. ACK maps to its INVITE's key; CANCEL
 /// has its own key, and [`TransactionKey::invite_of`] finds its INVITE.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TransactionKey(Arc<str>);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TransactionKey(u64);
+
+fn seed() -> &'static std::collections::hash_map::RandomState {
+    static SEED: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
+    SEED.get_or_init(std::collections::hash_map::RandomState::new)
+}
 
 impl TransactionKey {
     /// The key of `request` (ACK counted as INVITE).
@@ -27,25 +36,36 @@ impl TransactionKey {
 
     fn with_method(request: &Request, method: &str) -> Self {
         let via = request.top_via();
-        let port = via.port.unwrap_or(0);
-        let key = match via
+        let mut hasher = seed().build_hasher();
+        match via
             .branch
             .filter(|b| b.starts_with(MAGIC_COOKIE) && b.len() > MAGIC_COOKIE.len())
         {
             // §17.2.3: branch + sent-by + method.
-            Some(branch) => format!("{branch}|{}:{port}|{method}", via.host),
+            Some(branch) => {
+                0u8.hash(&mut hasher);
+                branch.hash(&mut hasher);
+            }
             // RFC 2543 §17.2.3 fallback: Call-ID, From tag, CSeq number and
             // top Via identify the transaction (RFC 4475 badbranch, inv2543).
-            None => format!(
-                "2543|{}|{}|{}|{}:{port}|{}|{method}",
-                request.call_id(),
-                request.from_tag().unwrap_or(""),
-                request.cseq(),
-                via.host,
-                via.branch.unwrap_or(""),
-            ),
-        };
-        Self(key.into())
+            None => {
+                1u8.hash(&mut hasher);
+                request.call_id().hash(&mut hasher);
+                request.from_tag().unwrap_or("").hash(&mut hasher);
+                request.cseq().hash(&mut hasher);
+                via.branch.unwrap_or("").hash(&mut hasher);
+            }
+        }
+        via.host.hash(&mut hasher);
+        via.port.unwrap_or(0).hash(&mut hasher);
+        method.hash(&mut hasher);
+        Self(hasher.finish())
+    }
+
+    /// The shard of a table this key belongs to.
+    pub(crate) fn shard(self, shards: usize) -> usize {
+        // The low bits of a SipHash are as good as any.
+        (self.0 as usize) % shards
     }
 }
 
@@ -81,10 +101,19 @@ mod tests {
     #[test]
     fn branches_without_cookie_fall_back_to_rfc2543() {
         let bare = TransactionKey::of(&request("OPTIONS", "z9hG4bK", "OPTIONS"));
-        assert!(bare.0.starts_with("2543|"));
         assert_eq!(
             bare,
             TransactionKey::of(&request("OPTIONS", "z9hG4bK", "OPTIONS"))
+        );
+        assert_ne!(
+            bare,
+            TransactionKey::of(&request("OPTIONS", "z9hG4bKx", "OPTIONS"))
+        );
+        let other_call = request("OPTIONS", "z9hG4bK", "OPTIONS");
+        assert_eq!(
+            TransactionKey::of(&other_call),
+            bare,
+            "same fields, same key"
         );
     }
 }

@@ -29,8 +29,8 @@ mod session_timer;
 mod settings;
 mod table;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -59,7 +59,7 @@ use table::Table;
 /// State shared by the layer, its transactions and its dialogs.
 #[derive(Debug)]
 pub(crate) struct Core {
-    table: Mutex<Table>,
+    table: Table,
     dialogs: DialogTable,
     /// INVITEs sending reliable provisional responses (RFC 3262).
     reliable: ReliableTable,
@@ -111,10 +111,8 @@ impl Core {
         self.retransmissions.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn table(&self) -> MutexGuard<'_, Table> {
-        self.table
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub(crate) fn table(&self) -> &Table {
+        &self.table
     }
 
     /// Registers an INVITE's reliable provisional responses, so that PRACKs
@@ -206,7 +204,7 @@ impl TransactionLayer {
     pub fn new() -> Self {
         Self {
             core: Arc::new(Core {
-                table: Mutex::new(Table::new()),
+                table: Table::new(),
                 dialogs: DialogTable::default(),
                 reliable: ReliableTable::default(),
                 clients: ClientTable::default(),
