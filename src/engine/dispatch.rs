@@ -35,7 +35,7 @@ impl Engine {
             .receive(&request, flow, listener, &snapshot.layer)
             .await;
         let NewRequest {
-            transaction,
+            mut transaction,
             dialog,
             early_dialog,
         } = match received {
@@ -52,16 +52,27 @@ impl Engine {
             (observer.clone(), id)
         });
         if dialog.is_none() && !early_dialog && self.draining.load(Ordering::Acquire) {
+            transaction.answer_statelessly();
             let context = context(transaction, &request, protocol::RULE.into(), observed);
             return refuse(context, 503, "Retry-After: 5\r\n").await;
         }
         let selected = match select(&request, &source, snapshot, dialog.as_deref(), early_dialog) {
             Ok(selected) => selected,
             Err(refusal) => {
+                // A refusal depends on the request alone: no state is kept.
+                transaction.answer_statelessly();
                 let context = context(transaction, &request, protocol::RULE.into(), observed);
                 return refuse(context, refusal.status, &refusal.extra_headers).await;
             }
         };
+        // A rule without side effects answers without transaction state;
+        // any other keeps it, so retransmissions never run the rule twice.
+        if selected.stateless {
+            transaction.answer_statelessly();
+        } else if transaction.store().is_err() {
+            let context = context(transaction, &request, protocol::RULE.into(), observed);
+            return refuse(context, 503, "Retry-After: 5\r\n").await;
+        }
         if matches!(*selected.policy, ReplyPolicy::Drop) {
             if let Some((observer, id)) = &observed {
                 observer.rule(*id, &selected.rule);

@@ -166,5 +166,6 @@ fn accept_200(rule: Arc<str>, content_type: Option<Box<str>>, body: Body) -> Sel
         counter: 0,
         captures: Vec::new(),
         seed: 0,
+        stateless: false,
     }
 }

@@ -30,6 +30,9 @@ pub struct Rule {
     pub every: u64,
     /// Whether its replies use `${match.NAME}` (captures are then taken).
     pub uses_captures: bool,
+    /// Whether a request it takes can be answered without transaction
+    /// state (`ReplyPolicy::is_stateless`, one policy, every request).
+    pub stateless: bool,
     matched: AtomicU64,
     taken: AtomicU64,
 }
@@ -42,12 +45,15 @@ impl Rule {
         every: u64,
         uses_captures: bool,
     ) -> Self {
+        let stateless =
+            every <= 1 && matches!(&choice, Choice::One(policy) if policy.is_stateless());
         Self {
             name,
             matcher,
             choice,
             every: every.max(1),
             uses_captures,
+            stateless,
             matched: AtomicU64::new(0),
             taken: AtomicU64::new(0),
         }
@@ -67,6 +73,8 @@ pub struct Selected {
     pub captures: Vec<(Box<str>, String)>,
     /// Seeds the draws of this request's delay ranges.
     pub seed: u64,
+    /// The request needs no transaction state (see `Rule::stateless`).
+    pub stateless: bool,
 }
 
 /// The name events carry when no rule matched.
@@ -136,6 +144,7 @@ impl RuleSet {
                     Vec::new()
                 },
                 seed,
+                stateless: rule.stateless,
             });
         }
         None
@@ -171,6 +180,7 @@ impl RuleSet {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .u64(..),
+            stateless: self.fallback.is_stateless(),
         }
     }
 

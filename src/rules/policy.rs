@@ -107,6 +107,11 @@ impl HeaderLines {
     pub fn names(&self) -> Vec<&str> {
         self.lines.iter().map(Template::raw).collect()
     }
+
+    /// Whether every line renders the same for the same request.
+    fn is_deterministic(&self) -> bool {
+        self.lines.iter().all(Template::is_deterministic)
+    }
 }
 
 /// What a step sends as its body.
@@ -143,6 +148,17 @@ pub struct RenderedStep<'s> {
 }
 
 impl Step {
+    /// Whether the step renders the same for the same request.
+    fn is_deterministic(&self) -> bool {
+        let body = match &self.body {
+            Body::None => true,
+            Body::Text(text) => text.is_deterministic(),
+            // An SDP answer keeps session state (its o= version).
+            Body::SdpAnswer => false,
+        };
+        body && self.reason.is_deterministic() && self.extra_headers.is_deterministic()
+    }
+
     /// Renders the step for one request; `sdp_answer` makes the body of a
     /// `{ sdp = "answer" }` step. A substitution refused in the reason falls
     /// back to the configured text.
@@ -251,6 +267,25 @@ impl ReplyPolicy {
         match self {
             Self::Respond { message, .. } => message.as_ref(),
             Self::Drop | Self::Register(_) => None,
+        }
+    }
+
+    /// Whether answering a request changes nothing but the answer: one
+    /// immediate final step whose every part renders the same for the same
+    /// request (no `${counter}`, no `${random}`), no auto-reply — or no
+    /// answer at all (drop). Such a request needs no transaction state: a
+    /// retransmission gets the same bytes again.
+    pub fn is_stateless(&self) -> bool {
+        match self {
+            Self::Drop => true,
+            Self::Register(_) => false,
+            Self::Respond {
+                progress,
+                final_step: Some(step),
+                message: None,
+                no_answer: None,
+            } => progress.is_empty() && step.delay.is_zero() && step.is_deterministic(),
+            Self::Respond { .. } => false,
         }
     }
 

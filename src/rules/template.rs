@@ -149,6 +149,14 @@ impl Template {
         self.parts.is_empty()
     }
 
+    /// Whether it renders the same for the same request (no `${counter}`,
+    /// no `${random}`).
+    pub fn is_deterministic(&self) -> bool {
+        !self
+            .variables()
+            .any(|v| matches!(v, Variable::Counter | Variable::Random))
+    }
+
     /// The configured text (the safe fallback when a substitution is refused).
     pub fn raw(&self) -> &str {
         &self.raw

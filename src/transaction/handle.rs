@@ -27,6 +27,11 @@ use crate::transport::{self, Flow};
 #[path = "handle_prack.rs"]
 mod prack;
 
+/// `max_transactions` transactions are in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("the transaction table is full")]
+pub struct TableFull;
+
 /// Why a response was not sent.
 #[derive(Debug, Error)]
 pub enum RespondError {
@@ -72,6 +77,8 @@ pub struct ServerTransaction {
     /// The table entry was completed or removed (or belongs to an INVITE's
     /// driver, except for a 2xx).
     settled: bool,
+    /// In the table (or never to be: answered statelessly).
+    stored: bool,
 }
 
 impl ServerTransaction {
@@ -84,10 +91,49 @@ impl ServerTransaction {
         Self {
             core,
             settled: key.is_none() || shared.is_invite,
+            stored: key.is_none(),
             key,
             shared,
             extras,
             buf: Vec::with_capacity(512),
+        }
+    }
+
+    /// Stores the transaction, so retransmissions of its request are
+    /// answered from it and its rule never runs twice (an INVITE's driver
+    /// starts). `Err` when `max_transactions` are in progress: answer 503.
+    pub fn store(&mut self) -> Result<(), TableFull> {
+        let Some(key) = self.key.filter(|_| !self.stored) else {
+            return Ok(());
+        };
+        let max = self.shared.settings.max_transactions;
+        let inserted = self
+            .core
+            .table()
+            .insert(key, self.shared.clone(), max, Instant::now());
+        if inserted.is_err() {
+            self.core.bounds.hit(super::Bound::Transactions);
+            self.key = None;
+            self.stored = true;
+            self.settled = true;
+            return Err(TableFull);
+        }
+        self.stored = true;
+        if self.shared.is_invite {
+            let (core, driven) = (self.core.clone(), self.shared.clone());
+            tokio::spawn(async move { super::driver::drive(core, key, driven).await });
+        }
+        Ok(())
+    }
+
+    /// A request whose rule has no side effects is answered without state:
+    /// a retransmission runs the rule again and gets the same bytes (its
+    /// To-tag is derived from the request). Only before the first response.
+    pub fn answer_statelessly(&mut self) {
+        if !self.stored && !self.shared.is_invite {
+            self.key = None;
+            self.stored = true;
+            self.settled = true;
         }
     }
 
@@ -109,6 +155,8 @@ impl ServerTransaction {
         if delay.is_zero() {
             return Ok(());
         }
+        // A wait is state: retransmissions meanwhile must find it.
+        let _ = self.store();
         if self.shared.is_invite {
             self.shared.send_trying().await;
         }
@@ -121,6 +169,9 @@ impl ServerTransaction {
     /// Sends one response, with what the layer adds to it.
     pub async fn respond(&mut self, parts: &ResponseParts<'_>) -> Result<(), RespondError> {
         self.check_open().map_err(RespondError::Ended)?;
+        // Neither stored nor declared stateless: keep state (the safe side);
+        // a full table then leaves it stateless.
+        let _ = self.store();
         let status = parts.status;
         let mut extra: Cow<'_, [u8]> = Cow::Borrowed(parts.extra_headers);
         let rseq = self.reliably(parts, &mut extra).await?;

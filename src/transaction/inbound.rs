@@ -68,11 +68,9 @@ impl TransactionLayer {
             // §12.2.2 / §15.1.2: a BYE outside a dialog matches nothing.
             ("BYE", None) => self.answer(&incoming, 481, None).await,
             ("INVITE", None) => return self.receive_initial_invite(incoming).await,
-            (_, None) => {
-                return self
-                    .open_new(incoming, Extras::default(), None, false)
-                    .await;
-            }
+            // Stored only once its rule needs state (`ServerTransaction::
+            // store`): a rule without side effects answers statelessly.
+            (_, None) => return self.open_deferred(incoming),
             (_, Some(to_tag)) => return self.receive_in_dialog(incoming, to_tag).await,
         }
         Received::Handled
@@ -227,6 +225,19 @@ impl TransactionLayer {
         }
     }
 
+    /// An out-of-dialog non-INVITE request for the rules, not yet in the
+    /// table: its To-tag is derived from the request, so a stateless answer
+    /// to a retransmission is byte for byte the same.
+    fn open_deferred(&self, incoming: Incoming<'_>) -> Received {
+        let tag = super::server::derived_tag(incoming.request);
+        let transaction = self.build(&incoming, Extras::default(), tag);
+        Received::New(Box::new(NewRequest {
+            transaction,
+            dialog: None,
+            early_dialog: false,
+        }))
+    }
+
     /// A retransmitted request (§17.2.1, §17.2.2): a live transaction sends
     /// its last response again; a completed one what it kept (nothing, its
     /// bytes, or its status written again for this request).
@@ -365,11 +376,18 @@ impl TransactionLayer {
     pub(super) fn open(
         &self,
         incoming: &Incoming<'_>,
-        mut extras: Extras,
+        extras: Extras,
         to_tag: Option<String>,
     ) -> Result<ServerTransaction, Full> {
-        let request = incoming.request;
         let tag = to_tag.unwrap_or_else(new_tag);
+        let mut transaction = self.build(incoming, extras, tag);
+        transaction.store().map_err(|_| Full)?;
+        Ok(transaction)
+    }
+
+    /// A transaction for `incoming`, not yet stored.
+    fn build(&self, incoming: &Incoming<'_>, mut extras: Extras, tag: String) -> ServerTransaction {
+        let request = incoming.request;
         let template = ResponseTemplate::for_request(
             request,
             incoming.flow.peer,
@@ -404,27 +422,7 @@ impl TransactionLayer {
         {
             shared.lock().dialog = Some(dialog.clone());
         }
-        let max = incoming.settings.max_transactions;
-        if self
-            .core
-            .table()
-            .insert(incoming.key, shared.clone(), max, Instant::now())
-            .is_err()
-        {
-            return Err(Full);
-        }
-        if invite {
-            let core = self.core.clone();
-            let key = incoming.key;
-            let driven = shared.clone();
-            tokio::spawn(async move { super::driver::drive(core, key, driven).await });
-        }
-        Ok(ServerTransaction::new(
-            self.core.clone(),
-            Some(incoming.key),
-            shared,
-            extras,
-        ))
+        ServerTransaction::new(self.core.clone(), Some(incoming.key), shared, extras)
     }
 }
 

@@ -39,7 +39,7 @@ pub use bounds::Bound;
 pub use client::ClientOutcome;
 pub use dialog::{ByeReason, Dialog};
 pub use fsm::Phase;
-pub use handle::{RespondError, ServerTransaction};
+pub use handle::{RespondError, ServerTransaction, TableFull};
 pub use inbound::sends_reliably;
 pub use key::TransactionKey;
 pub use reliable::{RAck, reliable_header_lines};

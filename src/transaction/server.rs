@@ -27,6 +27,32 @@ pub fn new_tag() -> String {
         .collect()
 }
 
+/// A To-tag derived from the request (its Call-ID, From tag, CSeq and top
+/// branch) under a per-process secret: as unpredictable as a random one,
+/// and the same for a retransmission, so a stateless answer repeats
+/// itself byte for byte (as Kamailio's sl module does).
+pub(crate) fn derived_tag(request: &crate::sip::Request) -> String {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    static SECRET: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut hasher = SECRET
+        .get_or_init(std::collections::hash_map::RandomState::new)
+        .build_hasher();
+    request.call_id().hash(&mut hasher);
+    request.from_tag().hash(&mut hasher);
+    request.cseq().hash(&mut hasher);
+    request.top_via().branch.hash(&mut hasher);
+    let mut bits = hasher.finish();
+    (0..10)
+        .map(|_| {
+            let c = ALPHABET[(bits % 62) as usize];
+            bits /= 62;
+            char::from(c)
+        })
+        .collect()
+}
+
 /// The final response the layer sends when an INVITE rings for the ring
 /// timeout (the rule's `no_answer`, else 480 with a Reason).
 #[derive(Debug, Clone, PartialEq, Eq)]
