@@ -61,8 +61,8 @@ pub struct ServerContext {
 impl ServerContext {
     /// Answers through `transaction`; everything it sends is reported by
     /// `reporter`.
-    pub fn new(transaction: ServerTransaction, reporter: Arc<EventReporter>) -> Self {
-        let rule = reporter.rule.clone();
+    pub fn new(transaction: ServerTransaction, reporter: crate::transaction::Reporter) -> Self {
+        let rule = reporter.rule();
         transaction.set_reporter(reporter);
         Self { transaction, rule }
     }
@@ -148,6 +148,25 @@ impl ServerContext {
     /// The name of the rule that answers.
     pub fn rule(&self) -> &Arc<str> {
         &self.rule
+    }
+}
+
+/// Reports nothing but the rule's name: when there is no journal or metrics
+/// and the events are below the log level, a request costs no more.
+#[derive(Debug)]
+pub struct QuietReporter(pub Arc<str>);
+
+impl Report for QuietReporter {
+    fn rule(&self) -> Arc<str> {
+        self.0.clone()
+    }
+
+    fn response(&self, _: u16, _: &str, _: Option<Cause>) {}
+
+    fn failed(&self, _: Cause) {}
+
+    fn bye_sent(&self, why: &str, outcome: &ClientOutcome) {
+        tracing::debug!(rule = &*self.0, reason = why, outcome = ?outcome, "sent BYE");
     }
 }
 

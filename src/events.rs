@@ -19,6 +19,11 @@ pub struct EventContext<'a> {
     pub transport: Transport,
 }
 
+/// Whether event lines are logged at all (the level allows info here).
+pub fn enabled() -> bool {
+    tracing::enabled!(tracing::Level::INFO)
+}
+
 /// Emits the events for one response sent: `progress` (1xx), `accepted`
 /// (2xx), or `rejected` followed by `failed` (300–699), as SIP.js does.
 pub fn response_sent(ctx: &EventContext<'_>, status: u16) {

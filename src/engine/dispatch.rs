@@ -10,7 +10,7 @@ use tracing::info;
 
 use super::runner::{Job, Services};
 use super::{Engine, JobGuard, Snapshot, protocol};
-use crate::context::{EventReporter, ReplyOptions, ServerContext};
+use crate::context::{EventReporter, QuietReporter, ReplyOptions, ServerContext};
 use crate::observe::Observer;
 use crate::rules::{MatchInput, ReplyPolicy, Selected};
 use crate::sip::{Request, reason_phrase};
@@ -166,6 +166,11 @@ fn context(
     observed: Option<(Arc<Observer>, u64)>,
 ) -> ServerContext {
     let flow = transaction.flow();
+    // Nothing to count or log (no admin listener, events below the log
+    // level): the reporter only names the rule.
+    if observed.is_none() && !crate::events::enabled() {
+        return ServerContext::new(transaction, Arc::new(QuietReporter(rule)));
+    }
     let reporter = EventReporter::new(rule, request, flow.peer, flow.transport, observed);
     ServerContext::new(transaction, Arc::new(reporter))
 }

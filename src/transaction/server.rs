@@ -35,7 +35,8 @@ pub(crate) fn derived_tag(request: &crate::sip::Request) -> String {
     use std::hash::{BuildHasher, Hash, Hasher};
     static SECRET: std::sync::OnceLock<std::collections::hash_map::RandomState> =
         std::sync::OnceLock::new();
-    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    // 64 token characters: six bits each, 60 bits in ten.
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-.";
     let mut hasher = SECRET
         .get_or_init(std::collections::hash_map::RandomState::new)
         .build_hasher();
@@ -43,13 +44,9 @@ pub(crate) fn derived_tag(request: &crate::sip::Request) -> String {
     request.from_tag().hash(&mut hasher);
     request.cseq().hash(&mut hasher);
     request.top_via().branch.hash(&mut hasher);
-    let mut bits = hasher.finish();
+    let bits = hasher.finish();
     (0..10)
-        .map(|_| {
-            let c = ALPHABET[(bits % 62) as usize];
-            bits /= 62;
-            char::from(c)
-        })
+        .map(|n| char::from(ALPHABET[((bits >> (6 * n)) & 63) as usize]))
         .collect()
 }
 
