@@ -136,6 +136,12 @@ impl ServerContext {
         self.transaction.dialog()
     }
 
+    /// Whether provisional responses go reliably (a response may wait for a
+    /// PRACK).
+    pub fn sends_reliably(&self) -> bool {
+        self.transaction.sends_reliably()
+    }
+
     /// The final status sent, if any.
     pub fn final_status(&self) -> Option<u16> {
         self.transaction.final_status()

@@ -43,13 +43,12 @@ pub(super) struct Job {
 }
 
 impl Job {
-    /// Whether the job finishes without waiting (no delay, no INVITE, no
-    /// auto-reply), so the receive loop can run it inline.
+    /// Whether the job finishes without waiting (no delay, no PRACK to
+    /// wait for), so the receive loop can run it inline: everything after
+    /// its last response is the transaction layer's, or a task of its own.
     pub(super) fn runs_to_completion_at_once(&self) -> bool {
         let policy = &self.selected.policy;
-        self.request.method() != "INVITE"
-            && policy.auto_message().is_none()
-            && policy.steps().all(|s| s.delay.is_zero())
+        !self.context.sends_reliably() && policy.steps().all(|s| s.delay.is_zero())
     }
 
     fn vars(&self) -> Vars<'_> {

@@ -349,6 +349,12 @@ impl ServerTransaction {
         self.shared.final_status()
     }
 
+    /// Whether provisional responses go reliably (RFC 3262): a response may
+    /// then wait for a PRACK.
+    pub fn sends_reliably(&self) -> bool {
+        self.extras.prack.is_some()
+    }
+
     /// Why the transaction can take no more responses, if it cannot.
     pub fn ended(&self) -> Option<Ended> {
         self.shared.lock().ended
