@@ -24,3 +24,4 @@ mod testlab;
 mod transactions;
 mod transports;
 mod verbs;
+mod wire_bytes;
