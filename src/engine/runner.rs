@@ -135,7 +135,8 @@ impl Job {
             .register(&self.request, policy, &self.source);
         let options = ReplyOptions {
             status: Some(answer.status),
-            extra_headers: answer.headers.as_bytes(),
+            reason: answer.reason.as_deref(),
+            extra_headers: &answer.headers,
             ..ReplyOptions::default()
         };
         let sent = if answer.status < 300 {

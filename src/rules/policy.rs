@@ -208,6 +208,11 @@ pub struct RegisterPolicy {
     pub min_expires: u32,
     pub max_expires: u32,
     pub default_expires: u32,
+    /// Most bindings of one address-of-record.
+    pub max_contacts: usize,
+    /// At `max_contacts`: replace the least recently refreshed binding
+    /// (true) or refuse with 503 (false).
+    pub replace_oldest: bool,
 }
 
 /// What a rule answers.
@@ -336,11 +341,18 @@ impl fmt::Display for ReplyPolicy {
             Self::Drop => f.write_str("drop (no response)"),
             Self::Register(register) => write!(
                 f,
-                "registrar: 200 echoing Contacts, expiry clamped to {}-{} s (default {} s), 423 below {} s",
+                "registrar: 200 echoing Contacts, expiry clamped to {}-{} s (default {} s), 423 below {} s, \
+                 at most {} contacts per address-of-record ({} beyond)",
                 register.min_expires,
                 register.max_expires,
                 register.default_expires,
-                register.min_expires
+                register.min_expires,
+                register.max_contacts,
+                if register.replace_oldest {
+                    "the oldest replaced"
+                } else {
+                    "503"
+                }
             ),
             Self::Respond {
                 final_step: None,
