@@ -118,9 +118,9 @@ fn answer(request: &Request, source: SocketAddr, transport: Transport) {
     let mut out = Vec::with_capacity(1024);
     let mut session_version = 1;
     for step in selected.policy.steps() {
-        let rendered = step.render(&vars, || {
+        let Ok(rendered) = step.render(&vars, || {
             session_version += 1;
-            common::sdp_answer(request.body(), session_version)
+            Ok::<_, std::convert::Infallible>(common::sdp_answer(request.body(), session_version))
         });
         assert!(
             !rendered.reason.contains(['\r', '\n', '\0']),

@@ -144,6 +144,10 @@ fn semantic_errors_have_positions() {
         "t.toml:2:14: user_agent must not contain CR, LF or NUL",
     );
     assert_error(
+        "[sdp]\nprefer = \"mine\"\n",
+        "t.toml:2:10: prefer `mine`: expected \"ours\" or \"theirs\"",
+    );
+    assert_error(
         "[[rule]]\nname = \"r\"\nregister = { max_contacts = 0 }\n",
         "t.toml:3:29: max_contacts must be at least 1",
     );

@@ -160,13 +160,14 @@ impl Step {
     }
 
     /// Renders the step for one request; `sdp_answer` makes the body of a
-    /// `{ sdp = "answer" }` step. A substitution refused in the reason falls
-    /// back to the configured text.
-    pub fn render<'s>(
+    /// `{ sdp = "answer" }` step, or says why there is none (the step is
+    /// then not sent). A substitution refused in the reason falls back to
+    /// the configured text.
+    pub fn render<'s, E>(
         &'s self,
         vars: &Vars<'_>,
-        sdp_answer: impl FnOnce() -> String,
-    ) -> RenderedStep<'s> {
+        sdp_answer: impl FnOnce() -> Result<String, E>,
+    ) -> Result<RenderedStep<'s>, E> {
         let reason = self
             .reason
             .render_header(vars)
@@ -177,14 +178,14 @@ impl Step {
                 Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
                 Cow::Owned(text) => Cow::Owned(text.into_bytes()),
             },
-            Body::SdpAnswer => Cow::Owned(sdp_answer().into_bytes()),
+            Body::SdpAnswer => Cow::Owned(sdp_answer()?.into_bytes()),
         };
-        RenderedStep {
+        Ok(RenderedStep {
             reason,
             extra_headers: self.extra_headers.render(vars),
             content_type: self.content_type.as_deref(),
             body,
-        }
+        })
     }
 }
 

@@ -15,6 +15,7 @@ mod lifetimes;
 mod log_fields;
 mod man_page;
 mod matchers;
+mod offers;
 mod registrar;
 mod reliable;
 mod responses;
