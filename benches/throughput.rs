@@ -102,7 +102,8 @@ fn per_message_cost() {
                 counter: selected.counter,
                 captures: &selected.captures,
             };
-            let rendered = step.render(&vars, String::new);
+            let Ok(rendered) =
+                step.render(&vars, || Ok::<_, std::convert::Infallible>(String::new()));
             let template =
                 ResponseTemplate::for_request(&request, source, "abcdefghij", "sip:127.0.0.1:5060");
             template.write(

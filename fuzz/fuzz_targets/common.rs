@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::LazyLock;
 
 use sip_autoresponder::config::Config;
-use sip_autoresponder::rules::sdp::{self, AnswerContext, Codec, DtlsIdentity};
+use sip_autoresponder::rules::sdp::{self, AnswerContext, Codec, DtlsIdentity, Preference};
 use sip_autoresponder::sip::{Limits, Request, Transport, parse_datagram};
 
 /// Every matcher kind, named captures, templates, outcomes, a sequence.
@@ -32,6 +32,7 @@ pub fn answer_context(address: IpAddr, session_version: u64) -> AnswerContext<'s
         base_port: 40_000,
         codecs: &CODECS,
         dtls: &DTLS,
+        prefer: Preference::Theirs,
     }
 }
 

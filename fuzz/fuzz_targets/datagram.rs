@@ -5,7 +5,8 @@
 //!
 //! Besides "never panics", it checks what the wire depends on: every
 //! response written parses back as a response with the status sent and
-//! the body sent, and templated header text never carries CR, LF or NUL.
+//! the body sent, templated header text never carries CR, LF or NUL, and
+//! a 400 carries no control character whatever the request held.
 
 #![no_main]
 
@@ -117,9 +118,9 @@ fn answer(request: &Request, source: SocketAddr, transport: Transport) {
     let mut out = Vec::with_capacity(1024);
     let mut session_version = 1;
     for step in selected.policy.steps() {
-        let rendered = step.render(&vars, || {
+        let Ok(rendered) = step.render(&vars, || {
             session_version += 1;
-            common::sdp_answer(request.body(), session_version)
+            Ok::<_, std::convert::Infallible>(common::sdp_answer(request.body(), session_version))
         });
         assert!(
             !rendered.reason.contains(['\r', '\n', '\0']),
@@ -181,4 +182,21 @@ fn answer_rejected(rejected: &Rejected, source: SocketAddr) {
         },
     );
     common::check_response(&out, status, b"");
+    // Whatever the request held, the 400 carries no control character but
+    // its CR LF line ends and HTAB (RFC 3261 §25.1; issue 13).
+    let head_end = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(out.len());
+    let head = &out[..head_end];
+    for (at, &byte) in head.iter().enumerate() {
+        let line_end = (byte == b'\r' && head.get(at + 1) == Some(&b'\n'))
+            || (byte == b'\n' && at > 0 && head[at - 1] == b'\r');
+        let control = (byte < 0x20 && byte != b'\t') || byte == 0x7F;
+        assert!(
+            !control || line_end,
+            "a control character went out at {at}: {}",
+            out.escape_ascii()
+        );
+    }
 }

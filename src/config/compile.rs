@@ -14,6 +14,7 @@ use super::rules::compile_rule;
 use super::timing;
 use super::{AdminSettings, Config, RateLimit, Sections, ServerSettings};
 use crate::capture::CaptureSettings;
+use crate::rules::sdp::Preference;
 use crate::rules::{ReplyPolicy, RuleSet};
 use crate::sip::{Limits, is_token};
 use std::net::SocketAddr;
@@ -143,6 +144,7 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
         .map(|admin| compile_admin(admin.get_ref(), diag));
     let rate_limit = compile_rate_limit(server, diag);
     let (sdp_codecs, rtp_port) = compile_sdp(&sections.sdp, diag);
+    let sdp_prefer = compile_prefer(&sections.sdp, diag);
     let capture = sections
         .capture
         .as_ref()
@@ -150,6 +152,7 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
     ServerSettings {
         capture,
         sdp_codecs,
+        sdp_prefer,
         rtp_port,
         rate_limit,
         reliable_provisionals: server.reliable_provisionals,
@@ -376,5 +379,23 @@ fn compile_unverified_udp(
             10_000.0,
         ),
         bytes_per_second: check(&section.bytes_per_second, "bytes_per_second", 100_000_000.0),
+    }
+}
+
+/// `[sdp] prefer`: "theirs" (the default) or "ours".
+fn compile_prefer(section: &SdpSection, diag: &mut Diagnostics<'_>) -> Preference {
+    let Some(prefer) = &section.prefer else {
+        return Preference::Theirs;
+    };
+    match prefer.get_ref().as_str() {
+        "theirs" => Preference::Theirs,
+        "ours" => Preference::Ours,
+        other => {
+            diag.error(
+                prefer.span(),
+                format!("prefer `{other}`: expected \"ours\" or \"theirs\""),
+            );
+            Preference::Theirs
+        }
     }
 }

@@ -75,6 +75,8 @@ pub struct ServerSettings {
     pub unverified_udp: crate::transport::Allowance,
     /// `[sdp] codecs`.
     pub sdp_codecs: Vec<crate::rules::sdp::Codec>,
+    /// `[sdp] prefer`.
+    pub sdp_prefer: crate::rules::sdp::Preference,
     /// `[sdp] rtp_port`.
     pub rtp_port: u16,
     /// `[capture]`, when present.

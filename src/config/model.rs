@@ -177,6 +177,10 @@ pub struct SdpSection {
     pub codecs: Option<Spanned<Vec<String>>>,
     /// RTP port of the first m-line (even; default 40000).
     pub rtp_port: Option<Spanned<u16>>,
+    /// Whose codec order picks an answered stream's codec: `"theirs"` (the
+    /// offer's first that is in `codecs`; the default) or `"ours"` (the
+    /// first of `codecs` that the offer lists).
+    pub prefer: Option<Spanned<String>>,
 }
 
 /// `[log]`: logging.

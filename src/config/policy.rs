@@ -325,10 +325,33 @@ impl PolicyCompiler<'_, '_> {
             );
             return None;
         }
+        let max_contacts = *register.max_contacts.get_ref();
+        if max_contacts == 0 {
+            self.diag.error(
+                register.max_contacts.span(),
+                "max_contacts must be at least 1",
+            );
+            return None;
+        }
+        let replace_oldest = match register.max_contacts_action.get_ref().as_str() {
+            "503" => false,
+            "replace-oldest" => true,
+            other => {
+                self.diag.error(
+                    register.max_contacts_action.span(),
+                    format!(
+                        "max_contacts_action `{other}`: expected \"503\" or \"replace-oldest\""
+                    ),
+                );
+                return None;
+            }
+        };
         Some(ReplyPolicy::Register(RegisterPolicy {
             min_expires: register.min_expires,
             max_expires: register.max_expires,
             default_expires,
+            max_contacts,
+            replace_oldest,
         }))
     }
 

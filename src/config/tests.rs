@@ -143,6 +143,18 @@ fn semantic_errors_have_positions() {
         "[server]\nuser_agent = \"a\\r\\nX-Injected: 1\"\n",
         "t.toml:2:14: user_agent must not contain CR, LF or NUL",
     );
+    assert_error(
+        "[sdp]\nprefer = \"mine\"\n",
+        "t.toml:2:10: prefer `mine`: expected \"ours\" or \"theirs\"",
+    );
+    assert_error(
+        "[[rule]]\nname = \"r\"\nregister = { max_contacts = 0 }\n",
+        "t.toml:3:29: max_contacts must be at least 1",
+    );
+    assert_error(
+        "[[rule]]\nname = \"r\"\nregister = { max_contacts_action = \"drop\" }\n",
+        "max_contacts_action `drop`: expected \"503\" or \"replace-oldest\"",
+    );
     // An unset t2_ms has no position: the error points at t1_ms.
     assert_error(
         "[timers]\nt1_ms = 5000\n",

@@ -112,9 +112,19 @@ impl Engine {
         listener: &ListenerInfo,
         snapshot: &Snapshot,
     ) {
-        let answer = self.sdp.answer(request, listener.local.ip(), &snapshot.sdp);
-        let status = if answer.is_empty() { 488 } else { 200 };
+        let local = listener.local.ip();
         let mut context = context(transaction, request, protocol::RULE.into(), None);
+        let answer = match self.sdp.answer(request, local, &snapshot.sdp) {
+            Ok(answer) => answer,
+            // An offer that gets no answer: 400, 415 or 488 as for an INVITE.
+            Err(refusal) => {
+                if let Err(error) = refusal.send(&mut context, local).await {
+                    crate::warn_limited!(%error, "response to PRACK not sent");
+                }
+                return;
+            }
+        };
+        let status = if answer.is_empty() { 488 } else { 200 };
         let options = ReplyOptions {
             status: Some(status),
             reason: Some(reason_phrase(status)),

@@ -97,6 +97,7 @@ impl Engine {
 
     /// Feeds `observer` (journal and metrics) from now on.
     pub fn with_observer(mut self, observer: Option<Arc<Observer>>) -> Self {
+        self.registrar.observed_by(observer.as_ref());
         self.observer = observer;
         self
     }

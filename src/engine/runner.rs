@@ -27,6 +27,13 @@ pub(super) struct Services {
     pub(super) sdp: Arc<SdpService>,
 }
 
+/// What sending a step did.
+enum Sent {
+    Step,
+    /// The step needed an SDP answer the offer cannot get: refused instead.
+    OfferRefused,
+}
+
 /// Everything needed to answer one request.
 pub(super) struct Job {
     /// Keeps the engine's count of running jobs while this one lives.
@@ -69,7 +76,9 @@ impl Job {
             return self.register(register).await;
         }
         if let Some(no_answer) = policy.no_answer() {
-            let rendered = no_answer.render(&self.vars(), String::new);
+            let Ok(rendered) = no_answer.render(&self.vars(), || {
+                Ok::<_, std::convert::Infallible>(String::new())
+            });
             self.context.set_no_answer(&rendered, no_answer.status);
         }
         let mut rng = fastrand::Rng::with_seed(self.selected.seed);
@@ -79,16 +88,18 @@ impl Job {
                 debug!(sip.call_id = self.request.call_id(), %ended, "policy stopped");
                 return;
             }
-            if let Err(error) = self.send_step(step).await {
-                match error {
-                    ContextError::Ended(ended) => {
-                        debug!(sip.call_id = self.request.call_id(), %ended, "policy stopped")
-                    }
-                    error => {
-                        crate::warn_limited!(%error, sip.status = step.status, "response not sent")
-                    }
+            match self.send_step(step).await {
+                Ok(Sent::Step) => {}
+                // The refusal is final: the rest of the policy is dropped.
+                Ok(Sent::OfferRefused) => return,
+                Err(ContextError::Ended(ended)) => {
+                    debug!(sip.call_id = self.request.call_id(), %ended, "policy stopped");
+                    return;
                 }
-                return;
+                Err(error) => {
+                    crate::warn_limited!(%error, sip.status = step.status, "response not sent");
+                    return;
+                }
             }
             if let Some(after) = step.hangup_after {
                 self.context.hang_up_after(after);
@@ -109,14 +120,23 @@ impl Job {
         }
     }
 
-    /// Renders one step for this request and sends it.
-    async fn send_step(&mut self, step: &Step) -> Result<(), ContextError> {
+    /// Renders one step for this request and sends it; or, when the step
+    /// needs an SDP answer the offer cannot get, the refusal instead (RFC
+    /// 3261 §13.3.1.4: a 2xx carries the answer; `OfferRefusal`).
+    async fn send_step(&mut self, step: &Step) -> Result<Sent, ContextError> {
+        let local = self.source.local.ip();
         let rendered = step.render(&self.vars(), || {
-            let local = self.source.local.ip();
             self.services
                 .sdp
                 .answer(&self.request, local, &self.snapshot.sdp)
         });
+        let rendered = match rendered {
+            Ok(rendered) => rendered,
+            Err(refusal) => {
+                refusal.send(&mut self.context, local).await?;
+                return Ok(Sent::OfferRefused);
+            }
+        };
         let options = ReplyOptions {
             status: Some(step.status),
             reason: Some(&rendered.reason),
@@ -124,7 +144,8 @@ impl Job {
             content_type: rendered.content_type,
             body: &rendered.body,
         };
-        self.context.respond(step.verb, options).await
+        self.context.respond(step.verb, options).await?;
+        Ok(Sent::Step)
     }
 
     /// The registrar answers REGISTER (RFC 3261 §10.3).
@@ -135,7 +156,8 @@ impl Job {
             .register(&self.request, policy, &self.source);
         let options = ReplyOptions {
             status: Some(answer.status),
-            extra_headers: answer.headers.as_bytes(),
+            reason: answer.reason.as_deref(),
+            extra_headers: &answer.headers,
             ..ReplyOptions::default()
         };
         let sent = if answer.status < 300 {

@@ -70,6 +70,7 @@ fn sdp_settings(settings: &ServerSettings) -> SdpSettings {
             .as_deref()
             .and_then(|a| a.parse().ok()),
         base_port: settings.rtp_port,
+        prefer: settings.sdp_prefer,
         generation: 0,
     }
 }

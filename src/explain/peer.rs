@@ -106,9 +106,17 @@ impl Peer {
         }
     }
 
+    /// The request's start and the headers every request of the client
+    /// carries. An ACK for a request that had no branch (RFC 2543) has
+    /// none either: `branch=` with no value does not parse.
     fn start_line(&self, method: &str, uri: &str, branch: &str, to: &str, cseq: u32) -> String {
+        let branch = if branch.is_empty() {
+            String::new()
+        } else {
+            format!(";branch={branch}")
+        };
         format!(
-            "{method} {uri} SIP/2.0\r\nVia: {via};branch={branch};rport\r\nMax-Forwards: 70\r\n\
+            "{method} {uri} SIP/2.0\r\nVia: {via}{branch};rport\r\nMax-Forwards: 70\r\n\
              From: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n",
             via = self.via,
             from = self.from,

@@ -79,6 +79,7 @@ pub struct Metrics {
     responses: Family<ResponseLabels, Counter>,
     events: Family<EventLabels, Counter>,
     drops: Family<ReasonLabels, Counter>,
+    registrar_expired: Counter,
     parse_errors: Counter,
     reloads: Counter,
     last_reload_success: Gauge,
@@ -98,6 +99,7 @@ impl Metrics {
             responses: Family::default(),
             events: Family::default(),
             drops: Family::default(),
+            registrar_expired: Counter::default(),
             parse_errors: Counter::default(),
             reloads: Counter::default(),
             last_reload_success: Gauge::default(),
@@ -127,6 +129,11 @@ impl Metrics {
             "drops",
             "Messages dropped, by reason",
             metrics.drops.clone(),
+        );
+        registry.register(
+            "registrar_expired",
+            "Registrar bindings removed when they expired",
+            metrics.registrar_expired.clone(),
         );
         registry.register(
             "parse_errors",
@@ -205,6 +212,17 @@ impl Metrics {
     /// The counter of drops for `reason`, for a part that counts on its own.
     pub fn drop_counter(&self, reason: &'static str) -> Counter {
         self.drops.get_or_create(&ReasonLabels { reason }).clone()
+    }
+
+    /// A bound of `state` was reached, counted where it happens (the
+    /// registrar's: see README, "State a peer creates").
+    pub fn bound_reached(&self, state: &'static str) {
+        self.bounds.get_or_create(&StateLabels { state }).inc();
+    }
+
+    /// A registrar binding was removed at its expiry.
+    pub fn registrar_expired(&self) {
+        self.registrar_expired.inc();
     }
 
     pub fn parse_error(&self) {

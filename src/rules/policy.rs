@@ -160,13 +160,14 @@ impl Step {
     }
 
     /// Renders the step for one request; `sdp_answer` makes the body of a
-    /// `{ sdp = "answer" }` step. A substitution refused in the reason falls
-    /// back to the configured text.
-    pub fn render<'s>(
+    /// `{ sdp = "answer" }` step, or says why there is none (the step is
+    /// then not sent). A substitution refused in the reason falls back to
+    /// the configured text.
+    pub fn render<'s, E>(
         &'s self,
         vars: &Vars<'_>,
-        sdp_answer: impl FnOnce() -> String,
-    ) -> RenderedStep<'s> {
+        sdp_answer: impl FnOnce() -> Result<String, E>,
+    ) -> Result<RenderedStep<'s>, E> {
         let reason = self
             .reason
             .render_header(vars)
@@ -177,14 +178,14 @@ impl Step {
                 Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
                 Cow::Owned(text) => Cow::Owned(text.into_bytes()),
             },
-            Body::SdpAnswer => Cow::Owned(sdp_answer().into_bytes()),
+            Body::SdpAnswer => Cow::Owned(sdp_answer()?.into_bytes()),
         };
-        RenderedStep {
+        Ok(RenderedStep {
             reason,
             extra_headers: self.extra_headers.render(vars),
             content_type: self.content_type.as_deref(),
             body,
-        }
+        })
     }
 }
 
@@ -208,6 +209,11 @@ pub struct RegisterPolicy {
     pub min_expires: u32,
     pub max_expires: u32,
     pub default_expires: u32,
+    /// Most bindings of one address-of-record.
+    pub max_contacts: usize,
+    /// At `max_contacts`: replace the least recently refreshed binding
+    /// (true) or refuse with 503 (false).
+    pub replace_oldest: bool,
 }
 
 /// What a rule answers.
@@ -336,11 +342,18 @@ impl fmt::Display for ReplyPolicy {
             Self::Drop => f.write_str("drop (no response)"),
             Self::Register(register) => write!(
                 f,
-                "registrar: 200 echoing Contacts, expiry clamped to {}-{} s (default {} s), 423 below {} s",
+                "registrar: 200 echoing Contacts, expiry clamped to {}-{} s (default {} s), 423 below {} s, \
+                 at most {} contacts per address-of-record ({} beyond)",
                 register.min_expires,
                 register.max_expires,
                 register.default_expires,
-                register.min_expires
+                register.min_expires,
+                register.max_contacts,
+                if register.replace_oldest {
+                    "the oldest replaced"
+                } else {
+                    "503"
+                }
             ),
             Self::Respond {
                 final_step: None,

@@ -185,11 +185,15 @@ impl Template {
     }
 
     /// Renders text bound for a header line: a substituted value that would
-    /// put CR, LF or NUL into the message is refused (no header injection)
-    /// and `Err` carries the unsubstituted form instead.
+    /// put CR, LF, NUL or another control character (HTAB aside) into the
+    /// message is refused (no header injection) and `Err` carries the
+    /// unsubstituted form instead.
     pub fn render_header<'t>(&'t self, vars: &Vars<'_>) -> Result<Cow<'t, str>, &'t str> {
         let rendered = self.render(vars);
-        if matches!(rendered, Cow::Owned(_)) && rendered.contains(['\r', '\n', '\0']) {
+        // RFC 3261 §25.1: no control character but HTAB in a header line
+        // (a quoted-pair from the request included: this is a new line).
+        let control = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7F;
+        if matches!(rendered, Cow::Owned(_)) && rendered.bytes().any(control) {
             return Err(&self.raw);
         }
         Ok(rendered)
@@ -460,6 +464,18 @@ mod tests {
         };
         let template = Template::parse("X-Echo: ${body}").expect("compiles");
         assert_eq!(template.render_header(&vars), Err("X-Echo: ${body}"));
+        // A quoted-pair of the request is legal there, not in a new line.
+        let display = Template::parse("X-Name: ${from.display}").expect("template");
+        let quoted = text.replace("From: <sip:a@b>", "From: \"a\\\u{1}\" <sip:a@b>");
+        let request = Request::validate(
+            parse_datagram(quoted.as_bytes(), &Limits::default()).expect("parse"),
+        )
+        .expect("a quoted-pair is valid");
+        let vars = Vars {
+            request: &request,
+            ..vars
+        };
+        assert_eq!(display.render_header(&vars), Err("X-Name: ${from.display}"));
         assert_eq!(
             template.render(&vars),
             "X-Echo: x\r\nEvil: injected",

@@ -29,6 +29,10 @@ pub enum ParseError {
     BadRequestLine(&'static str),
     #[error("message head is not valid UTF-8")]
     NotUtf8,
+    /// A CR that does not end a line, or another control character outside
+    /// a quoted-pair (RFC 3261 §25.1); names the line or header.
+    #[error("control character in {0}")]
+    ControlCharacter(String),
     #[error("malformed header line")]
     BadHeaderLine,
     #[error("more than {0} header fields")]

@@ -3,7 +3,9 @@
 //! text is parsed; the parser is the project's own (see README, "Dependency
 //! notes"), so it could be swapped without touching other layers.
 
+mod body;
 mod cause;
+mod contact;
 mod error;
 mod framing;
 mod header;
@@ -19,8 +21,11 @@ mod timers;
 mod transport_kind;
 mod uri;
 mod via;
+mod wire;
 
+pub use body::{ACCEPTED_TYPES, BodyError, MediaType, SDP};
 pub use cause::Cause;
+pub use contact::{ContactValue, Contacts, delta_seconds};
 pub use error::ParseError;
 pub use framing::{Frame, StreamFramer};
 pub use header::{HeaderKey, HeaderName, is_token};
@@ -32,8 +37,9 @@ pub use response::{ResponseParts, ResponseTemplate, minimal_response, udp_respon
 pub use status::{Verb, reason_phrase};
 pub use timers::Timers;
 pub use transport_kind::Transport;
-pub use uri::{scheme, sip_host_port, sip_user};
+pub use uri::{address_of_record, scheme, sip_host_port, sip_user};
 pub use via::MAGIC_COOKIE;
+pub use wire::wire_bytes;
 
 /// The start of a message, escaped and cut short, safe for one log line.
 pub fn excerpt(bytes: &[u8]) -> String {

@@ -13,6 +13,8 @@ pub(crate) struct NameAddr {
     pub(crate) display: Option<Span>,
     pub(crate) uri: Span,
     pub(crate) tag: Option<Span>,
+    /// The parameters after the URI (`;name=value…`, maybe empty).
+    pub(crate) params: Span,
 }
 
 /// Parses one `(name-addr / addr-spec) *(SEMI param)`; `None` when malformed.
@@ -48,6 +50,7 @@ pub(crate) fn parse_name_addr(head: &str, text: &str) -> Option<NameAddr> {
     if !is_valid_uri(uri) {
         return None;
     }
+    let params = Span::of(head, rest);
     let mut tag = None;
     loop {
         rest = trim_lws(rest);
@@ -64,6 +67,7 @@ pub(crate) fn parse_name_addr(head: &str, text: &str) -> Option<NameAddr> {
         display: display.map(|d| Span::of(head, d)),
         uri: Span::of(head, uri),
         tag,
+        params,
     })
 }
 

@@ -6,6 +6,7 @@ use std::io::Write as _;
 use super::HeaderName;
 use super::message::Message;
 use super::transport_kind::Transport;
+use super::wire::{push_wire, push_wire_scrubbed};
 
 /// Everything one outgoing request carries.
 #[derive(Debug, Clone, Copy)]
@@ -33,30 +34,36 @@ pub struct OutgoingRequest<'a> {
 }
 
 impl OutgoingRequest<'_> {
+    /// Writes the request. What came from a peer (Request-URI, From, To,
+    /// Call-ID, Route) goes out as the bytes it was received as; the
+    /// Request-URI never carries a control character (RFC 3261 §25.1).
     pub fn write(&self, out: &mut Vec<u8>) {
         out.clear();
+        out.extend_from_slice(self.method.as_bytes());
+        out.push(b' ');
+        push_wire_scrubbed(out, self.request_uri);
         let _ = write!(
             out,
-            "{method} {uri} SIP/2.0\r\n\
+            " SIP/2.0\r\n\
              Via: SIP/2.0/{transport} {sent_by};branch={branch};rport\r\n\
              Max-Forwards: 70\r\n\
-             From: {from};tag={from_tag}\r\n\
-             To: {to}\r\n\
-             Call-ID: {call_id}\r\n\
-             CSeq: {cseq} {method}\r\n",
-            method = self.method,
-            uri = self.request_uri,
+             From: ",
             transport = self.transport.via_token(),
             sent_by = self.sent_by,
             branch = self.branch,
-            from = self.from,
-            from_tag = self.from_tag,
-            to = self.to,
-            call_id = self.call_id,
-            cseq = self.cseq,
         );
+        push_wire(out, self.from);
+        out.extend_from_slice(b";tag=");
+        push_wire(out, self.from_tag);
+        out.extend_from_slice(b"\r\nTo: ");
+        push_wire(out, self.to);
+        out.extend_from_slice(b"\r\nCall-ID: ");
+        push_wire(out, self.call_id);
+        let _ = write!(out, "\r\nCSeq: {} {}\r\n", self.cseq, self.method);
         for route in self.routes {
-            let _ = write!(out, "Route: {route}\r\n");
+            out.extend_from_slice(b"Route: ");
+            push_wire(out, route);
+            out.extend_from_slice(b"\r\n");
         }
         let _ = write!(out, "User-Agent: {}\r\n", self.user_agent);
         out.extend_from_slice(self.extra_headers);
@@ -137,6 +144,50 @@ mod tests {
         );
         let parsed = parse_datagram(text.as_bytes(), &Limits::default()).expect("parses");
         assert!(crate::sip::Request::validate(parsed).is_ok());
+    }
+
+    /// A dialog or auto-reply made from a request whose bytes are not all
+    /// UTF-8 writes them back as received (RFC 3261 §12.2.1.1 copies).
+    #[test]
+    fn peer_bytes_go_out_as_received() {
+        let received = parse_datagram(
+            b"INVITE sip:b@h SIP/2.0\r\nFrom: \"J\xfcrgen\" <sip:j\xfc@h>;tag=t\xe5\r\nTo: <sip:b@h>\r\ni: \xe5\xe4\xf6@h\r\n\r\n",
+            &Limits::default(),
+        )
+        .expect("parses");
+        let from = received.header(HeaderName::From).expect("From");
+        let call_id = received.header(HeaderName::CallId).expect("Call-ID");
+        let request = OutgoingRequest {
+            method: "BYE",
+            request_uri: "sip:j\u{10fffc}@h",
+            transport: Transport::Udp,
+            sent_by: "127.0.0.1:5060",
+            branch: "z9hG4bKx",
+            from: "<sip:b@h>",
+            from_tag: "local",
+            to: from,
+            call_id,
+            cseq: 2,
+            routes: &[],
+            user_agent: "ua",
+            extra_headers: b"",
+            content_type: None,
+            body: b"",
+        };
+        let mut out = Vec::new();
+        request.write(&mut out);
+        let expected: &[u8] = b"BYE sip:j\xfc@h SIP/2.0\r\n";
+        assert!(out.starts_with(expected), "{}", out.escape_ascii());
+        let head = out.escape_ascii().to_string();
+        assert!(
+            head.contains(r#"To: \"J\xfcrgen\" <sip:j\xfc@h>;tag=t\xe5\r\n"#),
+            "{head}"
+        );
+        assert!(head.contains(r"Call-ID: \xe5\xe4\xf6@h\r\n"), "{head}");
+        let mut scrubbed = request;
+        scrubbed.request_uri = "sip:a\r\nX: y@h";
+        scrubbed.write(&mut out);
+        assert!(out.starts_with(b"BYE sip:a%0D%0AX: y@h SIP/2.0\r\n"));
     }
 
     #[test]

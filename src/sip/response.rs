@@ -9,6 +9,7 @@ use super::HeaderName;
 use super::message::Message;
 use super::request::{Rejected, Request, lenient_top_via};
 use super::via::Via;
+use super::wire::{push_wire, push_wire_scrubbed};
 
 /// The parts of every response to one request that do not change between
 /// responses of its transaction.
@@ -16,8 +17,8 @@ use super::via::Via;
 pub struct ResponseTemplate {
     /// Via lines (top one with received/rport) and the From line.
     via_from: Vec<u8>,
-    /// The To value as received.
-    to_value: String,
+    /// The To value as received (wire bytes).
+    to_value: Vec<u8>,
     /// The tag this transaction adds to To (None when To already has one).
     to_tag: Option<String>,
     /// Call-ID and CSeq lines.
@@ -43,23 +44,22 @@ impl ResponseTemplate {
     /// `contact` is the URI this listener puts in Contact.
     pub fn for_request(request: &Request, source: SocketAddr, to_tag: &str, contact: &str) -> Self {
         let message = request.message();
-        let creates_dialog = request.method() == "INVITE";
+        // RFC 3261 §12.1.1 (INVITE) and RFC 6665 §4.2.1.1 (SUBSCRIBE): the
+        // responses that create a dialog copy Record-Route and carry Contact.
+        let creates_dialog = matches!(request.method(), "INVITE" | "SUBSCRIBE");
         let mut dialog = Vec::new();
         if creates_dialog {
             for value in message.header_values(HeaderName::RecordRoute) {
-                push_line(&mut dialog, "Record-Route", value);
+                push_line(&mut dialog, "Record-Route", value, Copy::Exact);
             }
-            push_line(&mut dialog, "Contact", &format!("<{contact}>"));
+            push_line(&mut dialog, "Contact", &format!("<{contact}>"), Copy::Exact);
         }
         let to_tag = request.to_tag().is_none().then(|| to_tag.to_owned());
-        Self::build(
-            message,
-            Some(request.top_via_raw()),
-            source,
-            to_tag,
-            dialog,
-            creates_dialog,
-        )
+        let copied = Copied {
+            top_via: Some(request.top_via_raw()),
+            copy: Copy::Exact,
+        };
+        Self::build(message, copied, source, to_tag, dialog, creates_dialog)
     }
 
     /// The template for a 400/505 to a request that failed validation; `None`
@@ -71,9 +71,15 @@ impl ResponseTemplate {
             .header(HeaderName::To)
             .is_some_and(|to| to.to_ascii_lowercase().contains("tag="));
         let to_tag = (!has_tag).then(|| to_tag.to_owned());
+        // The request may carry control characters anywhere (that may be
+        // why it is refused): the copies must not (RFC 3261 §25.1).
+        let copied = Copied {
+            top_via: Some(&via),
+            copy: Copy::Scrubbed,
+        };
         Some(Self::build(
             message,
-            Some(&via),
+            copied,
             source,
             to_tag,
             Vec::new(),
@@ -83,41 +89,44 @@ impl ResponseTemplate {
 
     fn build(
         message: &Message,
-        top_via: Option<&Via>,
+        copied: Copied<'_>,
         source: SocketAddr,
         to_tag: Option<String>,
         dialog: Vec<u8>,
         creates_dialog: bool,
     ) -> Self {
+        let copy = copied.copy;
         let mut via_from = Vec::with_capacity(256);
         let mut first_via = true;
         for header in message.headers.iter().filter(|h| h.name == HeaderName::Via) {
             via_from.extend_from_slice(b"Via: ");
-            match top_via {
+            match copied.top_via {
                 Some(via) if first_via => {
-                    write_top_via(&mut via_from, message, header.value, via, source)
+                    write_top_via(&mut via_from, message, header.value, via, source, copy);
                 }
-                _ => via_from.extend_from_slice(message.text(header.value).as_bytes()),
+                _ => copy.push(&mut via_from, message.text(header.value)),
             }
             via_from.extend_from_slice(b"\r\n");
             first_via = false;
         }
         if let Some(from) = message.header(HeaderName::From) {
-            push_line(&mut via_from, "From", from);
+            push_line(&mut via_from, "From", from, copy);
         }
         let mut call_id_cseq = Vec::with_capacity(96);
         if let Some(call_id) = message.header(HeaderName::CallId) {
-            push_line(&mut call_id_cseq, "Call-ID", call_id);
+            push_line(&mut call_id_cseq, "Call-ID", call_id, copy);
         }
         if let Some(cseq) = message.header(HeaderName::CSeq) {
-            push_line(&mut call_id_cseq, "CSeq", cseq);
+            push_line(&mut call_id_cseq, "CSeq", cseq, copy);
         }
+        let mut to_value = Vec::with_capacity(64);
+        copy.push(
+            &mut to_value,
+            message.header(HeaderName::To).unwrap_or_default(),
+        );
         Self {
             via_from,
-            to_value: message
-                .header(HeaderName::To)
-                .unwrap_or_default()
-                .to_owned(),
+            to_value,
             to_tag,
             call_id_cseq,
             dialog,
@@ -136,7 +145,7 @@ impl ResponseTemplate {
         let _ = write!(out, "SIP/2.0 {} {}\r\n", parts.status, parts.reason);
         out.extend_from_slice(&self.via_from);
         out.extend_from_slice(b"To: ");
-        out.extend_from_slice(self.to_value.as_bytes());
+        out.extend_from_slice(&self.to_value);
         // RFC 3261 §8.2.6.2: a tag on every response but 100 Trying.
         if let Some(tag) = self.to_tag.as_deref().filter(|_| parts.status != 100) {
             out.extend_from_slice(b";tag=");
@@ -152,7 +161,7 @@ impl ResponseTemplate {
         out.extend_from_slice(server);
         out.extend_from_slice(parts.extra_headers);
         if let Some(content_type) = parts.content_type.filter(|_| !parts.body.is_empty()) {
-            push_line(out, "Content-Type", content_type);
+            push_line(out, "Content-Type", content_type, Copy::Exact);
         }
         let _ = write!(out, "Content-Length: {}\r\n\r\n", parts.body.len());
         out.extend_from_slice(parts.body);
@@ -169,10 +178,37 @@ pub fn minimal_response(status: u16, reason: &str, server: &[u8]) -> Vec<u8> {
     out
 }
 
-fn push_line(out: &mut Vec<u8>, name: &str, value: &str) {
+/// Which fields of the request a template copies, and how.
+#[derive(Debug, Clone, Copy)]
+struct Copied<'a> {
+    /// The top via-parm, which gets `received` and `rport`.
+    top_via: Option<&'a Via>,
+    copy: Copy,
+}
+
+/// How a copied field is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Copy {
+    /// Byte for byte as received (RFC 3261 §8.2.6.2): a valid request holds
+    /// control characters only where §25.1 allows them.
+    Exact,
+    /// As received, but control characters escaped: for refused requests.
+    Scrubbed,
+}
+
+impl Copy {
+    fn push(self, out: &mut Vec<u8>, text: &str) {
+        match self {
+            Self::Exact => push_wire(out, text),
+            Self::Scrubbed => push_wire_scrubbed(out, text),
+        }
+    }
+}
+
+fn push_line(out: &mut Vec<u8>, name: &str, value: &str, copy: Copy) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
-    out.extend_from_slice(value.as_bytes());
+    copy.push(out, value);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -185,30 +221,28 @@ fn write_top_via(
     line: super::message::Span,
     via: &Via,
     source: SocketAddr,
+    copy: Copy,
 ) {
     let text = message.text(line);
     let base = line.start as usize;
     let via_end = via.value.end as usize - base;
+    // Spans fall on character boundaries: they come from the parser.
+    let part = |range: std::ops::Range<usize>| text.get(range).unwrap_or("");
     match via.rport {
         Some(rport) => {
-            out.extend_from_slice(&text.as_bytes()[..rport.start as usize - base]);
+            copy.push(out, part(0..rport.start as usize - base));
             let _ = write!(out, "rport={}", source.port());
-            out.extend_from_slice(&text.as_bytes()[rport.end as usize - base..via_end]);
+            copy.push(out, part(rport.end as usize - base..via_end));
         }
-        None => out.extend_from_slice(&text.as_bytes()[..via_end]),
+        None => copy.push(out, part(0..via_end)),
     }
     let host = message.text(via.host);
     if (via.rport.is_some() || !host_is(host, source.ip())) && !via.has_received {
-        match source.ip().to_canonical() {
-            IpAddr::V4(ip) => {
-                let _ = write!(out, ";received={ip}");
-            }
-            IpAddr::V6(ip) => {
-                let _ = write!(out, ";received=[{ip}]");
-            }
-        }
+        // RFC 3261 §25.1: `via-received = "received" EQUAL (IPv4address /
+        // IPv6address)`, the IPv6 address without brackets (RFC 5118 §4.5).
+        let _ = write!(out, ";received={}", source.ip().to_canonical());
     }
-    out.extend_from_slice(&text.as_bytes()[via_end..]);
+    copy.push(out, part(via_end..text.len()));
 }
 
 fn host_is(host: &str, ip: IpAddr) -> bool {

@@ -61,6 +61,49 @@ pub(crate) fn split_list(s: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// Where a header line may hold quoted-pairs (RFC 3261 §25.1): none in a
+/// start line, in quoted strings in headers, and in comments too in the
+/// headers whose grammar has them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Quoting {
+    None,
+    Strings,
+    StringsAndComments,
+}
+
+/// Position of the first control character `line` may not hold: a CTL other
+/// than HTAB anywhere but escaped by a backslash in a quoted string or
+/// comment, and there neither CR nor LF (`quoted-pair = "\" (%x00-09 /
+/// %x0B-0C / %x0E-7F)`). Inside `<…>` (a URI) no quoting applies.
+pub(crate) fn misplaced_control(line: &str, quoting: Quoting) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let (mut quoted, mut comment_depth, mut angle) = (false, 0u32, false);
+    let mut i = 0;
+    while i < bytes.len() {
+        let escapable = quoted || comment_depth > 0;
+        match bytes[i] {
+            b'\\' if escapable => {
+                if matches!(bytes.get(i + 1), Some(b'\r' | b'\n')) {
+                    return Some(i + 1);
+                }
+                i += 2;
+                continue;
+            }
+            b'"' if quoting != Quoting::None && !angle && comment_depth == 0 => quoted = !quoted,
+            b'<' if !quoted && comment_depth == 0 => angle = true,
+            b'>' if !quoted && comment_depth == 0 => angle = false,
+            b'(' if quoting == Quoting::StringsAndComments && !quoted && !angle => {
+                comment_depth += 1;
+            }
+            b')' if comment_depth > 0 && !quoted => comment_depth -= 1,
+            byte if super::wire::is_forbidden_control(byte) => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +115,27 @@ mod tests {
         assert_eq!(items[1], " <sip:z@w>");
         let items: Vec<_> = split_list(";;,;,,").collect();
         assert_eq!(items, [";;", ";", "", ""]);
+    }
+
+    #[test]
+    fn controls_are_allowed_only_as_quoted_pairs() {
+        let at = |line: &str| misplaced_control(line, Quoting::Strings);
+        assert_eq!(at("From: \"a\\\u{0}b\" <sip:a@b>;tag=1"), None);
+        assert_eq!(at("From: \"a\\\u{1}\tb\" <sip:a@b>"), None);
+        assert_eq!(at("Call-ID: ab\rc"), Some(11));
+        assert_eq!(at("From: \"a\u{0}\" <sip:a@b>"), Some(8));
+        assert_eq!(at("From: \"a\\\r\" <sip:a@b>"), Some(9));
+        // No quoting inside a URI, nor outside quotes.
+        assert_eq!(at("From: <sip:\"\\\u{0}\"@b>"), Some(13));
+        assert_eq!(at("Require: foo\\\u{0}"), Some(13));
+        assert_eq!(at("Via: SIP/2.0/UDP h;x=\"\\\u{7f}\""), None);
+        assert_eq!(
+            misplaced_control("OPTIONS sip:\"\\\u{0}\" SIP/2.0", Quoting::None),
+            Some(14)
+        );
+        let comments = Quoting::StringsAndComments;
+        assert_eq!(misplaced_control("Server: x (a\\\u{0})", comments), None);
+        assert_eq!(misplaced_control("Server: x (a\u{0})", comments), Some(12));
     }
 
     #[test]

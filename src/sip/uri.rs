@@ -52,6 +52,57 @@ pub fn sip_host_port(uri: &str) -> Option<(&str, Option<u16>)> {
     (rest.is_empty() || rest.starts_with([';', '?'])).then_some((host, port))
 }
 
+/// The address-of-record a registrar files `uri` under (RFC 3261 §10.3
+/// step 5): parameters and headers removed, scheme and host lower-case
+/// (`sips` filed with `sip`), the user part as written (§19.1.4: it is
+/// case-sensitive) with escapes of unreserved characters undone and the
+/// others' hex digits upper-case, so equal URIs give one key.
+pub fn address_of_record(uri: &str) -> String {
+    let bare = uri.split([';', '?']).next().unwrap_or(uri);
+    let (scheme, rest) = bare.split_once(':').unwrap_or(("", bare));
+    let scheme = match scheme.to_ascii_lowercase().as_str() {
+        "sips" => "sip".to_owned(),
+        other => other.to_owned(),
+    };
+    let (user, host) = match rest.rsplit_once('@') {
+        Some((user, host)) => (Some(user), host),
+        None => (None, rest),
+    };
+    let mut out = String::with_capacity(bare.len());
+    out.push_str(&scheme);
+    out.push(':');
+    if let Some(user) = user {
+        push_unescaped(&mut out, user);
+        out.push('@');
+    }
+    out.push_str(&host.to_ascii_lowercase());
+    out
+}
+
+/// `%XX` of an unreserved character (RFC 3261 §25.1) becomes the
+/// character; other escapes keep their form with upper-case hex.
+fn push_unescaped(out: &mut String, user: &str) {
+    let mut chars = user.char_indices();
+    while let Some((at, c)) = chars.next() {
+        let escape = user
+            .get(at + 1..at + 3)
+            .filter(|_| c == '%')
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escape {
+            Some(byte) => {
+                let unreserved = byte.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&byte);
+                if unreserved {
+                    out.push(char::from(byte));
+                } else {
+                    out.push_str(&format!("%{byte:02X}"));
+                }
+                chars.nth(1);
+            }
+            None => out.push(c),
+        }
+    }
+}
+
 /// The text after `userinfo@` (or after the scheme when there is no user).
 fn host_part(uri: &str) -> &str {
     let rest = uri.split_once(':').map_or("", |(_, rest)| rest);
@@ -91,5 +142,19 @@ mod tests {
         ));
         assert!(is_valid_request_uri("tel:+15551234"));
         assert_eq!(sip_user("sip:busy@example.com"), Some("busy"));
+    }
+
+    #[test]
+    fn addresses_of_record() {
+        assert_eq!(
+            address_of_record("SIP:Bob@Example.COM;transport=udp?x=y"),
+            "sip:Bob@example.com"
+        );
+        assert_eq!(
+            address_of_record("sips:b%6fb%2c@example.com:5061"),
+            "sip:bob%2C@example.com:5061"
+        );
+        assert_eq!(address_of_record("tel:+1555"), "tel:+1555");
+        assert_eq!(address_of_record("sip:%zz@h"), "sip:%zz@h");
     }
 }

@@ -130,8 +130,12 @@ pub(crate) fn parse_param(text: &str) -> Option<(&str, &str, Option<&str>, &str)
         value_text.find(']')? + 1
     } else {
         let (token, _) = take_while(value_text, |b| is_token_byte(b) || b == b':');
-        // An unbracketed IPv6 address is not a token (RFC 5118 §4.5).
-        if token.is_empty() || token.contains(':') && !is_token(token) {
+        // A colon is no token character: only `received` may hold one, as
+        // an IPv6 address without brackets (RFC 3261 §25.1 via-received,
+        // RFC 5118 §4.5; Kamailio writes it so for `;rport` clients).
+        let ipv6_received =
+            name.eq_ignore_ascii_case("received") && token.parse::<std::net::Ipv6Addr>().is_ok();
+        if token.is_empty() || token.contains(':') && !ipv6_received {
             return None;
         }
         token.len()
@@ -209,9 +213,12 @@ mod tests {
                 .expect("valid");
         assert_eq!(parsed[0].1, "[2001:db8::9:1]");
         assert_eq!(parsed[0].2, Some(6050));
-        assert!(
-            vias("SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=z9hG4bKas3").is_err()
-        );
+        // RFC 5118 §4.5: received holds an IPv6address, brackets or not.
+        let parsed = vias("SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=z9hG4bKas3")
+            .expect("valid");
+        assert_eq!(parsed[0].3.as_deref(), Some("z9hG4bKas3"));
+        assert!(vias("SIP/2.0/UDP h;received=2001:db8:::255;branch=z9hG4bK1").is_err());
+        assert!(vias("SIP/2.0/UDP h;maddr=2001:db8::1;branch=z9hG4bK1").is_err());
         assert!(vias("SIP/2.0/UDP [2001:db8:::1]").is_err());
     }
 

@@ -126,8 +126,10 @@ const RFC5118: &[(&str, Expect)] = &[
     ("port-ambiguous", Accepted),
     ("port-unambiguous", Accepted),
     ("via-received-param-with-delim", NoDialog),
-    // received=2001:db8::9:255 without brackets is not a valid Via param.
-    ("via-received-param-no-delim", BadRequest("Via")),
+    // RFC 3261 §25.1: `via-received = "received" EQUAL (IPv4address /
+    // IPv6address)`: the address without brackets is the grammar's own
+    // form (RFC 5118 §4.5), and Kamailio writes it.
+    ("via-received-param-no-delim", Accepted),
     ("ipv6-in-sdp", Accepted),
     ("ipv4-mapped-ipv6", Accepted),
     ("mult-ip-in-header", NoDialog),

@@ -173,15 +173,24 @@ fn every_fixture_replays() {
 /// datagram: a bare CR inside the SIP version of the request line
 /// (`SIP/2.0\r.0ha…`) was taken for another version, 505, and the version
 /// text with its CR went into the defect, which is logged and (for a 400)
-/// is the reason phrase. It is now a malformed request line: 400.
+/// is the reason phrase. It is now a 400 naming the control character
+/// (RFC 3261 §25.1: CR only ends a line), whose reason holds no CR.
 #[test]
 fn datagram_version_with_cr_is_a_bad_request_line() {
+    let control = || Some(ParseError::ControlCharacter("the start line".into()));
     let defect = replay_datagram(&fixture("datagram-version-with-cr.sip"));
-    assert_eq!(defect, Some(ParseError::BadRequestLine("bad SIP version")));
+    assert_eq!(defect, control());
     // Minimised by hand.
     let minimal = b"OPTIONS sip:a@b SIP/2.0\r.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n";
+    assert_eq!(replay_datagram(minimal), control());
+    assert!(
+        !ParseError::ControlCharacter("the start line".into())
+            .to_string()
+            .contains(['\r', '\n'])
+    );
+    let dotless = b"OPTIONS sip:a@b SIP/2.0x\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n";
     assert_eq!(
-        replay_datagram(minimal),
+        replay_datagram(dotless),
         Some(ParseError::BadRequestLine("bad SIP version"))
     );
     // A well-formed other version is still 505 (RFC 4475 badvers).

@@ -309,7 +309,7 @@ async fn source_cidr_ipv6_on_an_ipv6_listener() {
     assert!(
         response
             .header("Via")
-            .is_some_and(|v| v.ends_with(";received=[::1]")),
+            .is_some_and(|v| v.ends_with(";received=::1")),
         "{}",
         response.raw
     );

@@ -211,7 +211,7 @@ async fn ipv6_listener_on_loopback() {
         response.header("Via"),
         Some(
             format!(
-                "SIP/2.0/UDP [::1]:{port};branch=z9hG4bK-v6-1;rport={port};received=[::1]",
+                "SIP/2.0/UDP [::1]:{port};branch=z9hG4bK-v6-1;rport={port};received=::1",
                 port = client.port()
             )
             .as_str()
@@ -233,4 +233,57 @@ async fn ack_is_never_answered() {
         ))
         .await;
     client.expect_silence().await;
+}
+
+/// RFC 3261 §25.1 `via-received = "received" EQUAL (IPv4address /
+/// IPv6address)` (RFC 5118 §4.5): Kamailio writes `received=` with an IPv6
+/// address without brackets for a client with `;rport`; the request is
+/// valid (it was a 400 "malformed Via header": issue 15, item 2), and the
+/// lower Via is copied untouched.
+#[tokio::test]
+async fn a_via_received_holding_an_ipv6_address_without_brackets_is_valid() {
+    let daemon = TestDaemon::start(&config_with(INVITE_RULES));
+    let client = UdpClient::new(daemon.udp()).await;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/defects/options-via-received-ipv6.sip"
+    );
+    let request = std::fs::read(path).expect("fixture");
+    client.send_bytes(&request).await;
+    let response = client.recv().await;
+    assert_eq!(response.status, 200, "{}", response.raw);
+    assert_eq!(
+        response.all("Via")[1],
+        "SIP/2.0/UDP [2001:db8::9:1]:40123;received=2001:db8::9:1;rport=40123;branch=z9hG4bK-rcv6-0"
+    );
+}
+
+/// RFC 6665 §4.2.1.1: the 2xx to a SUBSCRIBE creates a dialog, so it
+/// carries a Contact (and the Record-Route of the request, §12.1.1).
+#[tokio::test]
+async fn a_2xx_to_subscribe_carries_contact_and_record_route() {
+    let daemon = TestDaemon::start(&config_with(
+        "[[rule]]\nname = \"subscribe\"\nmatch.method = \"SUBSCRIBE\"\naccept = { status = 202 }\n\n[[rule]]\nname = \"others\"\naccept = {}\n",
+    ));
+    let client = UdpClient::new(daemon.udp()).await;
+    let subscribe = request(
+        "SUBSCRIBE",
+        "sip:presentity@example.com",
+        "sub-1",
+        "Event: presence\r\nExpires: 600\r\nContact: <sip:alice@127.0.0.1:5999>\r\nRecord-Route: <sip:proxy.example.com;lr>\r\n",
+        "",
+    );
+    let response = client.request(&subscribe).await;
+    assert_eq!(response.status, 202, "{}", response.raw);
+    let contact = format!("<sip:{}>", daemon.udp());
+    assert_eq!(
+        response.header("Contact"),
+        Some(contact.as_str()),
+        "{}",
+        response.raw
+    );
+    assert_eq!(response.all("Record-Route"), ["<sip:proxy.example.com;lr>"]);
+    // Other methods still carry neither.
+    let options = client.request(&options("sub-2")).await;
+    assert!(options.header("Contact").is_none(), "{}", options.raw);
 }

@@ -95,14 +95,27 @@ async fn webrtc_offer_gets_a_webrtc_answer() {
     );
 }
 
+/// RFC 3261 §13.3.1.3: an offer none of whose streams can be taken is
+/// answered 488 with warning 305 (§20.43), not a 2xx rejecting them all
+/// (issue 15; the single stream here has no codec of ours).
 #[tokio::test]
-async fn no_common_codec_rejects_the_stream_with_port_zero() {
+async fn no_common_codec_is_488_with_warning_305() {
     let daemon = TestDaemon::start(&config_with(RULES));
     let client = UdpClient::new(daemon.udp()).await;
     let r = client
         .request(&invite_with("sdp-3", &fixture("no-common-codec.offer.sdp")))
         .await;
-    assert!(lines(&r.body, "m=audio 0 ").len() == 1, "{}", r.body);
+    assert_eq!(
+        (r.status, r.reason.as_str()),
+        (488, "Not Acceptable Here"),
+        "{}",
+        r.raw
+    );
+    assert_eq!(
+        r.header("Warning"),
+        Some("305 127.0.0.1 \"Incompatible media format\"")
+    );
+    assert!(r.body.is_empty(), "{}", r.raw);
 }
 
 #[tokio::test]

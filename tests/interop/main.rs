@@ -1,6 +1,7 @@
 //! Interop tests: the real binary, on ephemeral loopback ports, driven by
-//! third-party SIP stacks and checked by outside tools (sipsak, SIPp, the
-//! Node.js clients JsSIP, SIP.js and `sip`, systemd-analyze).
+//! third-party SIP stacks and checked by outside tools (sipsak, SIPp,
+//! baresip, Kamailio, the Node.js clients JsSIP, SIP.js and `sip`,
+//! systemd-analyze).
 //!
 //! A libtest-mimic harness (see `harness/mod.rs`): a test whose tool is
 //! missing shows as `ignored` in cargo's summary with the reason, never as
@@ -9,6 +10,7 @@
 
 #![allow(unreachable_pub)]
 
+mod baresip;
 mod harness;
 mod node_clients;
 mod sip_tools;
@@ -18,6 +20,7 @@ use harness::InteropTest;
 
 /// Every interop test, by module.
 const ALL: &[&[InteropTest]] = &[
+    baresip::TESTS,
     harness::TESTS,
     node_clients::TESTS,
     sip_tools::TESTS,

@@ -94,6 +94,23 @@ pub struct RegisterSection {
     /// Granted when the request names no expiry (default 3600, within the
     /// min-max range).
     pub default_expires: Option<u32>,
+    /// Most bindings one address-of-record may have (default 10); a
+    /// REGISTER query lists at most this many.
+    #[serde(default = "default_max_contacts")]
+    pub max_contacts: Spanned<usize>,
+    /// What a REGISTER that would pass `max_contacts` gets: `"503"` (refused,
+    /// nothing changes) or `"replace-oldest"` (the least recently
+    /// refreshed binding makes room).
+    #[serde(default = "default_max_contacts_action")]
+    pub max_contacts_action: Spanned<String>,
+}
+
+fn default_max_contacts() -> Spanned<usize> {
+    Spanned::new(0..0, 10)
+}
+
+fn default_max_contacts_action() -> Spanned<String> {
+    Spanned::new(0..0, "503".to_owned())
 }
 
 fn default_min_expires() -> u32 {

@@ -6,7 +6,7 @@ use super::codec::{Format, resolve_formats};
 use super::parse::{Direction, Group, MediaDescription, SessionDescription, Setup};
 use super::srtp::answer_crypto;
 use super::webrtc::{IceCredentials, answer_setup, write_dtls, write_ice};
-use super::{AnswerContext, Codec, SdpError};
+use super::{AnswerContext, Codec, Preference, SdpError};
 
 /// An answer and what it accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +15,12 @@ pub struct Answer {
     pub sdp: String,
     /// How many m-lines it accepts (non-zero port).
     pub accepted: usize,
+    /// How many m-lines the offer did not disable itself (non-zero port,
+    /// or bundle-only in its BUNDLE group).
+    pub offered: usize,
+    /// Whether one of those is of a media type `codecs` has a codec for
+    /// (so no common format is RFC 3261 §20.43 warning 305, not 304).
+    pub media_known: bool,
 }
 
 /// How the media of an accepted stream is secured.
@@ -91,9 +97,30 @@ pub(super) fn negotiate(
             None => write_rejected(&mut out, media),
         }
     }
+    let live: Vec<&MediaDescription> = offer
+        .media
+        .iter()
+        .filter(|media| media.port != 0 || (media.bundle_only && is_bundled(media, bundle)))
+        .collect();
     Ok(Answer {
         sdp: out,
         accepted: plans.iter().flatten().count(),
+        offered: live.len(),
+        media_known: live.iter().any(|media| {
+            ctx.codecs
+                .iter()
+                .any(|codec| codec.media.eq_ignore_ascii_case(&media.media))
+        }),
+    })
+}
+
+/// Whether `media` is in the offer's BUNDLE group.
+fn is_bundled(media: &MediaDescription, bundle: Option<&Group>) -> bool {
+    bundle.is_some_and(|group| {
+        media
+            .mid
+            .as_ref()
+            .is_some_and(|mid| group.mids.contains(mid))
     })
 }
 
@@ -127,12 +154,7 @@ fn plan(
     bundle: Option<&Group>,
     ctx: &AnswerContext<'_>,
 ) -> Option<Accepted> {
-    let bundled = bundle.is_some_and(|group| {
-        media
-            .mid
-            .as_ref()
-            .is_some_and(|mid| group.mids.contains(mid))
-    });
+    let bundled = is_bundled(media, bundle);
     // RFC 3264 §8.2: a stream offered with port 0 is answered with port 0,
     // except a bundle-only stream of the BUNDLE group (RFC 8843 §7.3.1).
     if media.port == 0 && !(media.bundle_only && bundled) {
@@ -143,7 +165,7 @@ fn plan(
     if !media.is_rtp() {
         return None;
     }
-    let formats = select_formats(media, ctx.codecs)?;
+    let formats = select_formats(media, ctx.codecs, ctx.prefer)?;
     let fingerprinted = !offer.fingerprints_of(media).is_empty();
     let security = if media.is_dtls_proto() || (media.is_srtp() && fingerprinted) {
         // RFC 5763 §5: DTLS-SRTP needs the offerer's fingerprint; RFC 5764
@@ -176,28 +198,40 @@ fn plan(
 
 /// The formats an accepted stream keeps, or `None` when nothing is common.
 ///
-/// The first offered format (offer order, RFC 3264 §6.1) that is in the
-/// preference list and is not telephone-event; then, if offered and in the
-/// list, a telephone-event (RFC 4733) of the same clock rate, else the
-/// first offered. A stream offering only telephone-event (a DTMF stream,
-/// RFC 4317 §2.4) is accepted with it; a stream whose only common format
-/// is telephone-event beside unknown voice codecs is rejected.
-fn select_formats(media: &MediaDescription, codecs: &[Codec]) -> Option<Vec<Format>> {
+/// The offered format that is in the codec list and is not
+/// telephone-event: the first in the offer's order (RFC 3264 §6.1) or, with
+/// [`Preference::Ours`], the one whose codec comes first in the list; then,
+/// if offered and in the list, a telephone-event (RFC 4733) of the same
+/// clock rate, else the first offered. A stream offering only
+/// telephone-event (a DTMF stream, RFC 4317 §2.4) is accepted with it; a
+/// stream whose only common format is telephone-event beside unknown voice
+/// codecs is rejected.
+fn select_formats(
+    media: &MediaDescription,
+    codecs: &[Codec],
+    prefer: Preference,
+) -> Option<Vec<Format>> {
     let offered = resolve_formats(media);
-    let wanted = |format: &&Format| {
+    let rank = |format: &Format| {
         codecs
             .iter()
-            .any(|codec| codec.matches(&media.media, &format.name, format.clock_rate))
+            .position(|codec| codec.matches(&media.media, &format.name, format.clock_rate))
     };
+    let wanted = |format: &&Format| rank(format).is_some();
     let mut events = offered
         .iter()
         .filter(|format| format.is_telephone_event())
         .filter(wanted);
-    let Some(primary) = offered
+    let voice = offered
         .iter()
         .filter(|format| !format.is_telephone_event())
-        .find(wanted)
-    else {
+        .filter(wanted);
+    let primary = match prefer {
+        Preference::Theirs => voice.clone().next(),
+        // min_by_key keeps the first of equals: the offer's order breaks ties.
+        Preference::Ours => voice.clone().min_by_key(|format| rank(format)),
+    };
+    let Some(primary) = primary else {
         let only_events =
             offered.len() == media.formats.len() && offered.iter().all(Format::is_telephone_event);
         return if only_events {

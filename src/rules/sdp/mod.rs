@@ -10,8 +10,8 @@
 //!   and attributes ignored) but with bounded work and an [`SdpError`] for
 //!   malformed input, never a panic.
 //! - [`answer`] / [`negotiate`] derive an answer from an offer (RFC 3264 §6):
-//!   one m-line per offered m-line, the first common codec of the offer's
-//!   order (plus telephone-event), port 0 for streams with nothing in common,
+//!   one m-line per offered m-line, the first common codec in the offer's
+//!   order or ours ([`Preference`]) (plus telephone-event), port 0 for streams with nothing in common,
 //!   the direction mirrored. WebRTC offers (ICE, DTLS-SRTP, BUNDLE,
 //!   rtcp-mux) get a syntactically complete WebRTC answer; SDES-keyed
 //!   RTP/SAVP offers get an `a=crypto` key (RFC 4568).
@@ -148,6 +148,19 @@ pub struct AnswerContext<'a> {
     /// The DTLS certificate (fingerprint) and the secret from which ICE
     /// credentials and SDES keys are derived.
     pub dtls: &'a DtlsIdentity,
+    /// Whose codec order picks a stream's codec.
+    pub prefer: Preference,
+}
+
+/// Which order picks the codec of an answered stream (`[sdp] prefer`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Preference {
+    /// The offer's: its first format that is in `codecs` (RFC 3264 §6.1
+    /// lets the answerer choose; the offerer's order is its preference).
+    #[default]
+    Theirs,
+    /// Ours: the first of `codecs` that the offer lists.
+    Ours,
 }
 
 /// Derives the SDP answer to `offer` (RFC 3264 §6), written with CRLF line
@@ -156,9 +169,10 @@ pub fn answer(offer: &str, ctx: &AnswerContext<'_>) -> Result<String, SdpError> 
     negotiate(offer, ctx).map(|answer| answer.sdp)
 }
 
-/// Like [`answer`], and also says how many streams were accepted: with 0,
-/// the caller may prefer 488 Not Acceptable Here (RFC 3261 §13.3.1.3) to
-/// an answer that rejects every stream.
+/// Like [`answer`], and also says how many streams were offered and
+/// accepted: with none of several accepted, the caller may prefer 488 Not
+/// Acceptable Here (RFC 3261 §13.3.1.3) to an answer that rejects every
+/// stream.
 pub fn negotiate(offer: &str, ctx: &AnswerContext<'_>) -> Result<Answer, SdpError> {
     answer::negotiate(&parse(offer)?, ctx)
 }

@@ -126,13 +126,20 @@ impl Daemon {
         Self::start_with(listeners, "")
     }
 
-    /// [`Daemon::start`] with more config (`[admin]`, say) before the rules.
+    /// [`Daemon::start`] with more config (`[admin]`, rules that come
+    /// first, say) before the rules. A listener's extra keys may set its
+    /// `address` (else 127.0.0.1:0).
     pub fn start_with(listeners: &[(&str, &str)], extra: &str) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let mut toml = String::from("[server]\nuser_agent = \"sip-autoresponder-interop\"\n");
         for (transport, extra) in listeners {
+            let address = if extra.contains("address") {
+                ""
+            } else {
+                "address = \"127.0.0.1:0\"\n"
+            };
             toml.push_str(&format!(
-                "\n[[listen]]\ntransport = \"{transport}\"\naddress = \"127.0.0.1:0\"\n{extra}\n"
+                "\n[[listen]]\ntransport = \"{transport}\"\n{address}{extra}\n"
             ));
         }
         toml.push_str(extra);

@@ -23,9 +23,8 @@ pub enum Tool {
     Sipsak,
     /// SIPp, Debian's sip-tester.
     Sipp,
-    #[allow(dead_code)] // for the baresip interop tests
+    /// baresip, from Debian's baresip-core.
     Baresip,
-    #[allow(dead_code)] // for the Kamailio interop tests
     Kamailio,
     /// promtool, from Debian's prometheus.
     #[allow(dead_code)] // for the metrics interop tests

@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use super::{AnswerContext, Codec, DtlsIdentity};
+use super::{AnswerContext, Codec, DtlsIdentity, Preference};
 
 /// One identity for the whole test binary (generation is the slow part).
 fn identity() -> &'static DtlsIdentity {
@@ -32,6 +32,7 @@ fn ctx(codecs: &[Codec]) -> AnswerContext<'_> {
         base_port: 40000,
         codecs,
         dtls: identity(),
+        prefer: Preference::Theirs,
     }
 }
 

@@ -6,8 +6,16 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use crate::rules::sdp::{self, AnswerContext, Codec, DtlsIdentity, SdpError};
+use crate::ratelog::LogLimiter;
+use crate::rules::sdp::{self, AnswerContext, Codec, DtlsIdentity, Preference, SdpError};
 use crate::sip::Request;
+
+mod refusal;
+
+pub use refusal::OfferRefusal;
+
+/// Floods of unusable offers log one line per second, with a count.
+static REFUSAL_LOG: LogLimiter = LogLimiter::new(1000);
 
 /// Sessions remembered (by Call-ID) to keep `o=` stable within a dialog.
 const SESSIONS: usize = 10_000;
@@ -26,9 +34,14 @@ pub enum SdpReply {
 
 impl SdpReply {
     pub fn for_request(request: &Request) -> Self {
-        if !request.body().trim_ascii().is_empty() {
-            Self::Answer
-        } else if request.method() == "INVITE" {
+        match request.session_description() {
+            Ok(Some(_)) | Err(_) => Self::Answer,
+            Ok(None) => Self::without_offer(request),
+        }
+    }
+
+    fn without_offer(request: &Request) -> Self {
+        if request.method() == "INVITE" {
             Self::Offer
         } else {
             Self::Nothing
@@ -43,6 +56,8 @@ pub struct SdpSettings {
     /// `c=`/`o=` address instead of the listener's own.
     pub public_address: Option<IpAddr>,
     pub base_port: u16,
+    /// `[sdp] prefer`: whose codec order picks.
+    pub prefer: Preference,
     /// Reloads that changed the settings: an answer made after one may
     /// differ for the same offer, so it takes a new session version.
     pub generation: u64,
@@ -54,7 +69,8 @@ impl SdpSettings {
     pub fn successor(&self, next: &Self) -> Self {
         let same = self.codecs == next.codecs
             && self.public_address == next.public_address
-            && self.base_port == next.base_port;
+            && self.base_port == next.base_port
+            && self.prefer == next.prefer;
         Self {
             generation: if same {
                 self.generation
@@ -99,37 +115,57 @@ impl SdpService {
         })
     }
 
-    /// The SDP [`SdpReply::for_request`] calls for (empty for nothing).
-    /// `local` is the listener's address. The responses to one initial
-    /// INVITE carry one session description (RFC 3261 §13.3.1, RFC 6337
-    /// §3.1): once SDP went out for it — in a provisional response, or
-    /// answering a PRACK or UPDATE of its early dialog — a later response
-    /// repeats the last SDP sent.
-    pub fn answer(&self, request: &Request, local: IpAddr, settings: &SdpSettings) -> String {
-        let reply = SdpReply::for_request(request);
+    /// The SDP [`SdpReply::for_request`] calls for (empty for nothing), or
+    /// why the offer gets none. `local` is the listener's address. The
+    /// responses to one initial INVITE carry one session description (RFC
+    /// 3261 §13.3.1, RFC 6337 §3.1): once SDP went out for it — in a
+    /// provisional response, or answering a PRACK or UPDATE of its early
+    /// dialog — a later response repeats the last SDP sent.
+    pub fn answer(
+        &self,
+        request: &Request,
+        local: IpAddr,
+        settings: &SdpSettings,
+    ) -> Result<String, OfferRefusal> {
+        let refused = |refusal: OfferRefusal| {
+            crate::limited!(
+                REFUSAL_LOG,
+                info!(sip.call_id = request.call_id(), sip.method = request.method(), %refusal, sip.status = refusal.status(), "offer refused")
+            );
+            refusal
+        };
+        let offer = request
+            .session_description()
+            .map_err(|e| refused(e.into()))?;
+        let reply = match offer {
+            Some(_) => SdpReply::Answer,
+            None => SdpReply::without_offer(request),
+        };
         if reply == SdpReply::Nothing {
-            return String::new();
+            return Ok(String::new());
         }
         let initial_invite = request.method() == "INVITE" && request.to_tag().is_none();
         if initial_invite && let Some(sent) = self.sent_for(request.call_id(), request.cseq()) {
-            return sent;
+            return Ok(sent);
         }
-        let sdp = self.make(request, reply, local, settings);
-        if !sdp.is_empty() {
-            let invite_cseq = initial_invite.then(|| request.cseq());
-            self.remember(request.call_id(), invite_cseq, &sdp);
-        }
-        sdp
+        let offer = offer.unwrap_or_default();
+        let sdp = self
+            .make(request, offer, reply, local, settings)
+            .map_err(refused)?;
+        let invite_cseq = initial_invite.then(|| request.cseq());
+        self.remember(request.call_id(), invite_cseq, &sdp);
+        Ok(sdp)
     }
 
     fn make(
         &self,
         request: &Request,
+        offer: &[u8],
         reply: SdpReply,
         local: IpAddr,
         settings: &SdpSettings,
-    ) -> String {
-        let offer = String::from_utf8_lossy(request.body());
+    ) -> Result<String, OfferRefusal> {
+        let offer = String::from_utf8_lossy(offer);
         let (id, version) = self.session(request.call_id(), &offer, settings.generation);
         let ctx = AnswerContext {
             address: settings.public_address.unwrap_or(local),
@@ -138,17 +174,20 @@ impl SdpService {
             base_port: settings.base_port,
             codecs: &settings.codecs,
             dtls: &self.dtls,
+            prefer: settings.prefer,
         };
         if reply == SdpReply::Offer {
-            return sdp::offer(&ctx);
+            return Ok(sdp::offer(&ctx));
         }
-        match sdp::answer(&offer, &ctx) {
-            Ok(answer) => answer,
-            Err(error) => {
-                crate::warn_limited!(sip.call_id = request.call_id(), %error, "no SDP answer: the offer is unusable");
-                String::new()
-            }
+        let answer = sdp::negotiate(&offer, &ctx).map_err(OfferRefusal::of_sdp_error)?;
+        // RFC 3261 §13.3.1.3: an offer none of whose streams can be taken
+        // gets 488, not a 2xx whose answer rejects them all.
+        if answer.offered > 0 && answer.accepted == 0 {
+            return Err(OfferRefusal::NoCommonMedia {
+                media_known: answer.media_known,
+            });
         }
+        Ok(answer.sdp)
     }
 
     /// The SDP last sent for the initial INVITE numbered `invite_cseq`.
@@ -183,10 +222,10 @@ impl SdpService {
 
     /// Checks the SDP answer an ACK carries (after our late offer).
     pub fn check_ack_answer(&self, request: &Request) {
-        if request.body().is_empty() {
+        let Ok(Some(answer)) = request.session_description() else {
             return;
-        }
-        if let Err(error) = sdp::accept_answer(&String::from_utf8_lossy(request.body())) {
+        };
+        if let Err(error) = sdp::accept_answer(&String::from_utf8_lossy(answer)) {
             crate::warn_limited!(sip.call_id = request.call_id(), %error, "the SDP answer in the ACK is unusable");
         }
     }
@@ -231,114 +270,4 @@ fn fingerprint(offer: &str, generation: u64) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sip::{Limits, parse_datagram};
-
-    const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0 8\r\n";
-
-    fn request(method: &str, body: &str) -> Request {
-        let text = format!(
-            "{method} sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-1\r\n\
-             Max-Forwards: 70\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\n\
-             Call-ID: sdp-unit\r\nCSeq: 1 {method}\r\nContent-Type: application/sdp\r\n\
-             Content-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        let message = parse_datagram(text.as_bytes(), &Limits::default()).expect("parses");
-        Request::validate(message).expect("valid")
-    }
-
-    fn settings(codec: &str) -> SdpSettings {
-        SdpSettings {
-            codecs: vec![format!("audio/{codec}/8000").parse().expect("codec")],
-            public_address: None,
-            base_port: 40_000,
-            generation: 0,
-        }
-    }
-
-    fn origin_version(sdp: &str) -> u64 {
-        let origin = sdp.lines().find(|l| l.starts_with("o=")).expect("o=");
-        origin
-            .split(' ')
-            .nth(2)
-            .expect("version")
-            .parse()
-            .expect("number")
-    }
-
-    #[test]
-    fn what_each_request_gets() {
-        assert_eq!(
-            SdpReply::for_request(&request("INVITE", OFFER)),
-            SdpReply::Answer
-        );
-        assert_eq!(
-            SdpReply::for_request(&request("UPDATE", OFFER)),
-            SdpReply::Answer
-        );
-        assert_eq!(
-            SdpReply::for_request(&request("INVITE", "")),
-            SdpReply::Offer
-        );
-        assert_eq!(
-            SdpReply::for_request(&request("UPDATE", "")),
-            SdpReply::Nothing
-        );
-        assert_eq!(
-            SdpReply::for_request(&request("PRACK", " \r\n")),
-            SdpReply::Nothing
-        );
-    }
-
-    #[test]
-    fn new_settings_move_the_session_version_for_the_same_offer() {
-        let service = SdpService::new().expect("service");
-        let local = IpAddr::from([127, 0, 0, 1]);
-        let update = request("UPDATE", OFFER);
-        let pcmu = settings("PCMU");
-        let first = service.answer(&update, local, &pcmu);
-        assert_eq!(
-            origin_version(&service.answer(&update, local, &pcmu)),
-            origin_version(&first)
-        );
-        let same = pcmu.successor(&settings("PCMU"));
-        assert_eq!(
-            origin_version(&service.answer(&update, local, &same)),
-            origin_version(&first),
-            "a reload that changes nothing keeps the version"
-        );
-        let pcma = same.successor(&settings("PCMA"));
-        let after = service.answer(&update, local, &pcma);
-        assert!(after.contains("m=audio 40000 RTP/AVP 8\r\n"), "{after}");
-        assert_eq!(origin_version(&after), origin_version(&first) + 1);
-        assert!(
-            service
-                .answer(&request("UPDATE", ""), local, &pcma)
-                .is_empty()
-        );
-    }
-
-    /// The responses to one initial INVITE repeat the last SDP sent for it,
-    /// also when a PRACK or UPDATE of its early dialog changed it, and a
-    /// reload in between changes nothing.
-    #[test]
-    fn an_initial_invite_gets_the_last_sdp_sent_for_it() {
-        let service = SdpService::new().expect("service");
-        let local = IpAddr::from([127, 0, 0, 1]);
-        let invite = request("INVITE", OFFER);
-        let pcmu = settings("PCMU");
-        let early = service.answer(&invite, local, &pcmu);
-        let pcma = pcmu.successor(&settings("PCMA"));
-        assert_eq!(service.answer(&invite, local, &pcma), early);
-        let second_offer = OFFER.replace("5000", "5002");
-        let reoffer = service.answer(&request("UPDATE", &second_offer), local, &pcma);
-        assert_eq!(origin_version(&reoffer), origin_version(&early) + 1);
-        assert_eq!(
-            service.answer(&invite, local, &pcma),
-            reoffer,
-            "the 2xx repeats it"
-        );
-    }
-}
+mod tests;
