@@ -3,7 +3,7 @@
 
 use super::header::is_token_byte;
 use super::message::Span;
-use super::syntax::{quoted_string_len, trim_lws};
+use super::syntax::{find_byte, quoted_string_len, trim_lws};
 use super::uri::is_valid_uri;
 use super::via::parse_param;
 
@@ -40,9 +40,9 @@ pub(crate) fn parse_name_addr(head: &str, text: &str) -> Option<NameAddr> {
     } else {
         // addr-spec: the URI ends at the first ';', and may not carry
         // headers, commas or quotes outside <> (RFC 4475 regbadct).
-        let end = text.find(';').unwrap_or(text.len());
+        let end = find_byte(text, b';').unwrap_or(text.len());
         let uri = trim_lws(&text[..end]);
-        if uri.contains(['?', ',', '"', ' ']) {
+        if uri.bytes().any(|b| matches!(b, b'?' | b',' | b'"' | b' ')) {
             return None;
         }
         (None, uri, &text[end..])
@@ -74,19 +74,17 @@ pub(crate) fn parse_name_addr(head: &str, text: &str) -> Option<NameAddr> {
 /// Position of a `<` that opens the URI of a name-addr, if the value has one
 /// before any parameter.
 fn angle_before_params(text: &str) -> Option<usize> {
-    let open = text.find('<')?;
-    match text.find(';') {
-        Some(semi) if semi < open => None,
-        _ => Some(open),
-    }
+    let open = find_byte(text, b'<')?;
+    find_byte(&text[..open], b';').is_none().then_some(open)
 }
 
 /// `< URI >` with no whitespace inside the brackets (RFC 4475 badaspec).
 fn bracketed_uri(text: &str) -> Option<(&str, &str)> {
     let inner = text.strip_prefix('<')?;
-    let close = inner.find('>')?;
+    let close = find_byte(inner, b'>')?;
     let uri = &inner[..close];
-    if uri.is_empty() || uri.starts_with([' ', '\t']) || uri.ends_with([' ', '\t']) {
+    let is_ws = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
+    if uri.is_empty() || is_ws(uri.as_bytes().first()) || is_ws(uri.as_bytes().last()) {
         return None;
     }
     Some((uri, &inner[close + 1..]))

@@ -6,7 +6,7 @@ use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 
 use super::error::ParseError;
-use super::header::{HeaderName, is_token};
+use super::header::{HeaderName, is_token, is_token_byte};
 use super::message::{HeaderField, Message, Span, StartLine};
 use super::syntax::{self, Quoting};
 use super::wire;
@@ -47,27 +47,28 @@ impl HeadEnd {
     }
 }
 
-/// Finds the empty line that ends the head (CRLF CRLF, or bare LF LF).
+/// Finds the empty line that ends the head (CRLF CRLF, or bare LF LF),
+/// whichever ends first. One pass over the line ends: most lines are long
+/// enough that hopping from LF to LF beats matching a four-byte pattern.
 pub(crate) fn find_head_end(data: &[u8]) -> Option<HeadEnd> {
-    let crlf = memchr::memmem::find(data, b"\r\n\r\n");
-    // A bare LF LF wins only if it ends the head first, so it is sought
-    // only before the CRLF CRLF: the body is not scanned twice.
-    let lf_window = match crlf {
-        Some(pos) => &data[..pos + 3],
-        None => data,
-    };
-    let lf = memchr::memmem::find(lf_window, b"\n\n");
-    match (crlf, lf) {
-        (Some(pos), None) => Some(HeadEnd {
-            head_len: pos + 2,
-            body_start: pos + 4,
-        }),
-        (_, Some(pos)) => Some(HeadEnd {
-            head_len: pos + 1,
-            body_start: pos + 2,
-        }),
-        (None, None) => None,
+    for at in memchr::memchr_iter(b'\n', data) {
+        match data.get(at + 1) {
+            Some(b'\n') => {
+                return Some(HeadEnd {
+                    head_len: at + 1,
+                    body_start: at + 2,
+                });
+            }
+            Some(b'\r') if data.get(at + 2) == Some(&b'\n') && at >= 1 && data[at - 1] == b'\r' => {
+                return Some(HeadEnd {
+                    head_len: at + 1,
+                    body_start: at + 3,
+                });
+            }
+            _ => {}
+        }
     }
+    None
 }
 
 /// Number of leading CR/LF bytes (RFC 3261 §7.5: ignored before a start line).
@@ -154,7 +155,7 @@ fn tokenize(mut buf: BytesMut, end: HeadEnd, limits: &Limits) -> Result<Message,
     let head: &str = &head_text;
     let (forbidden_controls, carriage_returns) = scan_controls(head.as_bytes());
 
-    let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let mut lines = lines(head);
     let first = lines.next().unwrap_or("");
     let mut defect = None;
     let start = parse_start_line(head, first, &mut defect)?;
@@ -209,6 +210,28 @@ fn head_text(buf: &Bytes, len: usize) -> ByteString {
     }
 }
 
+/// The lines of a head without their line ends (CR LF or a bare LF), the
+/// empty string after the last line end included.
+fn lines(head: &str) -> impl Iterator<Item = &str> {
+    // One vectorised scan over the whole head, not a search per line.
+    let mut ends = memchr::memchr_iter(b'\n', head.as_bytes());
+    let mut start = Some(0);
+    std::iter::from_fn(move || {
+        let from = start?;
+        let line = match ends.next() {
+            Some(at) => {
+                start = Some(at + 1);
+                &head[from..at]
+            }
+            None => {
+                start = None;
+                &head[from..]
+            }
+        };
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    })
+}
+
 /// Whether `line`, a slice of `head`, was ended by CR LF.
 fn ends_with_cr(head: &str, line: &str) -> bool {
     let end = Span::of(head, line).end as usize;
@@ -239,7 +262,7 @@ fn scan_controls(head: &[u8]) -> (bool, usize) {
 
 /// The first line holding a control character where §25.1 allows none.
 fn misplaced_control(head: &str) -> Option<ParseError> {
-    let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let mut lines = lines(head);
     if lines
         .next()
         .is_some_and(|line| syntax::misplaced_control(line, Quoting::None).is_some())
@@ -280,6 +303,13 @@ fn header_label(name: &str) -> &str {
 /// RFC 3261 §7.3.1: a line starting with whitespace continues the previous
 /// one. Replacing the line end by spaces keeps every offset valid.
 fn unfold(head: &mut [u8]) {
+    // Folding is rare: look for it in one scan before rewriting anything.
+    let bytes: &[u8] = head;
+    let folded =
+        memchr::memchr_iter(b'\n', bytes).any(|at| matches!(bytes.get(at + 1), Some(b' ' | b'\t')));
+    if !folded {
+        return;
+    }
     let mut from = 0;
     while let Some(found) = memchr::memchr(b'\n', &head[from..]) {
         let next = from + found + 1;
@@ -361,14 +391,23 @@ fn parse_status_line(head: &str, rest: &str) -> Result<StartLine, ParseError> {
     })
 }
 
-/// `name *WS ":" value`, the value without surrounding whitespace.
+/// `name *WS ":" value`, the value without surrounding whitespace. One
+/// pass over the name: token bytes, then whitespace, then the colon.
 fn split_header_line(line: &str) -> Option<(&str, &str)> {
-    let (name, value) = line.split_once(':')?;
-    let name = name.trim_end_matches([' ', '\t']);
-    if !is_token(name) {
+    let bytes = line.as_bytes();
+    let name_len = bytes
+        .iter()
+        .position(|&b| !is_token_byte(b))
+        .unwrap_or(bytes.len());
+    let colon = name_len
+        + bytes[name_len..]
+            .iter()
+            .position(|&b| !matches!(b, b' ' | b'\t'))
+            .unwrap_or(bytes.len() - name_len);
+    if name_len == 0 || bytes.get(colon) != Some(&b':') {
         return None;
     }
-    Some((name, value.trim_matches([' ', '\t'])))
+    Some((&line[..name_len], syntax::trim_lws(&line[colon + 1..])))
 }
 
 #[cfg(test)]

@@ -215,7 +215,7 @@ fn check(message: &Message) -> Result<Checked, ParseError> {
     let from = name_addr(message, HeaderName::From, "From")?;
     let to = name_addr(message, HeaderName::To, "To")?;
     let call_id = single(message, HeaderName::CallId, "Call-ID")?;
-    if call_id.is_empty() || call_id.contains([' ', '\t']) {
+    if call_id.is_empty() || call_id.bytes().any(|b| matches!(b, b' ' | b'\t')) {
         return Err(ParseError::Malformed("Call-ID"));
     }
     let cseq = parse_cseq(single(message, HeaderName::CSeq, "CSeq")?, method)?;

@@ -1,8 +1,35 @@
 //! Small lexical helpers shared by the header parsers (RFC 3261 §25.1).
 
 /// Trims linear whitespace on both sides (folds were already unfolded).
+/// Byte loops: the spans are short, and `trim_matches` with a char set
+/// costs more than the scan.
+#[inline]
 pub(crate) fn trim_lws(s: &str) -> &str {
-    s.trim_matches([' ', '\t'])
+    let bytes = s.as_bytes();
+    let is_ws = |b: &u8| matches!(b, b' ' | b'\t');
+    let start = bytes.iter().position(|b| !is_ws(b)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !is_ws(b))
+        .map_or(start, |at| at + 1);
+    // Both ends sit next to ASCII bytes, so they are char boundaries.
+    &s[start..end]
+}
+
+/// Position of the first `byte` (ASCII) in `s`. A plain loop: on the short
+/// spans header parsing deals in, `str::find` spends more setting up its
+/// searcher than scanning.
+#[inline]
+pub(crate) fn find_byte(s: &str, byte: u8) -> Option<usize> {
+    debug_assert!(byte.is_ascii());
+    s.bytes().position(|b| b == byte)
+}
+
+/// `str::split_once` at an ASCII byte, with `find_byte`.
+#[inline]
+pub(crate) fn split_once_byte(s: &str, byte: u8) -> Option<(&str, &str)> {
+    let at = find_byte(s, byte)?;
+    Some((&s[..at], &s[at + 1..]))
 }
 
 /// Splits `s` where `pred` stops holding.
@@ -33,6 +60,10 @@ pub(crate) fn split_list(s: &str) -> impl Iterator<Item = &str> {
     let mut start = 0;
     let mut i = 0;
     let mut angle = false;
+    // Most values are one element: without a comma there is nothing to scan.
+    if memchr::memchr(b',', bytes).is_none() {
+        i = bytes.len();
+    }
     let mut done = false;
     std::iter::from_fn(move || {
         if done {

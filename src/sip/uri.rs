@@ -1,11 +1,12 @@
 //! URI checks a UAS needs: scheme syntax (RFC 3986 §3.1), and for sip/sips
 //! the host part and the absence of headers in a Request-URI (RFC 3261 §19.1.1).
 
+use super::syntax::{find_byte, split_once_byte};
 use super::via::parse_host_port;
 
 /// The scheme of an absolute URI, if `uri` starts with a syntactically valid one.
 pub fn scheme(uri: &str) -> Option<&str> {
-    let (scheme, _) = uri.split_once(':')?;
+    let (scheme, _) = split_once_byte(uri, b':')?;
     let mut bytes = scheme.bytes();
     let first = bytes.next()?;
     (first.is_ascii_alphabetic()
@@ -17,39 +18,46 @@ pub fn scheme(uri: &str) -> Option<&str> {
 /// the host and port must parse.
 pub(crate) fn is_valid_uri(uri: &str) -> bool {
     match scheme(uri) {
-        Some(s) if s.eq_ignore_ascii_case("sip") || s.eq_ignore_ascii_case("sips") => {
-            sip_host_port(uri).is_some()
-        }
-        Some(_) => uri.len() > uri.find(':').map_or(0, |i| i + 1),
+        Some(s) if is_sip_scheme(s) => sip_host_port(uri).is_some(),
+        // Something after the colon.
+        Some(s) => uri.len() > s.len() + 1,
         None => false,
     }
+}
+
+fn is_sip_scheme(scheme: &str) -> bool {
+    scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")
 }
 
 /// A Request-URI is valid when it is a valid URI and, for sip/sips, carries
 /// no `?headers` part (RFC 4475 escruri).
 pub(crate) fn is_valid_request_uri(uri: &str) -> bool {
-    if !is_valid_uri(uri) {
-        return false;
-    }
     match scheme(uri) {
-        Some(s) if s.eq_ignore_ascii_case("sip") || s.eq_ignore_ascii_case("sips") => {
-            !host_part(uri).contains('?')
+        Some(s) if is_sip_scheme(s) => {
+            let host = host_part(uri);
+            sip_host_port_of(host).is_some() && find_byte(host, b'?').is_none()
         }
-        _ => true,
+        Some(_) => is_valid_uri(uri),
+        None => false,
     }
 }
 
 /// The user part of a sip/sips URI (before the first '@'), or None.
 pub fn sip_user(uri: &str) -> Option<&str> {
-    let rest = uri.split_once(':')?.1;
-    rest.split_once('@').map(|(user, _)| user)
+    let rest = split_once_byte(uri, b':')?.1;
+    split_once_byte(rest, b'@').map(|(user, _)| user)
 }
 
 /// The host (with brackets for IPv6) and port of a sip/sips URI.
 pub fn sip_host_port(uri: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port, rest) = parse_host_port(host_part(uri))?;
+    sip_host_port_of(host_part(uri))
+}
+
+/// `host[:port]` at the start of a URI's host part.
+fn sip_host_port_of(host_part: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port, rest) = parse_host_port(host_part)?;
     // After host[:port] only parameters or headers may follow.
-    (rest.is_empty() || rest.starts_with([';', '?'])).then_some((host, port))
+    matches!(rest.as_bytes().first(), None | Some(b';' | b'?')).then_some((host, port))
 }
 
 /// The address-of-record a registrar files `uri` under (RFC 3261 §10.3
@@ -105,9 +113,9 @@ fn push_unescaped(out: &mut String, user: &str) {
 
 /// The text after `userinfo@` (or after the scheme when there is no user).
 fn host_part(uri: &str) -> &str {
-    let rest = uri.split_once(':').map_or("", |(_, rest)| rest);
+    let rest = split_once_byte(uri, b':').map_or("", |(_, rest)| rest);
     // '?' may appear in the user part (RFC 4475 intmeth); the first '@' ends it.
-    rest.split_once('@').map_or(rest, |(_, host)| host)
+    split_once_byte(rest, b'@').map_or(rest, |(_, host)| host)
 }
 
 #[cfg(test)]

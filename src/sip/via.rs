@@ -3,7 +3,7 @@
 use super::error::ParseError;
 use super::header::{is_token, is_token_byte};
 use super::message::Span;
-use super::syntax::{split_list, take_while, trim_lws};
+use super::syntax::{find_byte, split_list, split_once_byte, take_while, trim_lws};
 
 /// The RFC 3261 magic cookie that marks a branch as globally unique.
 pub const MAGIC_COOKIE: &str = "z9hG4bK";
@@ -62,8 +62,8 @@ fn parse_via_parm_of_version(head: &str, text: &str, any_version: AnyVersion) ->
     let text = trim_lws(text);
     // sent-protocol = protocol-name SLASH protocol-version SLASH transport,
     // SLASH allowing whitespace around it (RFC 4475 wsinv).
-    let (name, rest) = text.split_once('/')?;
-    let (version, rest) = rest.split_once('/')?;
+    let (name, rest) = split_once_byte(text, b'/')?;
+    let (version, rest) = split_once_byte(rest, b'/')?;
     let version = trim_lws(version);
     let version_ok = match any_version {
         AnyVersion::No => version == "2.0",
@@ -73,7 +73,7 @@ fn parse_via_parm_of_version(head: &str, text: &str, any_version: AnyVersion) ->
         return None;
     }
     let (transport, rest) = take_while(trim_lws(rest), is_token_byte);
-    if transport.is_empty() || !rest.starts_with([' ', '\t']) {
+    if transport.is_empty() || !matches!(rest.as_bytes().first(), Some(b' ' | b'\t')) {
         return None;
     }
     let (host, port, mut rest) = parse_host_port(trim_lws(rest))?;
@@ -92,18 +92,17 @@ fn parse_via_parm_of_version(head: &str, text: &str, any_version: AnyVersion) ->
             return Some(via);
         }
         let (param, name, value, after) = parse_param(rest.strip_prefix(';')?)?;
-        match name.to_ascii_lowercase().as_str() {
-            "branch" => via.branch = Some(Span::of(head, value?)),
-            "rport" => {
-                if let Some(port) = value
-                    && port.parse::<u16>().is_err()
-                {
-                    return None;
-                }
-                via.rport = Some(Span::of(head, param));
+        if name.eq_ignore_ascii_case("branch") {
+            via.branch = Some(Span::of(head, value?));
+        } else if name.eq_ignore_ascii_case("rport") {
+            if let Some(port) = value
+                && port.parse::<u16>().is_err()
+            {
+                return None;
             }
-            "received" => via.has_received = true,
-            _ => {}
+            via.rport = Some(Span::of(head, param));
+        } else if name.eq_ignore_ascii_case("received") {
+            via.has_received = true;
         }
         rest = after;
     }
@@ -127,7 +126,7 @@ pub(crate) fn parse_param(text: &str) -> Option<(&str, &str, Option<&str>, &str)
     let value_len = if value_text.starts_with('"') {
         super::syntax::quoted_string_len(value_text)?
     } else if value_text.starts_with('[') {
-        value_text.find(']')? + 1
+        find_byte(value_text, b']')? + 1
     } else {
         let (token, _) = take_while(value_text, |b| is_token_byte(b) || b == b':');
         // A colon is no token character: only `received` may hold one, as
@@ -135,7 +134,7 @@ pub(crate) fn parse_param(text: &str) -> Option<(&str, &str, Option<&str>, &str)
         // RFC 5118 §4.5; Kamailio writes it so for `;rport` clients).
         let ipv6_received =
             name.eq_ignore_ascii_case("received") && token.parse::<std::net::Ipv6Addr>().is_ok();
-        if token.is_empty() || token.contains(':') && !ipv6_received {
+        if token.is_empty() || find_byte(token, b':').is_some() && !ipv6_received {
             return None;
         }
         token.len()
@@ -148,7 +147,7 @@ pub(crate) fn parse_param(text: &str) -> Option<(&str, &str, Option<&str>, &str)
 /// `host [ ":" port ]`, host being a hostname, IPv4 address or `[IPv6]`.
 pub(crate) fn parse_host_port(text: &str) -> Option<(&str, Option<u16>, &str)> {
     let (host, rest) = if text.starts_with('[') {
-        let close = text.find(']')?;
+        let close = find_byte(text, b']')?;
         let host = &text[..=close];
         host[1..close].parse::<std::net::Ipv6Addr>().ok()?;
         (host, &text[close + 1..])

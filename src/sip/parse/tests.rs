@@ -148,3 +148,17 @@ fn responses_are_recognised() {
     assert_eq!(m.reason(), "Ringing");
     assert!(parse_datagram(b"SIP/2.0 4294967301 Huge\r\n\r\n", &Limits::default()).is_err());
 }
+
+#[test]
+fn the_head_ends_at_the_first_empty_line_of_either_kind() {
+    let end = |text: &str| find_head_end(text.as_bytes()).map(|e| (e.head_len, e.body_start));
+    assert_eq!(end("A\r\nB\r\n\r\nbody"), Some((6, 8)));
+    assert_eq!(end("A\nB\n\nbody"), Some((4, 5)));
+    // A bare LF LF before the CRLF CRLF wins, and the other way round.
+    assert_eq!(end("A\n\nB\r\n\r\n"), Some((2, 3)));
+    assert_eq!(end("A\r\n\r\nB\n\n"), Some((3, 5)));
+    // LF CR LF is no empty line: the line before it ended with a bare LF.
+    assert_eq!(end("A\n\r\nB"), None);
+    assert_eq!(end("A\r\nB\r\n\r"), None);
+    assert_eq!(end("\r\n\r\n"), Some((2, 4)));
+}
