@@ -12,19 +12,21 @@ use super::via::Via;
 use super::wire::{push_wire, push_wire_scrubbed};
 
 /// The parts of every response to one request that do not change between
-/// responses of its transaction.
+/// responses of its transaction, in one buffer (one allocation a
+/// transaction): the Via and From lines, the To value as received, the
+/// To-tag this transaction adds, the Call-ID and CSeq lines, then the
+/// Record-Route and Contact lines of a response that creates a dialog.
 #[derive(Debug, Clone)]
 pub struct ResponseTemplate {
-    /// Via lines (top one with received/rport) and the From line.
-    via_from: Vec<u8>,
-    /// The To value as received (wire bytes).
-    to_value: Vec<u8>,
-    /// The tag this transaction adds to To (None when To already has one).
-    to_tag: Option<String>,
-    /// Call-ID and CSeq lines.
-    call_id_cseq: Vec<u8>,
-    /// Record-Route lines and Contact, for responses that create a dialog.
-    dialog: Vec<u8>,
+    bytes: Vec<u8>,
+    /// Where the Via and From lines end in `bytes`.
+    via_from_end: usize,
+    /// Where the To value ends (the To-tag follows).
+    to_value_end: usize,
+    /// Where the To-tag ends; equal to `to_value_end` when To had a tag.
+    to_tag_end: usize,
+    /// Where the Call-ID and CSeq lines end (the dialog lines follow).
+    call_id_cseq_end: usize,
     creates_dialog: bool,
 }
 
@@ -44,22 +46,25 @@ impl ResponseTemplate {
     /// `contact` is the URI this listener puts in Contact.
     pub fn for_request(request: &Request, source: SocketAddr, to_tag: &str, contact: &str) -> Self {
         let message = request.message();
-        // RFC 3261 §12.1.1 (INVITE) and RFC 6665 §4.2.1.1 (SUBSCRIBE): the
-        // responses that create a dialog copy Record-Route and carry Contact.
-        let creates_dialog = matches!(request.method(), "INVITE" | "SUBSCRIBE");
-        let mut dialog = Vec::new();
-        if creates_dialog {
-            for value in message.header_values(HeaderName::RecordRoute) {
-                push_line(&mut dialog, "Record-Route", value, Copy::Exact);
-            }
-            push_line(&mut dialog, "Contact", &format!("<{contact}>"), Copy::Exact);
-        }
-        let to_tag = request.to_tag().is_none().then(|| to_tag.to_owned());
+        let to_tag = request.to_tag().is_none().then_some(to_tag);
         let copied = Copied {
             top_via: Some(request.top_via_raw()),
             copy: Copy::Exact,
         };
-        Self::build(message, copied, source, to_tag, dialog, creates_dialog)
+        let mut template = Self::build(message, copied, source, to_tag);
+        // RFC 3261 §12.1.1 (INVITE) and RFC 6665 §4.2.1.1 (SUBSCRIBE): the
+        // responses that create a dialog copy Record-Route and carry Contact.
+        if matches!(request.method(), "INVITE" | "SUBSCRIBE") {
+            let out = &mut template.bytes;
+            for value in message.header_values(HeaderName::RecordRoute) {
+                push_line(out, "Record-Route", value, Copy::Exact);
+            }
+            out.extend_from_slice(b"Contact: <");
+            out.extend_from_slice(contact.as_bytes());
+            out.extend_from_slice(b">\r\n");
+            template.creates_dialog = true;
+        }
+        template
     }
 
     /// The template for a 400/505 to a request that failed validation; `None`
@@ -70,100 +75,108 @@ impl ResponseTemplate {
         let has_tag = message
             .header(HeaderName::To)
             .is_some_and(|to| to.to_ascii_lowercase().contains("tag="));
-        let to_tag = (!has_tag).then(|| to_tag.to_owned());
+        let to_tag = (!has_tag).then_some(to_tag);
         // The request may carry control characters anywhere (that may be
         // why it is refused): the copies must not (RFC 3261 §25.1).
         let copied = Copied {
             top_via: Some(&via),
             copy: Copy::Scrubbed,
         };
-        Some(Self::build(
-            message,
-            copied,
-            source,
-            to_tag,
-            Vec::new(),
-            false,
-        ))
+        Some(Self::build(message, copied, source, to_tag))
     }
 
     fn build(
         message: &Message,
         copied: Copied<'_>,
         source: SocketAddr,
-        to_tag: Option<String>,
-        dialog: Vec<u8>,
-        creates_dialog: bool,
+        to_tag: Option<&str>,
     ) -> Self {
         let copy = copied.copy;
-        let mut via_from = Vec::with_capacity(256);
+        // The copied lines are a part of the head; the rest is a margin for
+        // received/rport, the tag and the dialog lines.
+        let mut out = Vec::with_capacity(message.head().len() + 128);
         let mut first_via = true;
         for header in message.headers.iter().filter(|h| h.name == HeaderName::Via) {
-            via_from.extend_from_slice(b"Via: ");
+            out.extend_from_slice(b"Via: ");
             match copied.top_via {
                 Some(via) if first_via => {
-                    write_top_via(&mut via_from, message, header.value, via, source, copy);
+                    write_top_via(&mut out, message, header.value, via, source, copy);
                 }
-                _ => copy.push(&mut via_from, message.text(header.value)),
+                _ => copy.push(&mut out, message.text(header.value)),
             }
-            via_from.extend_from_slice(b"\r\n");
+            out.extend_from_slice(b"\r\n");
             first_via = false;
         }
         if let Some(from) = message.header(HeaderName::From) {
-            push_line(&mut via_from, "From", from, copy);
+            push_line(&mut out, "From", from, copy);
         }
-        let mut call_id_cseq = Vec::with_capacity(96);
+        let via_from_end = out.len();
+        copy.push(&mut out, message.header(HeaderName::To).unwrap_or_default());
+        let to_value_end = out.len();
+        if let Some(tag) = to_tag {
+            out.extend_from_slice(tag.as_bytes());
+        }
+        let to_tag_end = out.len();
         if let Some(call_id) = message.header(HeaderName::CallId) {
-            push_line(&mut call_id_cseq, "Call-ID", call_id, copy);
+            push_line(&mut out, "Call-ID", call_id, copy);
         }
         if let Some(cseq) = message.header(HeaderName::CSeq) {
-            push_line(&mut call_id_cseq, "CSeq", cseq, copy);
+            push_line(&mut out, "CSeq", cseq, copy);
         }
-        let mut to_value = Vec::with_capacity(64);
-        copy.push(
-            &mut to_value,
-            message.header(HeaderName::To).unwrap_or_default(),
-        );
         Self {
-            via_from,
-            to_value,
-            to_tag,
-            call_id_cseq,
-            dialog,
-            creates_dialog,
+            call_id_cseq_end: out.len(),
+            bytes: out,
+            via_from_end,
+            to_value_end,
+            to_tag_end,
+            creates_dialog: false,
         }
     }
 
     /// The To-tag responses of this transaction carry (except 100).
     pub fn to_tag(&self) -> Option<&str> {
-        self.to_tag.as_deref()
+        let tag = &self.bytes[self.to_value_end..self.to_tag_end];
+        // The tag was written from a `str`.
+        (!tag.is_empty())
+            .then(|| std::str::from_utf8(tag).ok())
+            .flatten()
     }
 
     /// Writes one complete response into `out` (cleared first).
     pub fn write(&self, out: &mut Vec<u8>, server: &[u8], parts: &ResponseParts<'_>) {
         out.clear();
-        let _ = write!(out, "SIP/2.0 {} {}\r\n", parts.status, parts.reason);
-        out.extend_from_slice(&self.via_from);
+        out.reserve(
+            self.bytes.len() + server.len() + parts.extra_headers.len() + parts.body.len() + 96,
+        );
+        let mut number = itoa::Buffer::new();
+        out.extend_from_slice(b"SIP/2.0 ");
+        out.extend_from_slice(number.format(parts.status).as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(parts.reason.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.bytes[..self.via_from_end]);
         out.extend_from_slice(b"To: ");
-        out.extend_from_slice(&self.to_value);
+        out.extend_from_slice(&self.bytes[self.via_from_end..self.to_value_end]);
         // RFC 3261 §8.2.6.2: a tag on every response but 100 Trying.
-        if let Some(tag) = self.to_tag.as_deref().filter(|_| parts.status != 100) {
+        if self.to_tag_end > self.to_value_end && parts.status != 100 {
             out.extend_from_slice(b";tag=");
-            out.extend_from_slice(tag.as_bytes());
+            out.extend_from_slice(&self.bytes[self.to_value_end..self.to_tag_end]);
         }
         out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&self.call_id_cseq);
+        out.extend_from_slice(&self.bytes[self.to_tag_end..self.call_id_cseq_end]);
         // RFC 3261 §12.1.1: dialog-creating responses copy Record-Route and
         // carry Contact.
         if self.creates_dialog && (101..=299).contains(&parts.status) {
-            out.extend_from_slice(&self.dialog);
+            out.extend_from_slice(&self.bytes[self.call_id_cseq_end..]);
         }
         out.extend_from_slice(server);
         out.extend_from_slice(parts.extra_headers);
         if let Some(content_type) = parts.content_type.filter(|_| !parts.body.is_empty()) {
             push_line(out, "Content-Type", content_type, Copy::Exact);
         }
-        let _ = write!(out, "Content-Length: {}\r\n\r\n", parts.body.len());
+        out.extend_from_slice(b"Content-Length: ");
+        out.extend_from_slice(number.format(parts.body.len()).as_bytes());
+        out.extend_from_slice(b"\r\n\r\n");
         out.extend_from_slice(parts.body);
     }
 }
@@ -231,7 +244,8 @@ fn write_top_via(
     match via.rport {
         Some(rport) => {
             copy.push(out, part(0..rport.start as usize - base));
-            let _ = write!(out, "rport={}", source.port());
+            out.extend_from_slice(b"rport=");
+            out.extend_from_slice(itoa::Buffer::new().format(source.port()).as_bytes());
             copy.push(out, part(rport.end as usize - base..via_end));
         }
         None => copy.push(out, part(0..via_end)),
@@ -240,9 +254,29 @@ fn write_top_via(
     if (via.rport.is_some() || !host_is(host, source.ip())) && !via.has_received {
         // RFC 3261 §25.1: `via-received = "received" EQUAL (IPv4address /
         // IPv6address)`, the IPv6 address without brackets (RFC 5118 §4.5).
-        let _ = write!(out, ";received={}", source.ip().to_canonical());
+        out.extend_from_slice(b";received=");
+        push_ip(out, source.ip().to_canonical());
     }
     copy.push(out, part(via_end..text.len()));
+}
+
+/// An address as text: IPv4 octet by octet (the common case, without the
+/// formatting machinery), IPv6 in its RFC 5952 form.
+fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut number = itoa::Buffer::new();
+            for (n, octet) in v4.octets().into_iter().enumerate() {
+                if n > 0 {
+                    out.push(b'.');
+                }
+                out.extend_from_slice(number.format(octet).as_bytes());
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
 }
 
 fn host_is(host: &str, ip: IpAddr) -> bool {
