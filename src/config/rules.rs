@@ -28,7 +28,11 @@ pub(super) fn compile_rule(
             "rule name must be a non-empty single line",
         );
     }
-    let matcher = compile_matcher(&rule.conditions, diag);
+    let mut matcher = compile_matcher(&rule.conditions, diag);
+    matcher.scope = rule
+        .scope
+        .as_ref()
+        .and_then(|scope| compile_scope(scope, diag));
     let mut policies = PolicyCompiler {
         diag,
         captures: matcher
@@ -90,6 +94,23 @@ pub(super) fn compile_rule(
         every,
         uses_captures,
     ))
+}
+
+/// A rule's `scope`: what a request's scope can be.
+fn compile_scope(scope: &Spanned<String>, diag: &mut Diagnostics<'_>) -> Option<Box<str>> {
+    let text = scope.get_ref();
+    let max = crate::rules::MAX_SCOPE_LEN;
+    if text.is_empty()
+        || text.len() > max
+        || text.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        diag.error(
+            scope.span(),
+            format!("scope must be 1 to {max} bytes without spaces or control characters"),
+        );
+        return None;
+    }
+    Some(text.as_str().into())
 }
 
 /// `[rule.sequence]`: its key, its policies (every one compiled, so all
@@ -230,6 +251,7 @@ fn compile_matcher(section: &MatchSection, diag: &mut Diagnostics<'_>) -> Matche
         .as_ref()
         .map(|transports| parse_transports(transports, diag));
     Matcher {
+        scope: None,
         methods,
         request_uri: regex(section.request_uri.as_ref(), "request_uri", diag),
         from: regex(section.from.as_ref(), "from", diag),
