@@ -1,7 +1,6 @@
 //! Sections → [`Config`]: every check that needs more than a type (regexes,
 //! CIDRs, verb ranges, header lines, names) runs here, once, at load.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +9,7 @@ use super::error::Diagnostics;
 use super::listeners::compile_listeners;
 use super::model::{AdminSection, CaptureSection, SdpSection, ServerSection};
 use super::policy::PolicyCompiler;
-use super::rules::compile_rule;
+use super::rules::compile_rules;
 use super::timing;
 use super::{AdminSettings, Config, RateLimit, Sections, ServerSettings};
 use crate::capture::CaptureSettings;
@@ -56,35 +55,6 @@ pub(crate) fn compile(
         rules: Arc::new(RuleSet::new(rules, fallback, sections.server.seed)),
         warnings: Vec::new(),
     })
-}
-
-/// Every `[[rule]]`, in order, each name used once.
-pub(super) fn compile_rules(
-    sections: &[toml::Spanned<crate::config::model::RuleSection>],
-    limits: DelayLimits,
-    diag: &mut Diagnostics<'_>,
-) -> Vec<crate::rules::Rule> {
-    let mut seen = HashMap::new();
-    let mut rules = Vec::new();
-    for section in sections {
-        let name = &section.get_ref().name;
-        if let Some(first) = seen.get(name.get_ref()) {
-            let (line, column) = diag.locate(first);
-            diag.error(
-                name.span(),
-                format!(
-                    "duplicate rule name `{}` (first defined at line {line}, column {column})",
-                    name.get_ref()
-                ),
-            );
-        } else {
-            seen.insert(name.get_ref().clone(), name.span());
-        }
-        if let Some(rule) = compile_rule(section, limits, diag) {
-            rules.push(rule);
-        }
-    }
-    rules
 }
 
 pub(super) fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSettings {

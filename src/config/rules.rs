@@ -1,6 +1,7 @@
 //! Compiling rules: conditions (regexes, CIDRs, methods, transports), then
 //! the policy choice (one policy, weighted outcomes or a sequence) and `every`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,35 @@ use super::model::{HeaderCondition, MatchSection, OneOrMany, RuleSection, Sequen
 use super::policy::PolicyCompiler;
 use crate::rules::{Choice, HeaderTest, Matcher, ReplyPolicy, Rule, SequenceKey, SequenceTable};
 use crate::sip::{HeaderKey, Transport, is_token};
+
+/// Every `[[rule]]`, in order, each name used once.
+pub(super) fn compile_rules(
+    sections: &[toml::Spanned<crate::config::model::RuleSection>],
+    limits: DelayLimits,
+    diag: &mut Diagnostics<'_>,
+) -> Vec<crate::rules::Rule> {
+    let mut seen = HashMap::new();
+    let mut rules = Vec::new();
+    for section in sections {
+        let name = &section.get_ref().name;
+        if let Some(first) = seen.get(name.get_ref()) {
+            let (line, column) = diag.locate(first);
+            diag.error(
+                name.span(),
+                format!(
+                    "duplicate rule name `{}` (first defined at line {line}, column {column})",
+                    name.get_ref()
+                ),
+            );
+        } else {
+            seen.insert(name.get_ref().clone(), name.span());
+        }
+        if let Some(rule) = compile_rule(section, limits, diag) {
+            rules.push(rule);
+        }
+    }
+    rules
+}
 
 pub(super) fn compile_rule(
     section: &Spanned<RuleSection>,

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use toml::de::DeTable;
 
-use super::compile::{compile_rules, compile_server};
+use super::compile::compile_server;
 use super::delays::DelayLimits;
 use super::error::Diagnostics;
+use super::rules::compile_rules;
 use super::{Config, ConfigError, ConfigErrors, Sections, array_of, lints};
 use crate::rules::{Origin, ReplyPolicy, Rule, RuleSet};
 

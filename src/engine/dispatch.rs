@@ -29,16 +29,9 @@ impl Engine {
             // The answer to a late offer arrives in the ACK (RFC 3264 §4).
             self.sdp.check_ack_answer(&request);
         }
-        // The scope is read when a rule or the journal asks for it.
-        let scope = (snapshot.rules.has_scopes() || self.observer.is_some())
-            .then(|| snapshot.settings.scope.of(&request))
-            .flatten();
-        let reporter = Arc::new(EventReporter::new(
-            &request,
-            &source,
-            scope,
-            self.observer.clone(),
-        ));
+        let scope = self.scope_of(&request, snapshot);
+        let reporter = EventReporter::new(&request, &source, scope, self.observer.clone());
+        let reporter = Arc::new(reporter);
         let received = self
             .transactions
             .receive(&request, flow, listener, &snapshot.layer, reporter.clone())
@@ -98,6 +91,14 @@ impl Engine {
             snapshot,
         )
         .await;
+    }
+
+    /// The scope of `request`, read only when a rule or the journal asks
+    /// for it.
+    fn scope_of<'a>(&self, request: &'a Request, snapshot: &Snapshot) -> Option<&'a str> {
+        (snapshot.rules.has_scopes() || self.observer.is_some())
+            .then(|| snapshot.settings.scope.of(request))
+            .flatten()
     }
 
     /// Answers through `selected`'s policy: nothing (a drop), or its job,
