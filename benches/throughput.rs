@@ -90,6 +90,7 @@ fn per_message_cost() {
                 request: &request,
                 source,
                 transport: Transport::Udp,
+                scope: config.server.scope.of(&request),
             };
             let selected = config.rules.select(&input);
             let step = selected.policy.steps().last().expect("a step");

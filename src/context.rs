@@ -3,21 +3,22 @@
 //! reporter that turns everything its transaction sends into events.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use thiserror::Error;
 use tracing::info;
 
+use crate::engine::protocol;
 use crate::events::{self, EventContext};
-use crate::observe::Observer;
-use crate::rules::RenderedStep;
-use crate::sip::{Cause, Request, ResponseParts, Transport, Verb, reason_phrase};
+use crate::observe::{Endpoints, Observer};
+use crate::rules::{NearMiss, RenderedStep};
+use crate::sip::{Cause, Request, ResponseParts, Verb, reason_phrase};
 use crate::transaction::{
-    ClientOutcome, Dialog, Ended, NoAnswer, Report, RespondError, ServerTransaction,
+    ClientOutcome, Dialog, Ended, NoAnswer, Report, RespondError, SentResponse, ServerTransaction,
 };
-use crate::transport;
+use crate::transport::{self, Flow};
 
 /// Why a verb could not send.
 #[derive(Debug, Error)]
@@ -59,11 +60,9 @@ pub struct ServerContext {
 }
 
 impl ServerContext {
-    /// Answers through `transaction`; everything it sends is reported by
-    /// `reporter`.
-    pub fn new(transaction: ServerTransaction, reporter: crate::transaction::Reporter) -> Self {
-        let rule = reporter.rule();
-        transaction.set_reporter(reporter);
+    /// Answers through `transaction` on behalf of `rule` (everything the
+    /// transaction sends goes to the reporter the layer gave it).
+    pub fn new(transaction: ServerTransaction, rule: Arc<str>) -> Self {
         Self { transaction, rule }
     }
 
@@ -157,91 +156,179 @@ impl ServerContext {
     }
 }
 
-/// Reports nothing but the rule's name: when there is no journal or metrics
-/// and the events are below the log level, a request costs no more.
-#[derive(Debug)]
-pub struct QuietReporter(pub Arc<str>);
-
-impl Report for QuietReporter {
-    fn rule(&self) -> Arc<str> {
-        self.0.clone()
-    }
-
-    fn response(&self, _: u16, _: &str, _: Option<Cause>) {}
-
-    fn failed(&self, _: Cause) {}
-
-    fn bye_sent(&self, why: &str, outcome: &ClientOutcome) {
-        tracing::debug!(rule = &*self.0, reason = why, outcome = ?outcome, "sent BYE");
-    }
-}
-
-/// Reports what one request's transaction sends: journal, metrics and the
-/// `progress` / `accepted` / `rejected` / `failed` events.
+/// Reports what becomes of one request: journal, metrics and the
+/// `progress` / `accepted` / `rejected` / `failed` events of everything its
+/// transaction sends. Made when the request arrives; the transaction layer
+/// tells it whether the request is new (then it is journalled) and what
+/// it sends; the engine names the rule that answers. When nothing counts
+/// or logs (no admin listener, events below the log level) it only names
+/// the rule, so a request costs no more.
 #[derive(Debug)]
 pub struct EventReporter {
-    rule: Arc<str>,
+    /// The rule that answers, once one does (a rule, the fallback, a
+    /// protocol check, a dialog's default). Before that, the layer answers.
+    rule: OnceLock<Arc<str>>,
+    scope: Option<Arc<str>>,
+    /// `None`: quiet.
+    noisy: Option<Box<Noisy>>,
+}
+
+/// What events and the journal need of a request.
+#[derive(Debug)]
+struct Noisy {
     method: Box<str>,
     call_id: Box<str>,
-    peer: SocketAddr,
-    transport: Transport,
-    /// The journal record of the request, when the admin listener is on.
-    observed: Option<(Arc<Observer>, u64)>,
+    endpoints: Endpoints,
+    observer: Option<Arc<Observer>>,
+    /// The journal record, once the layer took the request as new.
+    record: OnceLock<u64>,
 }
 
 impl EventReporter {
+    /// The reporter of `request`, received over `flow`, in `scope`.
     pub fn new(
-        rule: Arc<str>,
         request: &Request,
-        peer: SocketAddr,
-        transport: Transport,
-        observed: Option<(Arc<Observer>, u64)>,
+        flow: &Flow,
+        scope: Option<&str>,
+        observer: Option<Arc<Observer>>,
     ) -> Self {
-        if let Some((observer, id)) = &observed {
-            observer.rule(*id, &rule);
-        }
+        let noisy = (observer.is_some() || events::enabled()).then(|| {
+            Box::new(Noisy {
+                method: request.method().into(),
+                call_id: request.call_id().into(),
+                endpoints: Endpoints {
+                    transport: flow.transport,
+                    source: flow.peer,
+                    destination: flow.local,
+                },
+                observer,
+                record: OnceLock::new(),
+            })
+        });
         Self {
-            rule,
-            method: request.method().into(),
-            call_id: request.call_id().into(),
-            peer,
-            transport,
-            observed,
+            rule: OnceLock::new(),
+            scope: scope.map(Arc::from),
+            noisy,
         }
     }
 
-    fn event_context(&self) -> EventContext<'_> {
+    /// `rule` answers the request (the first rule named stays).
+    pub fn choose(&self, rule: Arc<str>) {
+        if let Some((observer, id)) = self.journalled() {
+            observer.rule(id, &rule);
+        }
+        let _ = self.rule.set(rule);
+    }
+
+    /// Whether the request is in the journal.
+    pub fn is_journalled(&self) -> bool {
+        self.journalled().is_some()
+    }
+
+    /// The rules that came closest, for a request no rule took.
+    pub fn near_misses(&self, misses: Vec<NearMiss>) {
+        if let Some((observer, id)) = self.journalled() {
+            observer.near_misses(id, misses);
+        }
+    }
+
+    /// Nothing more will be sent for the request (it was dropped).
+    pub fn finish(&self) {
+        if let Some((observer, id)) = self.journalled() {
+            observer.finish(id);
+        }
+    }
+
+    fn observer(&self) -> Option<&Observer> {
+        self.noisy.as_ref()?.observer.as_deref()
+    }
+
+    fn journalled(&self) -> Option<(&Observer, u64)> {
+        let noisy = self.noisy.as_ref()?;
+        Some((noisy.observer.as_deref()?, *noisy.record.get()?))
+    }
+
+    /// The rule answering, or `protocol` for the layer's own answers.
+    fn answering(&self) -> &str {
+        self.rule.get().map_or(protocol::RULE, |rule| rule)
+    }
+
+    fn event_context<'a>(&'a self, noisy: &'a Noisy) -> EventContext<'a> {
         EventContext {
-            observer: self.observed.as_ref().map(|(o, _)| o.as_ref()),
-            rule: &self.rule,
-            method: &self.method,
-            call_id: &self.call_id,
-            peer: self.peer,
-            transport: self.transport,
+            observer: noisy.observer.as_deref(),
+            rule: self.answering(),
+            method: &noisy.method,
+            call_id: &noisy.call_id,
+            peer: noisy.endpoints.source,
+            transport: noisy.endpoints.transport,
         }
     }
 }
 
 impl Report for EventReporter {
     fn rule(&self) -> Arc<str> {
-        self.rule.clone()
+        self.rule
+            .get()
+            .cloned()
+            .unwrap_or_else(|| protocol::RULE.into())
     }
 
-    fn response(&self, status: u16, reason: &str, cause: Option<Cause>) {
-        if let Some((observer, id)) = &self.observed {
-            observer.response(*id, &self.rule, status, reason);
+    fn scope(&self) -> Option<Arc<str>> {
+        self.scope.clone()
+    }
+
+    fn received(&self, request: &Request) {
+        let Some(noisy) = &self.noisy else {
+            return;
+        };
+        if let Some(observer) = &noisy.observer {
+            let id = observer.request(request, noisy.endpoints, self.scope.as_deref());
+            let _ = noisy.record.set(id);
         }
-        match cause {
-            None => events::response_sent(&self.event_context(), status),
-            Some(cause) => events::failed(&self.event_context(), cause),
+    }
+
+    fn retransmission(&self) {
+        if let Some((observer, id)) = self.journalled() {
+            observer.retransmission(id);
+        }
+    }
+
+    fn response(&self, sent: &SentResponse<'_>) {
+        let Some(noisy) = &self.noisy else {
+            return;
+        };
+        if let Some((observer, id)) = self.journalled() {
+            observer.response(id, self.answering(), sent);
+        } else if let Some(observer) = self.observer() {
+            observer.metrics.response(self.answering(), sent.status);
+        }
+        // The layer logs its own answers before any rule; events are the
+        // ServerContext's.
+        if self.rule.get().is_none() {
+            return;
+        }
+        match sent.cause {
+            None => events::response_sent(&self.event_context(noisy), sent.status),
+            Some(cause) => events::failed(&self.event_context(noisy), cause),
         }
     }
 
     fn failed(&self, cause: Cause) {
-        events::failed(&self.event_context(), cause);
+        if let Some(noisy) = &self.noisy {
+            events::failed(&self.event_context(noisy), cause);
+        }
     }
 
     fn bye_sent(&self, why: &str, outcome: &ClientOutcome) {
-        info!(sip.call_id = &*self.call_id, rule = &*self.rule, reason = why, outcome = ?outcome, "sent BYE");
+        let call_id = self.noisy.as_ref().map_or("", |noisy| &*noisy.call_id);
+        info!(sip.call_id = call_id, rule = self.answering(), reason = why, outcome = ?outcome, "sent BYE");
+    }
+}
+
+impl Drop for EventReporter {
+    /// Whatever was not finished yet (an ACK, a transaction that ended
+    /// without a final response) is complete now.
+    fn drop(&mut self) {
+        self.finish();
     }
 }

@@ -22,6 +22,7 @@ pub mod daemon;
 pub mod engine;
 pub mod events;
 pub mod explain;
+pub mod lab;
 pub mod observe;
 pub mod ratelog;
 pub mod rules;

@@ -78,6 +78,7 @@ fn answer(request: &Request, source: SocketAddr, transport: Transport) {
         request,
         source,
         transport,
+        scope: config.server.scope.of(request),
     };
     let _ = config.rules.matches_any(&input);
     // The checks before the rules, and RFC 3262's: with each setting.

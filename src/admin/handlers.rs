@@ -15,25 +15,33 @@ use super::OpenConnections;
 use super::auth::Verdict;
 use super::query;
 use crate::engine::registrar::Registrar;
-use crate::observe::{Journal, Metrics, Observer, Record};
+use crate::observe::{
+    Journal, JournalFilter, Metrics, OPENMETRICS, Observer, PROMETHEUS_TEXT, Record,
+};
 use crate::transaction::TransactionLayer;
 
 /// Every admin response.
 pub(super) type Reply = Response<Full<Bytes>>;
 
-/// The Prometheus text exposition format.
-const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 const PLAIN: &str = "text/plain; charset=utf-8";
 const JSON: &str = "application/json";
 
-/// `GET /requests[?method=&rule=&call_id=&since=&after=&limit=]`: a page
-/// of the journal, oldest first. The page is taken under the journal's lock
+/// `GET /requests[?method=&rule=&call_id=&scope=&direction=&status=&since=&after=&limit=]`
+/// (and `GET /requests/unmatched`, the requests no rule took): a page of
+/// the journal, oldest first. The page is taken under the journal's lock
 /// (shared records, no copies) and serialised on a blocking thread, so
 /// neither the SIP path nor the runtime's threads wait for a big answer.
-pub(super) async fn requests(observer: Arc<Observer>, query: Option<&str>) -> Reply {
+pub(super) async fn requests(
+    observer: Arc<Observer>,
+    query: Option<&str>,
+    unmatched: bool,
+) -> Reply {
     let filter = match query::journal_filter(query) {
-        Ok(filter) => filter,
-        Err(error) => return text(StatusCode::BAD_REQUEST, format!("{error}\n")),
+        Ok(filter) => JournalFilter {
+            unmatched,
+            ..filter
+        },
+        Err(error) => return problem(StatusCode::BAD_REQUEST, &error.to_string()),
     };
     let page = observer.journal.page(&filter);
     let encode = move || {
@@ -68,21 +76,38 @@ pub(super) fn no_slot() -> Reply {
 /// `DELETE /requests`: empties the journal.
 pub(super) fn clear(journal: &Journal) -> Reply {
     journal.clear();
-    reply(StatusCode::NO_CONTENT, PLAIN, Bytes::new())
+    no_content()
 }
 
-/// `GET /metrics`: the gauges read now, then the exposition.
-pub(super) fn metrics(
-    metrics: &Metrics,
-    layer: &TransactionLayer,
-    connections: &OpenConnections,
-    sequence_keys_evicted: u64,
-    udp_withheld: u64,
-) -> Reply {
-    refresh(metrics, layer, connections);
-    metrics.set_bound_reached("sequence_keys", sequence_keys_evicted);
-    metrics.set_bound_reached("unverified_udp", udp_withheld);
-    reply(StatusCode::OK, PROMETHEUS, Bytes::from(metrics.encode()))
+/// What `/metrics` reads at scrape time besides the counters.
+pub(super) struct Scrape<'a> {
+    pub(super) layer: &'a TransactionLayer,
+    pub(super) connections: &'a OpenConnections,
+    pub(super) sequence_keys_evicted: u64,
+    pub(super) udp_withheld: u64,
+    /// The scraper asked for OpenMetrics (its `Accept` header).
+    pub(super) openmetrics: bool,
+}
+
+/// `GET /metrics`: the gauges read now, then the exposition, in the
+/// Prometheus text format or, when asked for, OpenMetrics.
+pub(super) fn metrics(metrics: &Metrics, scrape: &Scrape<'_>) -> Reply {
+    refresh(metrics, scrape.layer, scrape.connections);
+    metrics.set_bound_reached("sequence_keys", scrape.sequence_keys_evicted);
+    metrics.set_bound_reached("unverified_udp", scrape.udp_withheld);
+    if scrape.openmetrics {
+        reply(
+            StatusCode::OK,
+            OPENMETRICS,
+            Bytes::from(metrics.encode_openmetrics()),
+        )
+    } else {
+        reply(
+            StatusCode::OK,
+            PROMETHEUS_TEXT,
+            Bytes::from(metrics.encode()),
+        )
+    }
 }
 
 /// Sets what is read rather than counted: transactions and dialogs in
@@ -159,8 +184,32 @@ pub(super) fn unauthorized(verdict: Verdict) -> Reply {
 pub(super) fn not_found() -> Reply {
     text(
         StatusCode::NOT_FOUND,
-        "no such route (try /requests, /metrics, /health, /registrations)\n",
+        format!(
+            "no such route (routes: {})\n",
+            super::routes::Route::PATHS.join(", ")
+        ),
     )
+}
+
+/// 204, no body.
+pub(super) fn no_content() -> Reply {
+    reply(StatusCode::NO_CONTENT, PLAIN, Bytes::new())
+}
+
+/// An error as JSON: `{"error": "…"}`.
+pub(super) fn problem(status: StatusCode, message: &str) -> Reply {
+    json_with(status, &serde_json::json!({ "error": message }))
+}
+
+/// `value` as JSON, with `status`.
+pub(super) fn json_with<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Reply {
+    match serde_json::to_vec(value) {
+        Ok(body) => reply(status, JSON, Bytes::from(body)),
+        Err(error) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode JSON: {error}\n"),
+        ),
+    }
 }
 
 /// 405 listing the methods the route takes.
@@ -176,13 +225,7 @@ pub(super) fn method_not_allowed(allow: &'static str) -> Reply {
 }
 
 fn json<T: Serialize + ?Sized>(value: &T) -> Reply {
-    match serde_json::to_vec(value) {
-        Ok(body) => reply(StatusCode::OK, JSON, Bytes::from(body)),
-        Err(error) => text(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot encode JSON: {error}\n"),
-        ),
-    }
+    json_with(StatusCode::OK, value)
 }
 
 fn text(status: StatusCode, body: impl Into<Bytes>) -> Reply {
@@ -232,7 +275,7 @@ mod tests {
     #[tokio::test]
     async fn an_empty_journal_is_an_empty_array() {
         let observer = observer();
-        let reply = requests(observer.clone(), None).await;
+        let reply = requests(observer.clone(), None, false).await;
         assert_eq!(reply.status(), StatusCode::OK);
         assert_eq!(
             reply.headers().get(CONTENT_TYPE).map(HeaderValue::as_bytes),
@@ -245,7 +288,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_bad_query_is_a_400_that_says_why() {
-        let reply = requests(observer(), Some("since=soon")).await;
+        let reply = requests(observer(), Some("since=soon"), false).await;
         assert_eq!(reply.status(), StatusCode::BAD_REQUEST);
         assert!(body(reply).contains("`since`"));
     }
@@ -282,7 +325,14 @@ mod tests {
             (Transport::Tcp, open(3)),
         ]);
         let observed = Metrics::new();
-        let text = body(metrics(&observed, &layer, &connections, 0, 0));
+        let scrape = Scrape {
+            layer: &layer,
+            connections: &connections,
+            sequence_keys_evicted: 0,
+            udp_withheld: 0,
+            openmetrics: false,
+        };
+        let text = body(metrics(&observed, &scrape));
         for line in [
             "sip_autoresponder_connections{transport=\"tcp\"} 5",
             "sip_autoresponder_connections{transport=\"ws\"} 1",
@@ -297,7 +347,7 @@ mod tests {
             "no listener, no series:\n{text}"
         );
         first_tcp.store(0, Ordering::Relaxed);
-        let text = body(metrics(&observed, &layer, &connections, 0, 0));
+        let text = body(metrics(&observed, &scrape));
         assert!(
             text.lines()
                 .any(|l| l == "sip_autoresponder_connections{transport=\"tcp\"} 3"),

@@ -1,7 +1,6 @@
 //! Sections → [`Config`]: every check that needs more than a type (regexes,
 //! CIDRs, verb ranges, header lines, names) runs here, once, at load.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +9,7 @@ use super::error::Diagnostics;
 use super::listeners::compile_listeners;
 use super::model::{AdminSection, CaptureSection, SdpSection, ServerSection};
 use super::policy::PolicyCompiler;
-use super::rules::compile_rule;
+use super::rules::compile_rules;
 use super::timing;
 use super::{AdminSettings, Config, RateLimit, Sections, ServerSettings};
 use crate::capture::CaptureSettings;
@@ -36,26 +35,7 @@ pub(crate) fn compile(
         ring_timeout: server.ring_timeout,
         max_duration: server.dialog.max_duration,
     };
-    let mut seen = HashMap::new();
-    let mut rules = Vec::new();
-    for section in &sections.rules {
-        let name = &section.get_ref().name;
-        if let Some(first) = seen.get(name.get_ref()) {
-            let (line, column) = diag.locate(first);
-            diag.error(
-                name.span(),
-                format!(
-                    "duplicate rule name `{}` (first defined at line {line}, column {column})",
-                    name.get_ref()
-                ),
-            );
-        } else {
-            seen.insert(name.get_ref().clone(), name.span());
-        }
-        if let Some(rule) = compile_rule(section, limits, diag) {
-            rules.push(rule);
-        }
-    }
+    let rules = compile_rules(&sections.rules, limits, diag);
     let fallback = match &sections.fallback {
         Some(section) => {
             let mut compiler = PolicyCompiler {
@@ -77,7 +57,7 @@ pub(crate) fn compile(
     })
 }
 
-fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSettings {
+pub(super) fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSettings {
     let server = &sections.server;
     let size = server.max_message_size.get_ref();
     if !(1024..=16 * 1024 * 1024).contains(size) {
@@ -150,6 +130,7 @@ fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) -> ServerSett
         .as_ref()
         .and_then(|capture| compile_capture(capture.get_ref(), diag));
     ServerSettings {
+        scope: compile_scope(server, diag),
         capture,
         sdp_codecs,
         sdp_prefer,
@@ -353,6 +334,32 @@ fn compile_sdp(
         None => 40_000,
     };
     (sdp_codecs, rtp_port)
+}
+
+/// `scope_header` and `scope_user_separator`: where a request's scope is.
+fn compile_scope(server: &ServerSection, diag: &mut Diagnostics<'_>) -> crate::rules::ScopeSource {
+    let header = server.scope_header.get_ref();
+    if !header.is_empty() && !is_token(header) {
+        diag.error(
+            server.scope_header.span(),
+            format!("scope_header: `{header}` is not a header name"),
+        );
+    }
+    let separator = server.scope_user_separator.as_ref().and_then(|spanned| {
+        let text = spanned.get_ref();
+        let mut chars = text.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) if c.is_ascii_graphic() && c != '@' && c != ':' => Some(c),
+            _ => {
+                diag.error(
+                    spanned.span(),
+                    format!("scope_user_separator must be one visible ASCII character other than `@` and `:`, not `{text}`"),
+                );
+                None
+            }
+        }
+    });
+    crate::rules::ScopeSource::new((!header.is_empty()).then_some(header.as_str()), separator)
 }
 
 /// `[server.unverified_udp]`: the anti-amplification allowance.

@@ -7,12 +7,15 @@ mod compile;
 mod delays;
 mod error;
 mod header_lines;
+mod json_locate;
+mod json_rules;
 mod lints;
 mod listeners;
 mod log_level;
 pub mod model;
 mod policy;
 mod rules;
+mod runtime;
 mod suggest;
 mod timing;
 
@@ -28,7 +31,9 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 pub use error::{ConfigError, ConfigErrors, LoadError};
+pub use json_rules::parse_rules_json;
 pub use model::ReliableProvisionals;
+pub use runtime::{RuleLimits, RuntimeRules, parse_rules, shadows};
 
 use crate::rules::RuleSet;
 use crate::sip::{Limits, Timers, Transport};
@@ -81,6 +86,9 @@ pub struct ServerSettings {
     pub rtp_port: u16,
     /// `[capture]`, when present.
     pub capture: Option<crate::capture::CaptureSettings>,
+    /// Where a request's scope is read from (`scope_header`,
+    /// `scope_user_separator`).
+    pub scope: crate::rules::ScopeSource,
 }
 
 /// `[dialog]`: bounds and lifetime of dialogs.

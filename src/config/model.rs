@@ -52,6 +52,18 @@ pub struct ServerSection {
     pub reliable_provisionals: ReliableProvisionals,
     /// What a UDP source that has not shown it receives may be sent.
     pub unverified_udp: Option<Spanned<UnverifiedUdpSection>>,
+    /// The header whose value is a request's scope (the test it belongs
+    /// to; a rule's `scope` and the journal's `?scope=` use it); "" turns
+    /// it off.
+    #[serde(default = "default_scope_header")]
+    pub scope_header: Spanned<String>,
+    /// Also: the Request-URI user up to this character is the scope
+    /// (`"."`: `sip:t1.bob@…` is in scope `t1`). Off by default.
+    pub scope_user_separator: Option<Spanned<String>>,
+}
+
+fn default_scope_header() -> Spanned<String> {
+    Spanned::new(0..0, "X-Test-Id".to_owned())
 }
 
 /// `[server.unverified_udp]`: no amplification toward a UDP source that has
@@ -212,6 +224,8 @@ impl Default for ServerSection {
             rate_limit: None,
             reliable_provisionals: ReliableProvisionals::default(),
             unverified_udp: None,
+            scope_header: default_scope_header(),
+            scope_user_separator: None,
         }
     }
 }

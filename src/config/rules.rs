@@ -1,6 +1,7 @@
 //! Compiling rules: conditions (regexes, CIDRs, methods, transports), then
 //! the policy choice (one policy, weighted outcomes or a sequence) and `every`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +16,35 @@ use super::policy::PolicyCompiler;
 use crate::rules::{Choice, HeaderTest, Matcher, ReplyPolicy, Rule, SequenceKey, SequenceTable};
 use crate::sip::{HeaderKey, Transport, is_token};
 
+/// Every `[[rule]]`, in order, each name used once.
+pub(super) fn compile_rules(
+    sections: &[toml::Spanned<crate::config::model::RuleSection>],
+    limits: DelayLimits,
+    diag: &mut Diagnostics<'_>,
+) -> Vec<crate::rules::Rule> {
+    let mut seen = HashMap::new();
+    let mut rules = Vec::new();
+    for section in sections {
+        let name = &section.get_ref().name;
+        if let Some(first) = seen.get(name.get_ref()) {
+            let (line, column) = diag.locate(first);
+            diag.error(
+                name.span(),
+                format!(
+                    "duplicate rule name `{}` (first defined at line {line}, column {column})",
+                    name.get_ref()
+                ),
+            );
+        } else {
+            seen.insert(name.get_ref().clone(), name.span());
+        }
+        if let Some(rule) = compile_rule(section, limits, diag) {
+            rules.push(rule);
+        }
+    }
+    rules
+}
+
 pub(super) fn compile_rule(
     section: &Spanned<RuleSection>,
     limits: DelayLimits,
@@ -28,7 +58,11 @@ pub(super) fn compile_rule(
             "rule name must be a non-empty single line",
         );
     }
-    let matcher = compile_matcher(&rule.conditions, diag);
+    let mut matcher = compile_matcher(&rule.conditions, diag);
+    matcher.scope = rule
+        .scope
+        .as_ref()
+        .and_then(|scope| compile_scope(scope, diag));
     let mut policies = PolicyCompiler {
         diag,
         captures: matcher
@@ -90,6 +124,23 @@ pub(super) fn compile_rule(
         every,
         uses_captures,
     ))
+}
+
+/// A rule's `scope`: what a request's scope can be.
+fn compile_scope(scope: &Spanned<String>, diag: &mut Diagnostics<'_>) -> Option<Box<str>> {
+    let text = scope.get_ref();
+    let max = crate::rules::MAX_SCOPE_LEN;
+    if text.is_empty()
+        || text.len() > max
+        || text.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        diag.error(
+            scope.span(),
+            format!("scope must be 1 to {max} bytes without spaces or control characters"),
+        );
+        return None;
+    }
+    Some(text.as_str().into())
 }
 
 /// `[rule.sequence]`: its key, its policies (every one compiled, so all
@@ -230,6 +281,7 @@ fn compile_matcher(section: &MatchSection, diag: &mut Diagnostics<'_>) -> Matche
         .as_ref()
         .map(|transports| parse_transports(transports, diag));
     Matcher {
+        scope: None,
         methods,
         request_uri: regex(section.request_uri.as_ref(), "request_uri", diag),
         from: regex(section.from.as_ref(), "from", diag),

@@ -14,14 +14,16 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::admin::{AdminState, OpenConnections};
+use crate::admin::{AdminState, OpenConnections, ReloadRequest};
 use crate::capture::Capture;
 use crate::config::Config;
 use crate::engine::sdp::SdpService;
 use crate::engine::{Engine, Snapshot};
+use crate::lab::Lab;
 use crate::observe::{JournalSettings, Observer};
 use crate::sip::Transport;
 use crate::transport;
@@ -33,6 +35,8 @@ use systemd::Notifier;
 #[derive(Debug)]
 pub struct Daemon {
     engine: Arc<Engine>,
+    /// Every change of the live rule set goes through it.
+    lab: Arc<Lab>,
     bound: Vec<BoundListener>,
     admin: Option<BoundAdmin>,
     /// `[capture]`'s tap, shared by every listener (bound again on reload).
@@ -96,8 +100,10 @@ impl Daemon {
         let sdp = SdpService::new().map_err(|e| BindError::Sdp(e.to_string()))?;
         let engine = Engine::new(Snapshot::of(config), sdp)
             .with_observer(admin.as_ref().map(|a| a.observer.clone()));
+        let engine = Arc::new(engine);
         Ok(Self {
-            engine: Arc::new(engine),
+            lab: Arc::new(Lab::new(engine.clone())),
+            engine,
             bound,
             admin,
             capture,
@@ -124,8 +130,18 @@ impl Daemon {
         self.engine.clone()
     }
 
-    /// Starts every listener (and the admin listener) under `shutdown`.
-    fn start(self, shutdown: &CancellationToken) -> Vec<RunningListener> {
+    /// The live rule set's writer.
+    pub fn lab(&self) -> Arc<Lab> {
+        self.lab.clone()
+    }
+
+    /// Starts every listener (and the admin listener) under `shutdown`;
+    /// `POST /reload` asks `reloads`, when given.
+    fn start(
+        self,
+        shutdown: &CancellationToken,
+        reloads: Option<mpsc::Sender<ReloadRequest>>,
+    ) -> Vec<RunningListener> {
         let layer = self.engine.transactions().clone();
         let cancel = shutdown.child_token();
         tokio::spawn(async move { layer.maintain(cancel).await });
@@ -143,8 +159,10 @@ impl Daemon {
             let state = Arc::new(AdminState {
                 observer: admin.observer,
                 engine: self.engine.clone(),
+                lab: self.lab.clone(),
                 token: admin.token,
                 connections: self.connections.clone(),
+                reloads,
             });
             tokio::spawn(crate::admin::serve(
                 admin.listener,
@@ -157,7 +175,7 @@ impl Daemon {
 
     /// Serves every listener until `shutdown` is cancelled.
     pub async fn serve(self, shutdown: CancellationToken) {
-        let running = self.start(&shutdown);
+        let running = self.start(&shutdown, None);
         shutdown.cancelled().await;
         for listener in running {
             listener.stop().await;
@@ -174,10 +192,12 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
     let mut controls = Controls::install().context("cannot install signal handlers")?;
     let daemon = Daemon::bind(&config).context("cannot bind listeners")?;
     let engine = daemon.engine();
+    let lab = daemon.lab();
     let connections = daemon.connections.clone();
     let capture = daemon.capture.clone();
     let shutdown = CancellationToken::new();
-    let mut running = daemon.start(&shutdown);
+    let (reloads, mut reload_requests) = mpsc::channel::<ReloadRequest>(4);
+    let mut running = daemon.start(&shutdown, Some(reloads));
     let notifier = Arc::new(notifier);
     notifier.ready(&status_line(&running));
     // WATCHDOG=1 at half the interval systemd asked for (WatchdogSec=).
@@ -192,37 +212,41 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
         })
     });
     let source = config.source.clone();
-    while let Some(control) = controls.next().await {
-        match control {
-            Control::Reload => {
-                notifier.reloading();
-                let outcome = reload::reload(
-                    path.as_deref(),
-                    &mut config,
-                    &engine,
-                    &mut running,
-                    &shutdown,
-                    capture.as_ref(),
-                )
-                .await;
-                reload::log_outcome(&source, &outcome);
-                connections.replace(connection_counters(&running));
-                if let Some(observer) = engine.observer() {
-                    observer.metrics.reload(outcome.is_ok());
-                }
-                match &outcome {
-                    Ok(_) => {
-                        logging::set_level(config.server.log_level.as_deref());
-                        notifier.ready(&status_line(&running));
-                    }
-                    Err(refused) => notifier.ready(&format!(
-                        "{}; {}",
-                        reload::refusal_status(refused),
-                        status_line(&running)
-                    )),
-                }
+    loop {
+        let (keep_api_rules, answer) = tokio::select! {
+            control = controls.next() => match control {
+                Some(Control::Reload) => (true, None),
+                Some(Control::Shutdown) | None => break,
+            },
+            Some(asked) = reload_requests.recv() => (asked.keep_api_rules, Some(asked.outcome)),
+        };
+        notifier.reloading();
+        let reloading = reload::Reloading {
+            path: path.as_deref(),
+            lab: &lab,
+            shutdown: &shutdown,
+            capture: capture.as_ref(),
+            keep_api_rules,
+        };
+        let outcome = reloading.run(&mut config, &mut running).await;
+        reload::log_outcome(&source, &outcome);
+        connections.replace(connection_counters(&running));
+        if let Some(observer) = engine.observer() {
+            observer.metrics.reload(outcome.is_ok());
+        }
+        match &outcome {
+            Ok(_) => {
+                logging::set_level(config.server.log_level.as_deref());
+                notifier.ready(&status_line(&running));
             }
-            Control::Shutdown => break,
+            Err(refused) => notifier.ready(&format!(
+                "{}; {}",
+                reload::refusal_status(refused),
+                status_line(&running)
+            )),
+        }
+        if let Some(answer) = answer {
+            let _ = answer.send(reload::outcome_text(&outcome));
         }
     }
     drain::stop_serving(

@@ -12,7 +12,7 @@ use tracing::{error, info, warn};
 use super::listeners::{RunningListener, bind_listener, reuse_udp_listener};
 use crate::capture::Capture;
 use crate::config::{Config, ListenerSpec, LoadError, ServerSettings};
-use crate::engine::Engine;
+use crate::lab::Lab;
 use crate::sip::Transport;
 
 /// What a reload changed, for its summary line.
@@ -26,80 +26,115 @@ pub(crate) struct ReloadSummary {
     pub(crate) failed: Vec<String>,
 }
 
-/// Reads `path` (or the embedded default) again and applies it.
-pub(crate) async fn reload(
-    path: Option<&Path>,
-    current: &mut Config,
-    engine: &Arc<Engine>,
-    running: &mut Vec<RunningListener>,
-    shutdown: &CancellationToken,
-    capture: Option<&Arc<Capture>>,
-) -> Result<ReloadSummary, LoadError> {
-    let new = match path {
-        Some(path) => Config::load_file(path)?,
-        None => Config::embedded_default()?,
-    };
-    for warning in &new.warnings {
-        warn!("{}", warning.warning_line());
+/// One reload: where the file is and what it touches.
+pub(crate) struct Reloading<'a> {
+    pub(crate) path: Option<&'a Path>,
+    pub(crate) lab: &'a Lab,
+    pub(crate) shutdown: &'a CancellationToken,
+    pub(crate) capture: Option<&'a Arc<Capture>>,
+    /// Rules added through the admin API stay (placed again).
+    pub(crate) keep_api_rules: bool,
+}
+
+impl Reloading<'_> {
+    /// Reads the file (or the embedded default) again and applies it.
+    pub(crate) async fn run(
+        &self,
+        current: &mut Config,
+        running: &mut Vec<RunningListener>,
+    ) -> Result<ReloadSummary, LoadError> {
+        let new = match self.path {
+            Some(path) => Config::load_file(path)?,
+            None => Config::embedded_default()?,
+        };
+        for warning in &new.warnings {
+            warn!("{}", warning.warning_line());
+        }
+        warn_about_restart_only_settings(&current.server, &new.server);
+        self.lab
+            .install_config(crate::engine::Snapshot::of(&new), self.keep_api_rules);
+        let summary = ReloadSummary {
+            rules: new.rules.rules().len(),
+            ..ReloadSummary::default()
+        };
+        let summary = self.apply_listeners(&new, current, running, summary).await;
+        *current = new;
+        Ok(summary)
     }
-    warn_about_restart_only_settings(&current.server, &new.server);
-    engine.replace(crate::engine::Snapshot::of(&new));
-    let mut summary = ReloadSummary {
-        rules: new.rules.rules().len(),
-        ..ReloadSummary::default()
-    };
-    // Stop what is gone or changed first: a changed stream listener binds
-    // its address again, a changed UDP listener serves its socket again.
-    let mut kept = Vec::new();
-    let mut stopped = Vec::new();
-    for listener in running.drain(..) {
-        let unchanged = new.listeners.contains(&listener.spec)
-            && !bound_with_other_settings(&listener, &current.server, &new.server);
-        if unchanged {
-            kept.push(listener);
-            continue;
+
+    /// Applies the listener changes of `new` to `running`.
+    async fn apply_listeners(
+        &self,
+        new: &Config,
+        current: &Config,
+        running: &mut Vec<RunningListener>,
+        mut summary: ReloadSummary,
+    ) -> ReloadSummary {
+        let (engine, shutdown, capture) = (self.lab.engine(), self.shutdown, self.capture);
+        // Stop what is gone or changed first: a changed stream listener binds
+        // its address again, a changed UDP listener serves its socket again.
+        let mut kept = Vec::new();
+        let mut stopped = Vec::new();
+        for listener in running.drain(..) {
+            let unchanged = new.listeners.contains(&listener.spec)
+                && !bound_with_other_settings(&listener, &current.server, &new.server);
+            if unchanged {
+                kept.push(listener);
+                continue;
+            }
+            let (spec, local) = (listener.spec.clone(), listener.info.local);
+            let udp = listener.stop().await;
+            stopped.push(Stopped { spec, local, udp });
         }
-        let (spec, local) = (listener.spec.clone(), listener.info.local);
-        let udp = listener.stop().await;
-        stopped.push(Stopped { spec, local, udp });
-    }
-    for spec in &new.listeners {
-        if kept.iter().any(|l| l.spec == *spec) {
-            continue;
-        }
-        let previous = stopped
-            .iter()
-            .position(|s| s.spec.transport == spec.transport && s.spec.address == spec.address)
-            .map(|i| stopped.swap_remove(i));
-        let bound = match previous.as_ref().and_then(|p| p.udp.clone()) {
-            Some(socket) => reuse_udp_listener(spec, &new.server, socket),
-            None => bind_listener(spec, &new.server),
-        }
-        .map(|bound| bound.with_capture(capture));
-        match bound {
-            Ok(bound) => {
-                let entry = format!("{} {}", spec.transport, bound.local());
-                match previous {
-                    Some(_) => summary.changed.push(entry),
-                    None => summary.added.push(entry),
+        for spec in &new.listeners {
+            if kept.iter().any(|l| l.spec == *spec) {
+                continue;
+            }
+            let previous = stopped
+                .iter()
+                .position(|s| s.spec.transport == spec.transport && s.spec.address == spec.address)
+                .map(|i| stopped.swap_remove(i));
+            let bound = match previous.as_ref().and_then(|p| p.udp.clone()) {
+                Some(socket) => reuse_udp_listener(spec, &new.server, socket),
+                None => bind_listener(spec, &new.server),
+            }
+            .map(|bound| bound.with_capture(capture));
+            match bound {
+                Ok(bound) => {
+                    let entry = format!("{} {}", spec.transport, bound.local());
+                    match previous {
+                        Some(_) => summary.changed.push(entry),
+                        None => summary.added.push(entry),
+                    }
+                    kept.push(bound.start(engine.clone(), shutdown));
                 }
-                kept.push(bound.start(engine.clone(), shutdown));
-            }
-            Err(bind_error) => {
-                error!(error = %bind_error, "listener not started");
-                summary
-                    .failed
-                    .push(format!("{} {}", spec.transport, spec.address));
+                Err(bind_error) => {
+                    error!(error = %bind_error, "listener not started");
+                    summary
+                        .failed
+                        .push(format!("{} {}", spec.transport, spec.address));
+                }
             }
         }
+        summary.removed = stopped
+            .iter()
+            .map(|gone| format!("{} {}", gone.spec.transport, gone.local))
+            .collect();
+        *running = kept;
+        summary
     }
-    summary.removed = stopped
-        .iter()
-        .map(|gone| format!("{} {}", gone.spec.transport, gone.local))
-        .collect();
-    *running = kept;
-    *current = new;
-    Ok(summary)
+}
+
+/// What `POST /reload` answers: the summary line, or every error.
+pub(crate) fn outcome_text(outcome: &Result<ReloadSummary, LoadError>) -> Result<String, String> {
+    match outcome {
+        Ok(summary) => Ok(format!(
+            "{} rules from the file; listeners added {:?}, changed {:?}, removed {:?}, failed {:?}",
+            summary.rules, summary.added, summary.changed, summary.removed, summary.failed
+        )),
+        Err(LoadError::Invalid(errors)) => Err(errors.to_string()),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// A listener the reload stopped, until it knows whether the new config

@@ -11,7 +11,7 @@ use crate::events;
 use crate::rules::AutoMessage;
 use crate::rules::template::Vars;
 use crate::sip::{Cause, MAGIC_COOKIE, OutgoingRequest, Request, sip_host_port};
-use crate::transaction::{ClientOutcome, new_tag};
+use crate::transaction::{Behalf, ClientOutcome, new_tag};
 use crate::transport::Flow;
 
 /// One auto-reply, rendered for its request and ready to send.
@@ -25,6 +25,7 @@ pub(super) struct AutoReply {
     /// Our identity: the To URI of the request answered.
     our_uri: String,
     rule: Arc<str>,
+    scope: Option<Arc<str>>,
     /// Where it goes when no target is configured (and the sender has no
     /// live registration): the flow the request came from.
     source: Flow,
@@ -57,11 +58,18 @@ impl AutoReply {
                 .to_owned(),
             our_uri: request.to_uri().to_owned(),
             rule: vars.rule.into(),
+            scope: None,
             source: source.clone(),
             sent_by: sent_by.clone(),
             snapshot: snapshot.clone(),
             services: services.clone(),
         }
+    }
+
+    /// The reply belongs to the test `scope` (its journal record says so).
+    pub(super) fn in_scope(mut self, scope: Option<Arc<str>>) -> Self {
+        self.scope = scope;
+        self
     }
 
     pub(super) async fn send(mut self) {
@@ -102,10 +110,14 @@ impl AutoReply {
             body: self.body.as_bytes(),
         };
         events::message(&self.rule, &call_id, &self.target, "sending", None, None);
+        let behalf = Behalf {
+            rule: &self.rule,
+            scope: self.scope.as_deref(),
+        };
         let outcome = self
             .services
             .layer
-            .send_request(settings, &flow, &request)
+            .send_request(settings, &flow, &request, behalf)
             .await;
         let (event, status, cause) = match outcome {
             ClientOutcome::Final(status @ 200..=299) => ("succeeded", Some(status), None),

@@ -10,11 +10,10 @@ use tracing::info;
 
 use super::runner::{Job, Services};
 use super::{Engine, JobGuard, Snapshot, protocol};
-use crate::context::{EventReporter, QuietReporter, ReplyOptions, ServerContext};
-use crate::observe::Observer;
-use crate::rules::{MatchInput, ReplyPolicy, Selected};
+use crate::context::{EventReporter, ReplyOptions, ServerContext};
+use crate::rules::{FALLBACK_RULE, MAX_NEAR_MISSES, MatchInput, ReplyPolicy, Selected};
 use crate::sip::{Request, reason_phrase};
-use crate::transaction::{Dialog, NewRequest, Received, ServerTransaction};
+use crate::transaction::{Dialog, NewRequest, Received, Report as _, ServerTransaction};
 use crate::transport::{Flow, ListenerInfo};
 
 impl Engine {
@@ -30,9 +29,12 @@ impl Engine {
             // The answer to a late offer arrives in the ACK (RFC 3264 §4).
             self.sdp.check_ack_answer(&request);
         }
+        let scope = self.scope_of(&request, snapshot);
+        let reporter = EventReporter::new(&request, &source, scope, self.observer.clone());
+        let reporter = Arc::new(reporter);
         let received = self
             .transactions
-            .receive(&request, flow, listener, &snapshot.layer)
+            .receive(&request, flow, listener, &snapshot.layer, reporter.clone())
             .await;
         let NewRequest {
             mut transaction,
@@ -41,51 +43,92 @@ impl Engine {
         } = match received {
             Received::Handled => return,
             Received::PrackOffer(transaction) => {
+                let context = context(*transaction, &reporter, protocol::RULE.into());
                 return self
-                    .answer_prack_offer(*transaction, &request, listener, snapshot)
+                    .answer_prack_offer(context, &request, listener, snapshot)
                     .await;
             }
             Received::New(new) => *new,
         };
-        let observed = self.observer.as_ref().map(|observer| {
-            let id = observer.request(&request, source.peer, source.transport);
-            (observer.clone(), id)
-        });
         if dialog.is_none() && !early_dialog && self.draining.load(Ordering::Acquire) {
             transaction.answer_statelessly();
-            let context = context(transaction, &request, protocol::RULE.into(), observed);
+            let context = context(transaction, &reporter, protocol::RULE.into());
             return refuse(context, 503, "Retry-After: 5\r\n").await;
         }
-        let selected = match select(&request, &source, snapshot, dialog.as_deref(), early_dialog) {
+        let input = MatchInput {
+            request: &request,
+            source: source.peer,
+            transport: source.transport,
+            scope,
+        };
+        let selected = match select(&input, snapshot, dialog.as_deref(), early_dialog) {
             Ok(selected) => selected,
             Err(refusal) => {
                 // A refusal depends on the request alone: no state is kept.
                 transaction.answer_statelessly();
-                let context = context(transaction, &request, protocol::RULE.into(), observed);
+                let context = context(transaction, &reporter, protocol::RULE.into());
                 return refuse(context, refusal.status, &refusal.extra_headers).await;
             }
         };
+        if *selected.rule == *FALLBACK_RULE && reporter.is_journalled() {
+            reporter.near_misses(snapshot.rules.near_misses(&input, MAX_NEAR_MISSES));
+        }
         // A rule without side effects answers without transaction state;
         // any other keeps it, so retransmissions never run the rule twice.
         if selected.stateless {
             transaction.answer_statelessly();
         } else if transaction.store().is_err() {
-            let context = context(transaction, &request, protocol::RULE.into(), observed);
+            let context = context(transaction, &reporter, protocol::RULE.into());
             return refuse(context, 503, "Retry-After: 5\r\n").await;
         }
+        self.answer_with_rule(
+            transaction,
+            selected,
+            &reporter,
+            request,
+            source,
+            listener,
+            snapshot,
+        )
+        .await;
+    }
+
+    /// The scope of `request`, read only when a rule or the journal asks
+    /// for it.
+    fn scope_of<'a>(&self, request: &'a Request, snapshot: &Snapshot) -> Option<&'a str> {
+        (snapshot.rules.has_scopes() || self.observer.is_some())
+            .then(|| snapshot.settings.scope.of(request))
+            .flatten()
+    }
+
+    /// Answers through `selected`'s policy: nothing (a drop), or its job,
+    /// inline when it waits for nothing.
+    #[allow(clippy::too_many_arguments)]
+    async fn answer_with_rule(
+        &self,
+        transaction: ServerTransaction,
+        selected: Selected,
+        reporter: &EventReporter,
+        request: Request,
+        source: Flow,
+        listener: &ListenerInfo,
+        snapshot: &Arc<Snapshot>,
+    ) {
         if matches!(*selected.policy, ReplyPolicy::Drop) {
-            if let Some((observer, id)) = &observed {
-                observer.rule(*id, &selected.rule);
+            reporter.choose(selected.rule.clone());
+            reporter.finish();
+            if let Some(observer) = &self.observer {
                 observer.metrics.drop("rule");
             }
             info!(event = "dropped", rule = &*selected.rule, sip.method = request.method(), sip.call_id = request.call_id(), peer = %source.peer, "request dropped by rule");
             return transaction.discard();
         }
-        let context = context(transaction, &request, selected.rule.clone(), observed);
+        let context = context(transaction, reporter, selected.rule.clone());
         let job = Job {
             guard: JobGuard::new(&self.jobs),
             context,
             selected,
+            scope: reporter.scope(),
             request,
             source,
             sent_by: listener.sent_by.clone(),
@@ -107,13 +150,12 @@ impl Engine {
     /// answer; an offer no answer can be made for gets 488.
     async fn answer_prack_offer(
         &self,
-        transaction: ServerTransaction,
+        mut context: ServerContext,
         request: &Request,
         listener: &ListenerInfo,
         snapshot: &Snapshot,
     ) {
         let local = listener.local.ip();
-        let mut context = context(transaction, request, protocol::RULE.into(), None);
         let answer = match self.sdp.answer(request, local, &snapshot.sdp) {
             Ok(answer) => answer,
             // An offer that gets no answer: 400, 415 or 488 as for an INVITE.
@@ -143,24 +185,19 @@ impl Engine {
 /// rule that takes the request, else the dialog's default (§12.2.2), the
 /// early dialog's (RFC 3311) or the fallback.
 fn select(
-    request: &Request,
-    source: &Flow,
+    input: &MatchInput<'_>,
     snapshot: &Snapshot,
     dialog: Option<&Dialog>,
     early_dialog: bool,
 ) -> Result<Selected, protocol::Refusal> {
-    let input = MatchInput {
-        request,
-        source: source.peer,
-        transport: source.transport,
-    };
+    let request = input.request;
     let rules = &snapshot.rules;
     let allowed = snapshot.settings.allowed_methods.as_deref();
     let reliable = snapshot.layer.reliable;
-    if let Some(refusal) = protocol::refusal(request, rules, allowed, reliable, &input) {
+    if let Some(refusal) = protocol::refusal(request, rules, allowed, reliable, input) {
         return Err(refusal);
     }
-    Ok(match (dialog, rules.find(&input)) {
+    Ok(match (dialog, rules.find(input)) {
         (_, Some(selected)) => selected,
         (Some(dialog), None) => protocol::in_dialog_default(request, dialog),
         (None, None) if early_dialog => protocol::early_dialog_default(),
@@ -168,21 +205,14 @@ fn select(
     })
 }
 
-/// The context a request is answered through, reporting as `rule`.
+/// The context a request is answered through on behalf of `rule`.
 fn context(
     transaction: ServerTransaction,
-    request: &Request,
+    reporter: &EventReporter,
     rule: Arc<str>,
-    observed: Option<(Arc<Observer>, u64)>,
 ) -> ServerContext {
-    let flow = transaction.flow();
-    // Nothing to count or log (no admin listener, events below the log
-    // level): the reporter only names the rule.
-    if observed.is_none() && !crate::events::enabled() {
-        return ServerContext::new(transaction, Arc::new(QuietReporter(rule)));
-    }
-    let reporter = EventReporter::new(rule, request, flow.peer, flow.transport, observed);
-    ServerContext::new(transaction, Arc::new(reporter))
+    reporter.choose(rule.clone());
+    ServerContext::new(transaction, rule)
 }
 
 /// Answers a request the rules never see (protocol checks, draining) with

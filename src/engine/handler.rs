@@ -11,6 +11,7 @@ use tracing::debug;
 use super::{Engine, Snapshot};
 use crate::ratelog::LogLimiter;
 use crate::sip::{self, Message, Rejected, Request, ResponseSummary, reason_phrase};
+use crate::transaction::SentResponse;
 use crate::transport::{Admission, Flow, ListenerInfo, MessageHandler};
 
 /// Floods of bad input log one line per second, with a count.
@@ -63,11 +64,21 @@ impl Engine {
         // needs a top Via to go back to.
         let routable = rejected.top_via().is_some() || flow.transport.is_reliable();
         let status = rejected.status().filter(|_| !is_ack && routable);
+        let journalled = self.observer.as_deref().map(|observer| {
+            let error = rejected.error.to_string();
+            (
+                observer,
+                observer.malformed(&rejected.message, &error, &flow),
+            )
+        });
         let Some(status) = status else {
             crate::limited!(
                 MALFORMED_LOG,
                 warn!(%peer, transport, error = %rejected.error, %data, "dropped malformed request: no response can be routed")
             );
+            if let Some((observer, id)) = journalled {
+                observer.finish(id);
+            }
             return;
         };
         let reason = match status {
@@ -87,12 +98,26 @@ impl Engine {
             layer
                 .answer_minimal(&flow, &snapshot.layer, status, &reason)
                 .await
+                .map(Some)
         };
-        if let Err(error) = sent {
-            crate::limited!(
+        match (sent, journalled) {
+            (Ok(Some(bytes)), Some((observer, id))) => {
+                let sent = SentResponse {
+                    status,
+                    reason: &reason,
+                    bytes: &bytes,
+                    cause: None,
+                };
+                observer.response(id, super::protocol::RULE, &sent);
+            }
+            (Ok(_), _) => {}
+            (Err(error), _) => crate::limited!(
                 MALFORMED_LOG,
                 warn!(%peer, %error, "could not send the answer to a malformed request")
-            );
+            ),
+        }
+        if let Some((observer, id)) = journalled {
+            observer.finish(id);
         }
     }
 }

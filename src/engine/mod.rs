@@ -35,6 +35,8 @@ pub struct EngineSettings {
     pub rate_limit: Option<crate::config::RateLimit>,
     /// What an unverified UDP source may be sent.
     pub unverified_udp: crate::transport::Allowance,
+    /// Where a request's scope is read from.
+    pub scope: crate::rules::ScopeSource,
 }
 
 /// The request dispatcher shared by every listener.
@@ -95,9 +97,13 @@ impl Engine {
         }
     }
 
-    /// Feeds `observer` (journal and metrics) from now on.
+    /// Feeds `observer` (journal and metrics) from now on, the requests
+    /// the transaction layer sends included.
     pub fn with_observer(mut self, observer: Option<Arc<Observer>>) -> Self {
         self.registrar.observed_by(observer.as_ref());
+        if let Some(observer) = &observer {
+            self.transactions.set_sent_log(observer.clone());
+        }
         self.observer = observer;
         self
     }
@@ -126,9 +132,28 @@ impl Engine {
     pub fn replace(&self, mut snapshot: Snapshot) {
         let current = self.current.load();
         snapshot.sdp = Arc::new(current.sdp.successor(&snapshot.sdp));
-        self.retired_evictions
-            .fetch_add(current.rules.sequence_keys_evicted(), Ordering::Relaxed);
+        self.retire(&current.rules, &snapshot.rules);
         self.current.store(Arc::new(snapshot));
+    }
+
+    /// Installs `rules` with the current settings (a rule change at run
+    /// time): one swap, so a request sees the old set or the new one.
+    /// The caller serialises changes (see `lab`).
+    pub fn replace_rules(&self, rules: Arc<crate::rules::RuleSet>) {
+        let current = self.current.load_full();
+        self.retire(&current.rules, &rules);
+        self.current.store(Arc::new(Snapshot {
+            rules,
+            ..(*current).clone()
+        }));
+    }
+
+    /// Keeps the eviction counts of the rules `next` drops.
+    fn retire(&self, current: &crate::rules::RuleSet, next: &crate::rules::RuleSet) {
+        self.retired_evictions.fetch_add(
+            current.sequence_keys_evicted_leaving(next),
+            Ordering::Relaxed,
+        );
     }
 
     /// Sequence keys evicted to make room so far (`[rule.sequence]`

@@ -40,6 +40,8 @@ pub(super) struct Job {
     pub(super) guard: super::JobGuard,
     pub(super) context: ServerContext,
     pub(super) selected: Selected,
+    /// The test the request belongs to, if any.
+    pub(super) scope: Option<Arc<str>>,
     pub(super) request: Request,
     /// The flow the request came from.
     pub(super) source: Flow,
@@ -115,7 +117,8 @@ impl Job {
                 &self.snapshot,
                 &self.services,
                 &self.guard,
-            );
+            )
+            .in_scope(self.scope.clone());
             tokio::spawn(reply.send());
         }
     }

@@ -82,5 +82,6 @@ fn engine_settings(config: &Config) -> EngineSettings {
         allowed_methods: config.server.allowed_methods.clone(),
         rate_limit: config.server.rate_limit,
         unverified_udp: config.server.unverified_udp,
+        scope: config.server.scope.clone(),
     }
 }

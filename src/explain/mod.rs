@@ -122,6 +122,7 @@ fn describe(
         request,
         source,
         transport,
+        scope: config.server.scope.of(request),
     };
     let rules = &config.rules;
     let allowed = config.server.allowed_methods.as_deref();

@@ -1,5 +1,6 @@
-//! The journal's JSON-lines copy (`journal_file`), written by a thread of
-//! its own so the SIP path never waits on the disk: lines queue within a
+//! The journal's JSON-lines copy (`journal_file`): each record once it is
+//! complete, as the same JSON object `GET /requests` shows, written by a
+//! thread of its own so the SIP path never waits on the disk: lines queue within a
 //! byte bound (past it they are dropped and counted), and the file is
 //! rotated to `<file>.1` when it reaches its size cap, so the journal never
 //! holds more than twice the cap on disk.
@@ -13,43 +14,24 @@ use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
 use prometheus_client::metrics::counter::Counter;
 
-use super::record::{Record, ResponseRecord};
+use super::record::Record;
 
 /// Lines waiting for the writer thread at most.
 const QUEUE_LINES: usize = 4096;
 /// Bytes of records waiting for the writer thread at most.
 const QUEUE_BYTES: usize = 8 * 1024 * 1024;
 
-/// One line of the file.
+/// One line of the file: a record, serialised as `GET /requests` shows it.
 #[derive(Debug)]
-pub(super) enum Line {
-    Request(Arc<Record>),
-    Rule { id: u64, rule: String },
-    Response { id: u64, response: ResponseRecord },
-}
+pub(super) struct Line(pub(super) Arc<Record>);
 
 impl Line {
     fn weight(&self) -> usize {
-        match self {
-            Self::Request(record) => record.size(),
-            Self::Rule { rule, .. } => 64 + rule.len(),
-            Self::Response { response, .. } => 64 + response.reason.len(),
-        }
+        self.0.size()
     }
 
     fn write_to(&self, out: &mut impl io::Write) -> io::Result<()> {
-        let value = match self {
-            Self::Request(record) => {
-                serde_json::json!({ "type": "request", "record": record.as_received() })
-            }
-            Self::Rule { id, rule } => {
-                serde_json::json!({ "type": "rule", "id": id, "rule": rule })
-            }
-            Self::Response { id, response } => {
-                serde_json::json!({ "type": "response", "id": id, "response": response })
-            }
-        };
-        serde_json::to_writer(&mut *out, &value)?;
+        serde_json::to_writer(&mut *out, &*self.0)?;
         out.write_all(b"\n")
     }
 }
@@ -198,15 +180,35 @@ mod tests {
         }
     }
 
+    fn record(id: u64) -> Arc<Record> {
+        let text = format!(
+            "OPTIONS sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK{id}\r\nFrom: <sip:b@h>;tag=1\r\nTo: <sip:a@h>\r\nCall-ID: {}\r\nCSeq: 1 OPTIONS\r\n\r\n",
+            "c".repeat(200)
+        );
+        let message = crate::sip::parse_datagram(text.as_bytes(), &crate::sip::Limits::default())
+            .expect("parses");
+        let endpoints = super::super::record::Endpoints {
+            transport: crate::sip::Transport::Udp,
+            source: "127.0.0.1:1".parse().expect("addr"),
+            destination: "127.0.0.1:2".parse().expect("addr"),
+        };
+        let mut record = Record::of(
+            &message,
+            super::super::record::Direction::Received,
+            endpoints,
+            None,
+            None,
+        );
+        record.id = id;
+        Arc::new(record)
+    }
+
     #[test]
     fn lines_are_written_and_the_file_rotates_at_its_cap() {
         let path = scratch();
-        let file = JournalFile::open(path.clone(), 4096, Counter::default()).expect("open");
-        for id in 0..200 {
-            file.push(Line::Rule {
-                id,
-                rule: "r".repeat(40),
-            });
+        let file = JournalFile::open(path.clone(), 8192, Counter::default()).expect("open");
+        for id in 0..100 {
+            file.push(Line(record(id)));
         }
         let total = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
         let last_id = |p: &Path| {
@@ -216,16 +218,13 @@ mod tests {
                 .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
                 .map(|v| v["id"].clone())
         };
-        wait_for(|| last_id(&path) == Some(serde_json::json!(199)));
-        assert!(total(&path) <= 4096, "{}", total(&path));
-        assert!(total(&rotated(&path)) > 0 && total(&rotated(&path)) <= 4096);
+        wait_for(|| last_id(&path) == Some(serde_json::json!(99)));
+        assert!(total(&path) <= 8192, "{}", total(&path));
+        assert!(total(&rotated(&path)) > 0 && total(&rotated(&path)) <= 8192);
         let text = std::fs::read_to_string(&path).expect("read");
         for line in text.lines() {
             let value: serde_json::Value = serde_json::from_str(line).expect("json line");
-            assert_eq!(value["type"], "rule");
+            assert_eq!(value["method"], "OPTIONS");
         }
-        let last: serde_json::Value =
-            serde_json::from_str(text.lines().last().expect("a line")).expect("json");
-        assert_eq!(last["id"], 199);
     }
 }

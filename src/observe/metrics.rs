@@ -1,11 +1,14 @@
 //! Prometheus metrics (prometheus-client): counters fed as things happen,
-//! gauges set when `/metrics` is read.
+//! gauges set when `/metrics` is read. Every label is bounded: methods by
+//! the standard list, rules by a cap on the response series (rules come
+//! and go at run time).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::sip::{Cause, Transport};
 
@@ -44,6 +47,12 @@ fn method_label(method: &str) -> &'static str {
         .unwrap_or("other")
 }
 
+/// Most `responses_total` series; responses of rules past it are counted
+/// under `rule="other"`.
+pub const MAX_RESPONSE_SERIES: usize = 2048;
+/// The rule label past [`MAX_RESPONSE_SERIES`].
+pub const OTHER_RULE: &str = "other";
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResponseLabels {
     rule: String,
@@ -76,7 +85,10 @@ struct TransportLabels {
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
+    sent: Family<RequestLabels, Counter>,
     responses: Family<ResponseLabels, Counter>,
+    /// Series `responses` holds (for its cap).
+    response_series: AtomicUsize,
     events: Family<EventLabels, Counter>,
     drops: Family<ReasonLabels, Counter>,
     registrar_expired: Counter,
@@ -96,7 +108,9 @@ impl Metrics {
         let mut registry = Registry::with_prefix("sip_autoresponder");
         let metrics = Self {
             requests: Family::default(),
+            sent: Family::default(),
             responses: Family::default(),
+            response_series: AtomicUsize::new(0),
             events: Family::default(),
             drops: Family::default(),
             registrar_expired: Counter::default(),
@@ -112,12 +126,17 @@ impl Metrics {
         };
         registry.register(
             "requests",
-            "Requests that reached the rules, by method and transport",
+            "Requests received (retransmissions and malformed requests aside), by method and transport",
             metrics.requests.clone(),
         );
         registry.register(
+            "requests_sent",
+            "Requests the daemon sent (BYE, UPDATE, MESSAGE), by method and transport",
+            metrics.sent.clone(),
+        );
+        registry.register(
             "responses",
-            "Responses sent, by rule and status",
+            "Responses sent, by rule (protocol: the transaction layer's own answers; other: past the series cap) and status",
             metrics.responses.clone(),
         );
         registry.register(
@@ -187,13 +206,48 @@ impl Metrics {
             .inc();
     }
 
-    pub fn response(&self, rule: &str, status: u16) {
-        self.responses
-            .get_or_create(&ResponseLabels {
-                rule: rule.to_owned(),
-                status,
+    pub fn sent(&self, method: &str, transport: Transport) {
+        self.sent
+            .get_or_create(&RequestLabels {
+                method: method_label(method),
+                transport: transport.name(),
             })
             .inc();
+    }
+
+    pub fn response(&self, rule: &str, status: u16) {
+        let labels = ResponseLabels {
+            rule: rule.to_owned(),
+            status,
+        };
+        if let Some(counter) = self.responses.get(&labels) {
+            counter.inc();
+            return;
+        }
+        let labels = if self.response_series.fetch_add(1, Ordering::AcqRel) < MAX_RESPONSE_SERIES {
+            labels
+        } else {
+            self.response_series.fetch_sub(1, Ordering::AcqRel);
+            ResponseLabels {
+                rule: OTHER_RULE.to_owned(),
+                status,
+            }
+        };
+        self.responses.get_or_create(&labels).inc();
+    }
+
+    /// Drops the response series of `rule` (a rule deleted at run time), so
+    /// rules that come and go do not use up the cap.
+    pub fn forget_rule(&self, rule: &str) {
+        for status in 100..=699 {
+            let labels = ResponseLabels {
+                rule: rule.to_owned(),
+                status,
+            };
+            if self.responses.remove(&labels) {
+                self.response_series.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
     }
 
     pub fn event(&self, kind: &'static str, cause: Option<Cause>) {
@@ -215,7 +269,8 @@ impl Metrics {
     }
 
     /// A bound of `state` was reached, counted where it happens (the
-    /// registrar's: see README, "State a peer creates").
+    /// registrar's, the API rules', the waits': see README, "State a peer
+    /// creates").
     pub fn bound_reached(&self, state: &'static str) {
         self.bounds.get_or_create(&StateLabels { state }).inc();
     }
@@ -252,8 +307,13 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition.
+    /// The Prometheus text exposition (format 0.0.4).
     pub fn encode(&self) -> String {
+        super::exposition::to_prometheus_text(&self.encode_openmetrics())
+    }
+
+    /// The OpenMetrics 1.0 exposition.
+    pub fn encode_openmetrics(&self) -> String {
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
@@ -296,5 +356,30 @@ mod tests {
             METHODS.windows(2).all(|w| w[0] < w[1]),
             "sorted, no repeats"
         );
+    }
+
+    #[test]
+    fn response_series_are_capped_and_forgotten() {
+        let metrics = Metrics::new();
+        for rule in 0..MAX_RESPONSE_SERIES + 10 {
+            metrics.response(&format!("r{rule}"), 200);
+        }
+        let text = metrics.encode();
+        let series = |text: &str| {
+            text.lines()
+                .filter(|l| l.starts_with("sip_autoresponder_responses_total{"))
+                .count()
+        };
+        assert_eq!(
+            series(&text),
+            MAX_RESPONSE_SERIES + 1,
+            "the cap, then `other`"
+        );
+        assert!(text.contains("rule=\"other\",status=\"200\"} 10"), "{text}");
+        metrics.forget_rule("r0");
+        metrics.response("fresh", 200);
+        let text = metrics.encode();
+        assert!(!text.contains("rule=\"r0\""));
+        assert!(text.contains("rule=\"fresh\""), "room was made");
     }
 }

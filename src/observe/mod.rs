@@ -1,20 +1,31 @@
 //! What the admin listener shows: the request journal and the metrics. The
-//! engine, contexts and daemon feed an [`Observer`]; nothing is collected
-//! when the admin listener is off.
+//! engine, contexts, the transaction layer (requests it sends) and the
+//! daemon feed an [`Observer`]; nothing is collected when the admin
+//! listener is off.
 
+mod cut;
+mod exposition;
+mod filter;
 mod journal;
 mod journal_file;
 mod metrics;
 mod record;
+mod sent;
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub use journal::{DEFAULT_PAGE, Journal, JournalFilter, JournalSettings, MAX_PAGE};
-pub use metrics::Metrics;
-pub use record::{BODY_LIMIT, Record, ResponseRecord, VALUE_LIMIT};
+pub use cut::{BODY_LIMIT, MAX_FIELDS, VALUE_LIMIT};
+pub use exposition::{OPENMETRICS, PROMETHEUS_TEXT, wants_openmetrics};
+pub use filter::JournalFilter;
+pub use journal::{DEFAULT_PAGE, Journal, JournalSettings, MAX_PAGE};
+pub use metrics::{MAX_RESPONSE_SERIES, Metrics, OTHER_RULE};
+pub use record::{Direction, Endpoints, MAX_RESPONSES, Record};
+pub use sent::{ResponseRecord, SentOutcome};
 
-use crate::sip::{Cause, Request, Transport};
+use crate::rules::NearMiss;
+use crate::sip::{Cause, Message, Request};
+use crate::transaction::{ClientOutcome, SentLog, SentResponse};
+use crate::transport::Flow;
 
 /// The journal and the metrics of one daemon.
 #[derive(Debug)]
@@ -46,10 +57,30 @@ impl Observer {
         self.ready.load(Ordering::Acquire)
     }
 
-    /// A request reached the rules; returns its journal id.
-    pub fn request(&self, request: &Request, source: SocketAddr, transport: Transport) -> u64 {
-        self.metrics.request(request.method(), transport);
-        self.journal.record_request(request, source, transport)
+    /// A request the transaction layer took as new (retransmissions are
+    /// not); returns its journal id.
+    pub fn request(&self, request: &Request, endpoints: Endpoints, scope: Option<&str>) -> u64 {
+        self.metrics.request(request.method(), endpoints.transport);
+        let record = Record::of(
+            request.message(),
+            Direction::Received,
+            endpoints,
+            scope,
+            None,
+        );
+        self.journal.add(record)
+    }
+
+    /// A request that failed validation, with why (the 400's reason);
+    /// returns its journal id.
+    pub fn malformed(&self, message: &Message, error: &str, flow: &Flow) -> u64 {
+        let endpoints = Endpoints {
+            transport: flow.transport,
+            source: flow.peer,
+            destination: flow.local,
+        };
+        let record = Record::of(message, Direction::Received, endpoints, None, Some(error));
+        self.journal.add(record)
     }
 
     /// The rule (or "fallback", "protocol", a dialog's rule) that answers.
@@ -57,14 +88,54 @@ impl Observer {
         self.journal.set_rule(id, rule);
     }
 
-    /// A response was sent.
-    pub fn response(&self, id: u64, rule: &str, status: u16, reason: &str) {
-        self.metrics.response(rule, status);
-        self.journal.record_response(id, status, reason);
+    /// The rules that came closest to taking a request no rule took.
+    pub fn near_misses(&self, id: u64, misses: Vec<NearMiss>) {
+        self.journal.set_near_misses(id, misses);
+    }
+
+    /// A response was sent to `id`'s request on behalf of `rule`.
+    pub fn response(&self, id: u64, rule: &str, sent: &SentResponse<'_>) {
+        self.metrics.response(rule, sent.status);
+        self.journal
+            .add_response(id, rule, sent.status, sent.reason, sent.bytes);
+        if sent.status >= 200 {
+            self.journal.finish(id);
+        }
+    }
+
+    /// A retransmission of `id`'s request was absorbed.
+    pub fn retransmission(&self, id: u64) {
+        self.journal.count_retransmission(id);
+    }
+
+    /// Nothing more will be sent for `id`'s request.
+    pub fn finish(&self, id: u64) {
+        self.journal.finish(id);
     }
 
     /// An event (progress, accepted, rejected, failed, …) with its cause.
     pub fn event(&self, kind: &'static str, cause: Option<Cause>) {
         self.metrics.event(kind, cause);
+    }
+}
+
+impl SentLog for Observer {
+    fn sent(&self, request: &[u8], flow: &Flow, rule: &str, scope: Option<&str>) -> u64 {
+        let endpoints = Endpoints {
+            transport: flow.transport,
+            source: flow.local,
+            destination: flow.peer,
+        };
+        let record = Record::of_sent(request, endpoints, scope);
+        let method = record.method.clone();
+        self.metrics.sent(&method, flow.transport);
+        let id = self.journal.add(record);
+        self.journal.set_rule(id, rule);
+        id
+    }
+
+    fn outcome(&self, id: u64, outcome: &ClientOutcome) {
+        self.journal.set_outcome(id, outcome);
+        self.journal.finish(id);
     }
 }

@@ -1,32 +1,53 @@
-//! One journal record: the request as received (header values and body cut
-//! at a limit, so a record's size is bounded), and what became of it (the
-//! rule and the responses, filled in as they happen), serialised as JSON.
+//! One journal record: a request as received (or as the daemon sent it),
+//! its values and body cut at a limit, and what became of it, filled in as
+//! it happens: the rule and scope, near misses when no rule took it, the
+//! responses sent with their headers and bodies, retransmissions absorbed,
+//! and for a request of ours its outcome. Serialised the same way for
+//! `GET /requests` and for the journal file.
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use serde::Serialize;
 use serde::ser::SerializeStruct;
-use serde::{Serialize, Serializer};
 
-use crate::sip::{Request, Transport};
+use super::cut::{Cutter, VALUE_LIMIT};
+use super::sent::{ResponseRecord, SentOutcome, split};
+use crate::rules::NearMiss;
+use crate::sip::{HeaderName, Message, Transport};
 
-/// Longest header value (and Request-URI, From, To, Call-ID) kept, bytes.
-pub const VALUE_LIMIT: usize = 1024;
-/// Longest body kept, bytes.
-pub const BODY_LIMIT: usize = 4096;
 /// Most responses kept per record.
-const MAX_RESPONSES: usize = 32;
-/// What a record's outcome may add to its size (rule, responses).
-const OUTCOME_ALLOWANCE: usize = 512 + MAX_RESPONSES * 64;
+pub const MAX_RESPONSES: usize = 32;
+/// What a record's outcome may add to its size beyond its responses
+/// (rule, near misses, outcome).
+const OUTCOME_ALLOWANCE: usize = 1024;
 
-/// One response sent to a journalled request.
-#[derive(Debug, Clone, Serialize)]
-pub struct ResponseRecord {
-    pub status: u16,
-    pub reason: String,
-    /// Milliseconds since the Unix epoch.
-    pub time_ms: u64,
+/// Which way a request went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From a peer to the daemon.
+    Received,
+    /// From the daemon (BYE, UPDATE, auto-reply MESSAGE).
+    Sent,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::Sent => "sent",
+        }
+    }
+}
+
+/// Where a message went from and to.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoints {
+    pub transport: Transport,
+    pub source: SocketAddr,
+    pub destination: SocketAddr,
 }
 
 /// One request and what became of it.
@@ -35,8 +56,10 @@ pub struct Record {
     pub id: u64,
     /// Milliseconds since the Unix epoch.
     pub time_ms: u64,
+    pub direction: Direction,
     pub transport: &'static str,
     pub source: String,
+    pub destination: String,
     pub method: String,
     pub request_uri: String,
     pub call_id: String,
@@ -45,103 +68,131 @@ pub struct Record {
     /// Every header field as received, in order (values cut at
     /// [`VALUE_LIMIT`]).
     pub headers: Vec<(String, String)>,
-    /// The body as text (cut at [`BODY_LIMIT`]).
+    /// The body as text (cut at the body limit).
     pub body: String,
     /// Whether any value or the body was cut.
     pub cut: bool,
+    /// The test the request belongs to (`[server] scope_header`, …).
+    pub scope: Option<String>,
+    /// Why a malformed request was refused (the 400's reason), if it was.
+    pub error: Option<String>,
+    /// When it arrived (or left), for the responses' `after_ms`.
+    pub(super) at: Instant,
     outcome: Mutex<Outcome>,
-    /// Bytes this record holds, roughly (what the journal's byte bound counts).
-    size: usize,
+    /// Bytes this record holds, roughly (what the journal's byte bound
+    /// counts); grows with each response, under the journal's lock.
+    size: AtomicUsize,
+    /// Its line went to the journal file.
+    pub(super) written: AtomicBool,
 }
 
 #[derive(Debug, Default)]
 struct Outcome {
     rule: Option<String>,
+    near_misses: Vec<NearMiss>,
+    retransmissions: u32,
     responses: Vec<ResponseRecord>,
-}
-
-/// Cuts values as they are copied and remembers whether it had to.
-struct Cutter {
-    cut: bool,
-    bytes: usize,
-}
-
-impl Cutter {
-    fn text(&mut self, value: &str, limit: usize) -> String {
-        let kept = if value.len() > limit {
-            self.cut = true;
-            let mut end = limit;
-            while !value.is_char_boundary(end) {
-                end -= 1;
-            }
-            &value[..end]
-        } else {
-            value
-        };
-        self.bytes += kept.len();
-        kept.to_owned()
-    }
-
-    fn body(&mut self, body: &[u8]) -> String {
-        let kept = if body.len() > BODY_LIMIT {
-            self.cut = true;
-            &body[..BODY_LIMIT]
-        } else {
-            body
-        };
-        let text = String::from_utf8_lossy(kept).into_owned();
-        self.bytes += text.len();
-        text
-    }
+    sent: Option<SentOutcome>,
 }
 
 impl Record {
-    /// The record of `request`, with its values cut.
-    pub fn of(id: u64, request: &Request, source: SocketAddr, transport: Transport) -> Self {
-        let mut cutter = Cutter {
-            cut: false,
-            bytes: 0,
+    /// The record of `message` (a request, valid or not) between
+    /// `endpoints`, with its values cut.
+    pub fn of(
+        message: &Message,
+        direction: Direction,
+        endpoints: Endpoints,
+        scope: Option<&str>,
+        error: Option<&str>,
+    ) -> Self {
+        let mut cutter = Cutter::default();
+        let mut header = |name| {
+            let value = message.header(name).unwrap_or("");
+            cutter.text(value, VALUE_LIMIT)
         };
-        let headers: Vec<(String, String)> = request
-            .message()
-            .header_fields()
-            .map(|(_, name, value)| {
-                (
-                    cutter.text(name, VALUE_LIMIT),
-                    cutter.text(value, VALUE_LIMIT),
-                )
-            })
-            .collect();
-        let record = Self {
-            id,
-            time_ms: now_ms(),
-            transport: transport.name(),
-            source: source.to_string(),
-            method: cutter.text(request.method(), VALUE_LIMIT),
-            request_uri: cutter.text(request.uri(), VALUE_LIMIT),
-            call_id: cutter.text(request.call_id(), VALUE_LIMIT),
-            from: cutter.text(request.from_value(), VALUE_LIMIT),
-            to: cutter.text(request.to_value(), VALUE_LIMIT),
-            body: cutter.body(request.message().body()),
-            size: 0,
-            cut: false,
-            headers,
-            outcome: Mutex::default(),
+        let (call_id, from, to) = (
+            header(HeaderName::CallId),
+            header(HeaderName::From),
+            header(HeaderName::To),
+        );
+        let headers = cutter.fields(
+            message
+                .header_fields()
+                .map(|(_, name, value)| (name, value)),
+        );
+        Self::build(
+            Parts {
+                method: cutter.text(message.method().unwrap_or(""), VALUE_LIMIT),
+                request_uri: cutter.text(message.request_uri(), VALUE_LIMIT),
+                call_id,
+                from,
+                to,
+                headers,
+                body: cutter.body(message.body()),
+                scope: scope.map(|s| cutter.text(s, VALUE_LIMIT)),
+                error: error.map(|e| cutter.text(e, VALUE_LIMIT)),
+            },
+            direction,
+            endpoints,
+            cutter,
+        )
+    }
+
+    /// The record of a request the daemon wrote (`bytes`, its own and
+    /// well-formed) and sent between `endpoints`.
+    pub fn of_sent(bytes: &[u8], endpoints: Endpoints, scope: Option<&str>) -> Self {
+        let mut cutter = Cutter::default();
+        let (start, fields, body) = split(bytes);
+        let mut words = start.split(' ');
+        let (method, request_uri) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map_or("", |(_, v)| *v)
         };
-        let size = cutter.bytes
-            + record.headers.len() * 2 * std::mem::size_of::<String>()
-            + std::mem::size_of::<Self>()
-            + OUTCOME_ALLOWANCE;
+        let parts = Parts {
+            method: cutter.text(method, VALUE_LIMIT),
+            request_uri: cutter.text(request_uri, VALUE_LIMIT),
+            call_id: cutter.text(field("Call-ID"), VALUE_LIMIT),
+            from: cutter.text(field("From"), VALUE_LIMIT),
+            to: cutter.text(field("To"), VALUE_LIMIT),
+            headers: cutter.fields(fields.iter().copied()),
+            body: cutter.body(body),
+            scope: scope.map(|s| cutter.text(s, VALUE_LIMIT)),
+            error: None,
+        };
+        Self::build(parts, Direction::Sent, endpoints, cutter)
+    }
+
+    fn build(parts: Parts, direction: Direction, endpoints: Endpoints, cutter: Cutter) -> Self {
         Self {
-            size,
+            id: 0,
+            time_ms: now_ms(),
+            direction,
+            transport: endpoints.transport.name(),
+            source: endpoints.source.to_string(),
+            destination: endpoints.destination.to_string(),
+            method: parts.method,
+            request_uri: parts.request_uri,
+            call_id: parts.call_id,
+            from: parts.from,
+            to: parts.to,
+            headers: parts.headers,
+            body: parts.body,
             cut: cutter.cut,
-            ..record
+            scope: parts.scope,
+            error: parts.error,
+            at: Instant::now(),
+            outcome: Mutex::default(),
+            size: AtomicUsize::new(cutter.bytes + std::mem::size_of::<Self>() + OUTCOME_ALLOWANCE),
+            written: AtomicBool::new(false),
         }
     }
 
     /// Bytes this record counts against the journal's bound.
     pub fn size(&self) -> usize {
-        self.size
+        self.size.load(Ordering::Acquire)
     }
 
     pub fn rule(&self) -> Option<String> {
@@ -152,15 +203,50 @@ impl Record {
         self.lock().responses.clone()
     }
 
+    /// Whether a response with `status` was sent (or, for a request of
+    /// ours, came back as its final response).
+    pub fn has_status(&self, status: u16) -> bool {
+        let outcome = self.lock();
+        outcome.responses.iter().any(|r| r.status == status)
+            || outcome.sent.as_ref().and_then(|s| s.status) == Some(status)
+    }
+
     pub(super) fn set_rule(&self, rule: &str) {
         self.lock().rule = Some(rule.chars().take(VALUE_LIMIT).collect());
     }
 
-    pub(super) fn add_response(&self, response: ResponseRecord) {
+    /// The rule, unless one is already named.
+    pub(super) fn default_rule(&self, rule: &str) {
         let mut outcome = self.lock();
-        if outcome.responses.len() < MAX_RESPONSES {
-            outcome.responses.push(response);
+        if outcome.rule.is_none() {
+            outcome.rule = Some(rule.to_owned());
         }
+    }
+
+    pub(super) fn set_near_misses(&self, misses: Vec<NearMiss>) {
+        self.lock().near_misses = misses;
+    }
+
+    pub(super) fn count_retransmission(&self) {
+        let mut outcome = self.lock();
+        outcome.retransmissions = outcome.retransmissions.saturating_add(1);
+    }
+
+    /// Keeps `response` unless [`MAX_RESPONSES`] are kept; returns the
+    /// bytes it added (the caller holds the journal's lock).
+    pub(super) fn add_response(&self, response: ResponseRecord) -> usize {
+        let mut outcome = self.lock();
+        if outcome.responses.len() >= MAX_RESPONSES {
+            return 0;
+        }
+        let added = response.size;
+        outcome.responses.push(response);
+        self.size.fetch_add(added, Ordering::AcqRel);
+        added
+    }
+
+    pub(super) fn set_sent_outcome(&self, sent: SentOutcome) {
+        self.lock().sent = Some(sent);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Outcome> {
@@ -168,23 +254,30 @@ impl Record {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
 
-    /// The request alone, as the journal file's `request` line has it
-    /// (rule and responses follow in lines of their own).
-    pub fn as_received(&self) -> AsReceived<'_> {
-        AsReceived(self)
-    }
+/// A record's values, cut.
+struct Parts {
+    method: String,
+    request_uri: String,
+    call_id: String,
+    from: String,
+    to: String,
+    headers: Vec<(String, String)>,
+    body: String,
+    scope: Option<String>,
+    error: Option<String>,
+}
 
-    fn serialize_fields<S: Serializer>(
-        &self,
-        serializer: S,
-        with_outcome: bool,
-    ) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_struct("Record", 14)?;
+impl Serialize for Record {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_struct("Record", 21)?;
         out.serialize_field("id", &self.id)?;
         out.serialize_field("time_ms", &self.time_ms)?;
+        out.serialize_field("direction", self.direction.as_str())?;
         out.serialize_field("transport", self.transport)?;
         out.serialize_field("source", &self.source)?;
+        out.serialize_field("destination", &self.destination)?;
         out.serialize_field("method", &self.method)?;
         out.serialize_field("request_uri", &self.request_uri)?;
         out.serialize_field("call_id", &self.call_id)?;
@@ -193,37 +286,22 @@ impl Record {
         out.serialize_field("headers", &self.headers)?;
         out.serialize_field("body", &self.body)?;
         out.serialize_field("cut", &self.cut)?;
-        if with_outcome {
-            let outcome = self.lock();
-            out.serialize_field("rule", &outcome.rule)?;
-            out.serialize_field("responses", &outcome.responses)?;
-        } else {
-            out.serialize_field("rule", &None::<String>)?;
-            out.serialize_field("responses", &[] as &[ResponseRecord])?;
-        }
+        out.serialize_field("scope", &self.scope)?;
+        out.serialize_field("error", &self.error)?;
+        let outcome = self.lock();
+        out.serialize_field("rule", &outcome.rule)?;
+        out.serialize_field("near_misses", &outcome.near_misses)?;
+        out.serialize_field("retransmissions", &outcome.retransmissions)?;
+        out.serialize_field("responses", &outcome.responses)?;
+        out.serialize_field("outcome", &outcome.sent)?;
         out.end()
-    }
-}
-
-impl Serialize for Record {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.serialize_fields(serializer, true)
-    }
-}
-
-/// See [`Record::as_received`].
-pub struct AsReceived<'a>(&'a Record);
-
-impl Serialize for AsReceived<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize_fields(serializer, false)
     }
 }
 
 pub(super) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -231,61 +309,87 @@ mod tests {
     use super::*;
     use crate::sip::{Limits, parse_datagram};
 
-    fn request(extra: &str, body: &str) -> Request {
+    fn message(extra: &str, body: &str) -> Message {
         let text = format!(
             "MESSAGE sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\nCall-ID: c\r\nCSeq: 1 MESSAGE\r\n{extra}Content-Length: {}\r\n\r\n{body}",
             body.len()
         );
-        let message = parse_datagram(text.as_bytes(), &Limits::default()).expect("parses");
-        Request::validate(message).expect("valid")
+        parse_datagram(text.as_bytes(), &Limits::default()).expect("parses")
     }
 
-    fn source() -> SocketAddr {
-        "192.0.2.1:5060".parse().expect("addr")
+    fn endpoints() -> Endpoints {
+        Endpoints {
+            transport: Transport::Tcp,
+            source: "192.0.2.1:5060".parse().expect("addr"),
+            destination: "192.0.2.2:5060".parse().expect("addr"),
+        }
     }
 
     #[test]
     fn values_and_bodies_are_cut_and_the_size_follows() {
-        let small = Record::of(1, &request("", "hi"), source(), Transport::Udp);
+        let small = Record::of(
+            &message("", "hi"),
+            Direction::Received,
+            endpoints(),
+            None,
+            None,
+        );
         assert!(!small.cut);
-        assert_eq!(small.body, "hi");
+        assert_eq!((small.body.as_str(), small.call_id.as_str()), ("hi", "c"));
         let long_value = format!("X-Long: {}é\r\n", "v".repeat(VALUE_LIMIT - 1));
+        let body = "b".repeat(10_000);
         let big = Record::of(
-            2,
-            &request(&long_value, &"b".repeat(3 * BODY_LIMIT)),
-            source(),
-            Transport::Udp,
+            &message(&long_value, &body),
+            Direction::Received,
+            endpoints(),
+            Some("t1"),
+            None,
         );
         assert!(big.cut);
-        assert_eq!(big.body.len(), BODY_LIMIT);
-        let (_, value) = big
-            .headers
-            .iter()
-            .find(|(name, _)| name == "X-Long")
-            .expect("header kept");
-        assert_eq!(value.len(), VALUE_LIMIT - 1, "cut at a char boundary");
-        assert!(big.size() > small.size() + BODY_LIMIT);
+        assert!(big.size() > small.size() + 4096);
         assert!(big.size() < 64 * 1024, "bounded: {}", big.size());
+        assert_eq!(big.scope.as_deref(), Some("t1"));
     }
 
     #[test]
     fn the_outcome_is_bounded_and_serialised() {
-        let record = Record::of(7, &request("", ""), source(), Transport::Tcp);
+        let record = Record::of(
+            &message("", ""),
+            Direction::Received,
+            endpoints(),
+            None,
+            None,
+        );
         record.set_rule("echo");
-        for status in 0..100 {
-            record.add_response(ResponseRecord {
-                status,
-                reason: String::new(),
-                time_ms: 0,
-            });
+        let before = record.size();
+        for status in 100..200 {
+            let bytes = format!("SIP/2.0 {status} X\r\nContent-Length: 0\r\n\r\n");
+            record.add_response(ResponseRecord::of(status, "X", bytes.as_bytes(), record.at));
         }
         assert_eq!(record.responses().len(), MAX_RESPONSES);
-        let full = serde_json::to_value(&record).expect("json");
-        assert_eq!(full["rule"], "echo");
-        assert_eq!(full["transport"], "tcp");
-        let received = serde_json::to_value(record.as_received()).expect("json");
-        assert!(received["rule"].is_null());
-        assert_eq!(received["responses"], serde_json::json!([]));
-        assert_eq!(received["id"], 7);
+        assert!(record.size() > before, "responses count against the bound");
+        assert!(record.has_status(131) && !record.has_status(199));
+        let json = serde_json::to_value(&record).expect("json");
+        assert_eq!(json["rule"], "echo");
+        assert_eq!(json["transport"], "tcp");
+        assert_eq!(json["direction"], "received");
+        assert_eq!(json["responses"][0]["headers"][0][0], "Content-Length");
+        assert!(json["outcome"].is_null());
+    }
+
+    #[test]
+    fn a_request_of_ours_is_read_back_from_its_bytes() {
+        let bytes = b"BYE sip:a@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1;rport\r\nFrom: <sip:b@h>;tag=x\r\nTo: <sip:a@h>;tag=y\r\nCall-ID: call-7\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n";
+        let record = Record::of_sent(bytes, endpoints(), Some("t9"));
+        assert_eq!(record.method, "BYE");
+        assert_eq!(record.request_uri, "sip:a@192.0.2.1");
+        assert_eq!(record.call_id, "call-7");
+        assert_eq!(record.to, "<sip:a@h>;tag=y");
+        assert_eq!(record.direction, Direction::Sent);
+        record.set_sent_outcome(SentOutcome::of(
+            &crate::transaction::ClientOutcome::Final(200),
+            record.at,
+        ));
+        assert!(record.has_status(200));
     }
 }

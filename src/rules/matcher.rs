@@ -14,6 +14,8 @@ pub struct MatchInput<'a> {
     pub request: &'a Request,
     pub source: SocketAddr,
     pub transport: Transport,
+    /// The request's scope (see `scope.rs`), if it has one.
+    pub scope: Option<&'a str>,
 }
 
 /// A header condition.
@@ -28,6 +30,8 @@ pub enum HeaderTest {
 /// The compiled conditions of one rule. An empty matcher matches everything.
 #[derive(Debug, Clone, Default)]
 pub struct Matcher {
+    /// Only requests of this scope (a test's id).
+    pub scope: Option<Box<str>>,
     pub methods: Option<Vec<Box<str>>>,
     pub request_uri: Option<Regex>,
     pub from: Option<Regex>,
@@ -41,6 +45,7 @@ pub struct Matcher {
 /// The first condition of a rule that did not hold (for `explain`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mismatch {
+    Scope,
     Method,
     RequestUri,
     From,
@@ -54,6 +59,7 @@ pub enum Mismatch {
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Scope => f.write_str("scope"),
             Self::Method => f.write_str("method"),
             Self::RequestUri => f.write_str("request_uri"),
             Self::From => f.write_str("from"),
@@ -70,6 +76,11 @@ impl Matcher {
     /// Checks the conditions cheapest first; `Err` names the first that failed.
     pub fn check(&self, input: &MatchInput<'_>) -> Result<(), Mismatch> {
         let request = input.request;
+        if let Some(scope) = &self.scope
+            && input.scope != Some(&**scope)
+        {
+            return Err(Mismatch::Scope);
+        }
         if let Some(methods) = &self.methods
             && !methods.iter().any(|m| **m == *request.method())
         {
@@ -189,9 +200,70 @@ impl Matcher {
         names
     }
 
-    /// One line per condition, for `check` and `explain`.
+    /// How close `input` came: the conditions that held before the first
+    /// that failed (they are checked in [`Self::describe`]'s order), and
+    /// the verdict.
+    pub fn closeness(&self, input: &MatchInput<'_>) -> (usize, Result<(), Mismatch>) {
+        let verdict = self.check(input);
+        let held = match &verdict {
+            Ok(()) => self.conditions(),
+            Err(mismatch) => self.index_of(mismatch),
+        };
+        (held, verdict)
+    }
+
+    /// How many conditions the rule has.
+    pub fn conditions(&self) -> usize {
+        usize::from(self.scope.is_some())
+            + usize::from(self.methods.is_some())
+            + usize::from(self.transports.is_some())
+            + usize::from(self.sources.is_some())
+            + usize::from(self.request_uri.is_some())
+            + usize::from(self.from.is_some())
+            + usize::from(self.to.is_some())
+            + self.headers.len()
+            + usize::from(self.body.is_some())
+    }
+
+    /// The place of `mismatch`'s condition among the rule's conditions.
+    fn index_of(&self, mismatch: &Mismatch) -> usize {
+        let before = |present: &[bool]| present.iter().filter(|p| **p).count();
+        let singles = [
+            self.scope.is_some(),
+            self.methods.is_some(),
+            self.transports.is_some(),
+            self.sources.is_some(),
+            self.request_uri.is_some(),
+            self.from.is_some(),
+            self.to.is_some(),
+        ];
+        match mismatch {
+            Mismatch::Scope => 0,
+            Mismatch::Method => before(&singles[..1]),
+            Mismatch::Transport => before(&singles[..2]),
+            Mismatch::Source => before(&singles[..3]),
+            Mismatch::RequestUri => before(&singles[..4]),
+            Mismatch::From => before(&singles[..5]),
+            Mismatch::To => before(&singles[..6]),
+            Mismatch::Header(name) => {
+                before(&singles)
+                    + self
+                        .headers
+                        .iter()
+                        .position(|(n, _, _)| n == name)
+                        .unwrap_or(0)
+            }
+            Mismatch::Body => before(&singles) + self.headers.len(),
+        }
+    }
+
+    /// One line per condition, for `check` and `explain`, in the order
+    /// they are checked.
     pub fn describe(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Some(scope) = &self.scope {
+            out.push(format!("scope is {scope}"));
+        }
         if let Some(methods) = &self.methods {
             out.push(format!("method is {}", methods.join(" | ")));
         }

@@ -4,7 +4,9 @@
 
 mod choice;
 mod matcher;
+mod near_miss;
 mod policy;
+mod scope;
 pub mod sdp;
 pub mod sequence;
 pub mod template;
@@ -15,10 +17,30 @@ use std::sync::{Arc, Mutex};
 
 pub use choice::{Choice, SequenceKey};
 pub use matcher::{HeaderTest, MatchInput, Matcher, Mismatch};
+pub use near_miss::{MAX_NEAR_MISSES, NearMiss};
 pub use policy::{
     AutoMessage, Body, Delay, HeaderLines, RegisterPolicy, RenderedStep, ReplyPolicy, Step,
 };
+pub use scope::{MAX_SCOPE_LEN, ScopeSource};
 pub use sequence::SequenceTable;
+
+/// Where a rule came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The config file (changed by editing it and reloading).
+    File,
+    /// The admin API (`POST /rules`), at run time.
+    Api,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::File => "file",
+            Self::Api => "api",
+        }
+    }
+}
 
 /// One named rule.
 #[derive(Debug)]
@@ -33,6 +55,7 @@ pub struct Rule {
     /// Whether a request it takes can be answered without transaction
     /// state (`ReplyPolicy::is_stateless`, one policy, every request).
     pub stateless: bool,
+    pub origin: Origin,
     matched: AtomicU64,
     taken: AtomicU64,
 }
@@ -54,8 +77,40 @@ impl Rule {
             every: every.max(1),
             uses_captures,
             stateless,
+            origin: Origin::File,
             matched: AtomicU64::new(0),
             taken: AtomicU64::new(0),
+        }
+    }
+
+    /// The same rule, marked as coming from `origin`.
+    pub fn with_origin(mut self, origin: Origin) -> Self {
+        self.origin = origin;
+        self
+    }
+
+    /// `every` and `${counter}` count from zero again.
+    pub fn reset_counters(&self) {
+        self.matched.store(0, Ordering::Relaxed);
+        self.taken.store(0, Ordering::Relaxed);
+    }
+
+    /// A sequence forgets every key (each starts again at its first
+    /// policy); false when the rule has no sequence.
+    pub fn reset_sequence(&self) -> bool {
+        match &self.choice {
+            Choice::Sequence { seen, .. } => {
+                seen.clear();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn sequence_keys_evicted(&self) -> u64 {
+        match &self.choice {
+            Choice::Sequence { seen, .. } => seen.evicted(),
+            _ => 0,
         }
     }
 }
@@ -80,29 +135,57 @@ pub struct Selected {
 /// The name events carry when no rule matched.
 pub const FALLBACK_RULE: &str = "fallback";
 
-/// Rules in file order plus the fallback policy.
+/// Rules in order plus the fallback policy. A rule is shared by every set
+/// it is in, with its state (`every`, `${counter}`, sequences): a set
+/// built from another at run time (`POST /rules`) keeps the state of the
+/// rules it keeps.
 #[derive(Debug)]
 pub struct RuleSet {
-    rules: Vec<Rule>,
+    rules: Vec<Arc<Rule>>,
     fallback: Arc<ReplyPolicy>,
     fallback_name: Arc<str>,
     /// Draws for weighted outcomes and delay seeds; `[server] seed` makes
     /// the sequence reproducible.
-    rng: Mutex<fastrand::Rng>,
+    rng: Arc<Mutex<fastrand::Rng>>,
+    /// Whether any rule has a `scope` (requests' scopes are then read).
+    scoped: bool,
 }
 
 impl RuleSet {
     pub fn new(rules: Vec<Rule>, fallback: ReplyPolicy, seed: Option<u64>) -> Self {
+        let rng = seed.map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
         Self {
-            rules,
+            scoped: rules.iter().any(|rule| rule.matcher.scope.is_some()),
+            rules: rules.into_iter().map(Arc::new).collect(),
             fallback: Arc::new(fallback),
             fallback_name: FALLBACK_RULE.into(),
-            rng: Mutex::new(seed.map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed)),
+            rng: Arc::new(Mutex::new(rng)),
         }
     }
 
-    pub fn rules(&self) -> &[Rule] {
+    /// A set of `rules` with this set's fallback and random draws.
+    pub fn with_rules(&self, rules: Vec<Arc<Rule>>) -> Self {
+        Self {
+            scoped: rules.iter().any(|rule| rule.matcher.scope.is_some()),
+            rules,
+            fallback: self.fallback.clone(),
+            fallback_name: self.fallback_name.clone(),
+            rng: self.rng.clone(),
+        }
+    }
+
+    pub fn rules(&self) -> &[Arc<Rule>] {
         &self.rules
+    }
+
+    /// The rule named `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&Arc<Rule>> {
+        self.rules.iter().find(|rule| &*rule.name == name)
+    }
+
+    /// Whether any rule has a `scope`.
+    pub fn has_scopes(&self) -> bool {
+        self.scoped
     }
 
     pub fn fallback(&self) -> &ReplyPolicy {
@@ -154,10 +237,17 @@ impl RuleSet {
     pub fn sequence_keys_evicted(&self) -> u64 {
         self.rules
             .iter()
-            .map(|rule| match &rule.choice {
-                Choice::Sequence { seen, .. } => seen.evicted(),
-                _ => 0,
-            })
+            .map(|rule| rule.sequence_keys_evicted())
+            .sum()
+    }
+
+    /// Sequence keys evicted by the rules of this set that `next` does not
+    /// keep (they are counted no more once it replaces this one).
+    pub fn sequence_keys_evicted_leaving(&self, next: &Self) -> u64 {
+        self.rules
+            .iter()
+            .filter(|rule| !next.rules.iter().any(|kept| Arc::ptr_eq(kept, rule)))
+            .map(|rule| rule.sequence_keys_evicted())
             .sum()
     }
 
@@ -191,7 +281,7 @@ impl RuleSet {
         for rule in &self.rules {
             let verdict = rule.matcher.check(input);
             let matched = verdict.is_ok();
-            out.push((rule, verdict));
+            out.push((&**rule, verdict));
             if matched {
                 break;
             }

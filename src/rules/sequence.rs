@@ -79,6 +79,14 @@ impl SequenceTable {
         0
     }
 
+    /// Forgets every key (each starts again at the first policy).
+    pub fn clear(&self) {
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+
     pub fn ttl(&self) -> Duration {
         self.ttl
     }

@@ -61,13 +61,17 @@ impl TransactionLayer {
     ) -> ServerTransaction {
         match self.open(incoming, Extras::default(), to_tag.clone()) {
             Ok(transaction) => transaction,
-            Err(_) => self.stateless(
-                incoming.request,
-                incoming.flow.clone(),
-                incoming.listener,
-                incoming.settings,
-                to_tag,
-            ),
+            Err(_) => {
+                let transaction = self.stateless(
+                    incoming.request,
+                    incoming.flow.clone(),
+                    incoming.listener,
+                    incoming.settings,
+                    to_tag,
+                );
+                transaction.set_reporter(incoming.reporter.clone());
+                transaction
+            }
         }
     }
 
@@ -104,14 +108,8 @@ impl TransactionLayer {
         status: u16,
         extra_headers: &str,
     ) {
-        let mut transaction = self.stateless(request, flow, listener, settings, None);
-        let parts = ResponseParts {
-            status,
-            reason: reason_phrase(status),
-            extra_headers: extra_headers.as_bytes(),
-            ..ResponseParts::default()
-        };
-        let _ = transaction.respond(&parts).await;
+        let transaction = self.stateless(request, flow, listener, settings, None);
+        send_stateless(transaction, status, extra_headers).await;
     }
 
     /// 503 with Retry-After when a table is full; nothing is stored.
@@ -126,18 +124,19 @@ impl TransactionLayer {
             TABLE_FULL_LOG,
             warn!(sip.method = request.method(), sip.call_id = request.call_id(), peer = %incoming.flow.peer, limit = incoming.settings.max_transactions, "{what}: 503")
         );
-        self.answer_statelessly(
+        let transaction = self.stateless(
             request,
             incoming.flow.clone(),
             incoming.listener,
             incoming.settings,
-            503,
-            "Retry-After: 5\r\n",
-        )
-        .await;
+            None,
+        );
+        transaction.set_reporter(incoming.reporter.clone());
+        send_stateless(transaction, 503, "Retry-After: 5\r\n").await;
     }
 
-    /// Answers a request that failed validation (400/505), statelessly.
+    /// Answers a request that failed validation (400/505), statelessly;
+    /// returns the response sent (`None`: it could not be routed).
     pub async fn answer_rejected(
         &self,
         rejected: &Rejected,
@@ -145,12 +144,12 @@ impl TransactionLayer {
         settings: &Arc<LayerSettings>,
         status: u16,
         reason: &str,
-    ) -> Result<(), crate::transport::Error> {
+    ) -> Result<Option<Vec<u8>>, crate::transport::Error> {
         let Some(via) = rejected.top_via() else {
-            return Ok(());
+            return Ok(None);
         };
         let Some(template) = ResponseTemplate::for_rejected(rejected, flow.peer, &new_tag()) else {
-            return Ok(());
+            return Ok(None);
         };
         let flow = self.response_flow(flow, via.port, via.rport, settings);
         let parts = ResponseParts {
@@ -160,20 +159,23 @@ impl TransactionLayer {
         };
         let mut buf = Vec::with_capacity(512);
         template.write(&mut buf, &settings.server_header, &parts);
-        flow.send(&buf).await
+        flow.send(&buf).await?;
+        Ok(Some(buf))
     }
 
     /// A bare response on a connection when nothing could be copied from
-    /// the input (RFC 7118 §5.1: a WebSocket message that is no SIP message).
+    /// the input (RFC 7118 §5.1: a WebSocket message that is no SIP
+    /// message); returns the response sent.
     pub async fn answer_minimal(
         &self,
         flow: &Flow,
         settings: &LayerSettings,
         status: u16,
         reason: &str,
-    ) -> Result<(), crate::transport::Error> {
+    ) -> Result<Vec<u8>, crate::transport::Error> {
         let response = crate::sip::minimal_response(status, reason, &settings.server_header);
-        flow.send(&response).await
+        flow.send(&response).await?;
+        Ok(response)
     }
 
     /// RFC 3261 §18.2.2: streams answer on their connection; UDP per RFC 3581.
@@ -191,6 +193,17 @@ impl TransactionLayer {
             crate::sip::udp_response_destination(flow.peer, via_port, rport, settings.force_rport);
         flow.to_peer(destination)
     }
+}
+
+/// Sends `status` once through a transaction that is not stored.
+async fn send_stateless(mut transaction: ServerTransaction, status: u16, extra_headers: &str) {
+    let parts = ResponseParts {
+        status,
+        reason: reason_phrase(status),
+        extra_headers: extra_headers.as_bytes(),
+        ..ResponseParts::default()
+    };
+    let _ = transaction.respond(&parts).await;
 }
 
 /// Sends a response the transaction layer decided (logged at info).

@@ -119,6 +119,9 @@ pub enum ByeReason {
     /// The session interval passed without a refresh (RFC 4028 §10), or
     /// our own refresh failed.
     SessionExpired,
+    /// The admin API ended it (`DELETE /dialogs/…`, `POST /reset/dialogs`,
+    /// `DELETE /scopes/…`).
+    Admin,
 }
 
 impl ByeReason {
@@ -128,6 +131,7 @@ impl ByeReason {
             Self::Hangup => "hangup_after_ms",
             Self::MaxDuration => "max_duration_ms",
             Self::SessionExpired => "session timer",
+            Self::Admin => "admin API",
         }
     }
 }
@@ -168,6 +172,10 @@ pub struct Dialog {
     pub(crate) contact: Arc<str>,
     /// The rule that answered the INVITE.
     pub rule: Arc<str>,
+    /// The test the INVITE belonged to, if any.
+    pub scope: Option<Arc<str>>,
+    /// When the 2xx created it.
+    pub started: Instant,
     /// The settings the dialog started with.
     pub(crate) settings: Arc<LayerSettings>,
     pub(crate) reporter: Reporter,
@@ -191,6 +199,7 @@ pub struct Dialog {
 pub(crate) struct DialogStart {
     pub(crate) local_tag: Box<str>,
     pub(crate) rule: Arc<str>,
+    pub(crate) scope: Option<Arc<str>>,
     pub(crate) reporter: Reporter,
     pub(crate) settings: Arc<LayerSettings>,
     pub(crate) answer: Option<Bytes>,
@@ -215,6 +224,8 @@ impl Dialog {
             sent_by: seed.sent_by,
             contact: seed.contact,
             rule: start.rule,
+            scope: start.scope,
+            started: now,
             settings: start.settings,
             reporter: start.reporter,
             invite_cseq: seed.invite_cseq,

@@ -140,6 +140,11 @@ impl DialogTable {
         self.lock().len()
     }
 
+    /// Every live dialog.
+    pub(crate) fn list(&self) -> Vec<Arc<Dialog>> {
+        self.lock().values().cloned().collect()
+    }
+
     /// Makes sure the clock looks at `dialog` by its next deadline.
     pub(crate) fn schedule(&self, dialog: &Arc<Dialog>) {
         let (at, _) = dialog.next_due();

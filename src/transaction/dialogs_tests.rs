@@ -34,6 +34,7 @@ fn dialog(table: &DialogTable, call_id: &str, session: Option<SessionTerms>) -> 
     let start = DialogStart {
         local_tag: "l".into(),
         rule: "r".into(),
+        scope: None,
         reporter: Arc::new(Silent),
         settings: Arc::new(settings),
         answer: None,

@@ -209,7 +209,7 @@ impl ServerTransaction {
             self.transport_failed();
             return Err(error.into());
         }
-        self.shared.report(status, parts.reason, None);
+        self.shared.report(&bytes, status, parts.reason, None);
         let timers = &self.shared.settings.timers;
         if status >= 200 && !self.shared.is_invite {
             let completed = self.completed(&parts, bytes);
@@ -289,6 +289,7 @@ impl ServerTransaction {
         let start = DialogStart {
             local_tag: self.shared.to_tag().unwrap_or_default().into(),
             rule: self.rule(),
+            scope: self.shared.reporter().and_then(|r| r.scope()),
             reporter: self
                 .shared
                 .reporter()

@@ -11,6 +11,7 @@ use tracing::info;
 use super::dialog::{Dialog, DialogSeed};
 use super::handle::{Extras, PrackSeed};
 use super::reliable::{EarlyRefusal, PrackMatch};
+use super::report::Reporter;
 use super::server::TxShared;
 use super::session_timer::{Negotiation, SessionTerms, negotiate};
 use super::settings::{LayerSettings, ReliableMode};
@@ -29,6 +30,8 @@ pub(super) struct Incoming<'a> {
     pub(super) flow: Flow,
     pub(super) listener: &'a ListenerInfo,
     pub(super) settings: &'a Arc<LayerSettings>,
+    /// Whatever answers the request (the layer or a rule) reports here.
+    pub(super) reporter: Reporter,
 }
 
 /// The table is full of transactions in progress.
@@ -37,15 +40,19 @@ pub(super) struct Full;
 impl TransactionLayer {
     /// Takes a valid request: absorbs what belongs to an existing
     /// transaction or dialog and opens a transaction for the rest.
+    /// `reporter` hears of the request unless it is a retransmission (the
+    /// original's reporter hears of that), and of everything sent to it.
     pub async fn receive(
         &self,
         request: &Request,
         flow: Flow,
         listener: &ListenerInfo,
         settings: &Arc<LayerSettings>,
+        reporter: Reporter,
     ) -> Received {
         let method = request.method();
         if method == "ACK" {
+            reporter.received(request);
             self.receive_ack(request, &flow);
             return Received::Handled;
         }
@@ -55,12 +62,14 @@ impl TransactionLayer {
                 .await;
             return Received::Handled;
         }
+        reporter.received(request);
         let incoming = Incoming {
             request,
             key,
             flow,
             listener,
             settings,
+            reporter,
         };
         match (method, request.to_tag()) {
             ("CANCEL", _) => self.receive_cancel(incoming).await,
@@ -417,6 +426,7 @@ impl TransactionLayer {
             Arc::new(template),
             incoming.settings.clone(),
         ));
+        shared.set_reporter(incoming.reporter.clone());
         if let Some(dialog) = &extras.dialog
             && invite
         {

@@ -43,7 +43,7 @@ pub use handle::{RespondError, ServerTransaction, TableFull};
 pub use inbound::sends_reliably;
 pub use key::TransactionKey;
 pub use reliable::{RAck, reliable_header_lines};
-pub use report::{Ended, Report, Reporter, Silent};
+pub use report::{Behalf, Ended, Report, Reporter, SentLog, SentResponse, Silent};
 pub use server::{NoAnswer, new_tag};
 pub use session_timer::{Negotiation, Refresher, SessionTerms, negotiate};
 pub use settings::{DialogSettings, LayerSettings, ReliableMode};
@@ -71,6 +71,8 @@ pub(crate) struct Core {
     drivers: Running,
     /// Times each bound was reached.
     bounds: BoundHits,
+    /// Where the requests we send are reported (the journal), when on.
+    sent_log: std::sync::OnceLock<Arc<dyn SentLog>>,
 }
 
 /// Counts what runs, until each guard drops.
@@ -211,6 +213,7 @@ impl TransactionLayer {
                 retransmissions: AtomicU64::new(0),
                 drivers: Running::default(),
                 bounds: BoundHits::default(),
+                sent_log: std::sync::OnceLock::new(),
             }),
         }
     }

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use tracing::info;
 
 use super::dialog::{ByeReason, Dialog, Due};
+use super::report::{Behalf, SentLog};
 use super::settings::LayerSettings;
 use super::{ClientOutcome, Core, TransactionLayer, new_tag};
 use crate::sip::{Cause, MAGIC_COOKIE, OutgoingRequest};
@@ -20,7 +21,7 @@ impl ByeReason {
     /// missing ACK is reported when the 2xx gives up).
     fn cause(self) -> Option<Cause> {
         match self {
-            Self::NoAck | Self::Hangup => None,
+            Self::NoAck | Self::Hangup | Self::Admin => None,
             Self::MaxDuration => Some(Cause::Expires),
             Self::SessionExpired => Some(Cause::SessionTimer),
         }
@@ -30,7 +31,7 @@ impl ByeReason {
     fn reason_header(self) -> &'static [u8] {
         match self {
             Self::NoAck => b"Reason: SIP;cause=408;text=\"No ACK\"\r\n",
-            Self::Hangup => b"",
+            Self::Hangup | Self::Admin => b"",
             Self::MaxDuration => b"Reason: SIP;cause=200;text=\"Maximum Duration\"\r\n",
             Self::SessionExpired => b"Reason: SIP;cause=408;text=\"Session Timer Expired\"\r\n",
         }
@@ -132,7 +133,12 @@ impl Core {
             content_type: None,
             body: b"",
         };
-        self.send(&dialog.settings, &flow, &request, must_go).await
+        let behalf = Behalf {
+            rule: &dialog.rule,
+            scope: dialog.scope.as_deref(),
+        };
+        self.send(&dialog.settings, &flow, &request, behalf, must_go)
+            .await
     }
 
     async fn send(
@@ -140,13 +146,23 @@ impl Core {
         settings: &LayerSettings,
         flow: &Flow,
         request: &OutgoingRequest<'_>,
+        behalf: Behalf<'_>,
         must_go: bool,
     ) -> ClientOutcome {
         let mut buf = Vec::with_capacity(512);
         request.write(&mut buf);
         let id = (request.branch, request.method);
-        self.run_client(settings, flow, Bytes::from(buf), id, must_go)
-            .await
+        let logged = self
+            .sent_log
+            .get()
+            .map(|log| (log, log.sent(&buf, flow, behalf.rule, behalf.scope)));
+        let outcome = self
+            .run_client(settings, flow, Bytes::from(buf), id, must_go)
+            .await;
+        if let Some((log, id)) = logged {
+            log.outcome(id, &outcome);
+        }
+        outcome
     }
 }
 
@@ -159,8 +175,38 @@ impl TransactionLayer {
         settings: &LayerSettings,
         flow: &Flow,
         request: &OutgoingRequest<'_>,
+        behalf: Behalf<'_>,
     ) -> ClientOutcome {
-        self.core.send(settings, flow, request, false).await
+        self.core.send(settings, flow, request, behalf, false).await
+    }
+
+    /// Every request the layer sends is reported to `log` from now on.
+    pub fn set_sent_log(&self, log: Arc<dyn SentLog>) {
+        let _ = self.core.sent_log.set(log);
+    }
+
+    /// The live dialogs (at most `limit`), oldest first.
+    pub fn dialog_list(&self, limit: usize) -> Vec<Arc<Dialog>> {
+        let mut dialogs = self.core.dialogs.list();
+        dialogs.sort_by_key(|dialog| dialog.started);
+        dialogs.truncate(limit);
+        dialogs
+    }
+
+    /// Ends every dialog `which` picks with BYE (the admin API); returns
+    /// how many.
+    pub fn end_dialogs(&self, which: impl Fn(&Dialog) -> bool) -> usize {
+        let chosen: Vec<_> = self
+            .core
+            .dialogs
+            .list()
+            .into_iter()
+            .filter(|dialog| which(dialog))
+            .collect();
+        for dialog in &chosen {
+            self.core.end_dialog(dialog.clone(), ByeReason::Admin);
+        }
+        chosen.len()
     }
 
     /// Delivers a response to the client transaction it belongs to; one

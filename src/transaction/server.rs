@@ -13,7 +13,7 @@ use tracing::debug;
 use super::dialog::Dialog;
 use super::fsm::{InviteFsm, Phase};
 use super::reliable::Reliable;
-use super::report::{Ended, Reporter};
+use super::report::{Ended, Reporter, SentResponse};
 use super::settings::LayerSettings;
 use crate::sip::{Cause, ResponseParts, ResponseTemplate, reason_phrase};
 use crate::transport::Flow;
@@ -208,9 +208,15 @@ impl TxShared {
         self.reporter.get()
     }
 
-    pub(crate) fn report(&self, status: u16, reason: &str, cause: Option<Cause>) {
+    /// Reports a response that went out for the first time.
+    pub(crate) fn report(&self, bytes: &[u8], status: u16, reason: &str, cause: Option<Cause>) {
         if let Some(reporter) = self.reporter() {
-            reporter.response(status, reason, cause);
+            reporter.response(&SentResponse {
+                status,
+                reason,
+                bytes,
+                cause,
+            });
         }
     }
 
@@ -218,6 +224,9 @@ impl TxShared {
     /// nothing if none was sent yet (§17.2.1, §17.2.2). Returns whether
     /// something was sent.
     pub(crate) async fn retransmit(&self) -> bool {
+        if let Some(reporter) = self.reporter() {
+            reporter.retransmission();
+        }
         let last = self.lock().last();
         let Some(bytes) = last else {
             return false;
@@ -270,7 +279,7 @@ impl TxShared {
         }
         self.changed.notify_waiters();
         match self.flow.send(&bytes).await {
-            Ok(()) => self.report(100, parts.reason, None),
+            Ok(()) => self.report(&bytes, 100, parts.reason, None),
             Err(error) => debug!(%error, "100 Trying not sent"),
         }
     }
@@ -303,7 +312,7 @@ impl TxShared {
         if let Err(error) = self.flow.send(&bytes).await {
             debug!(%error, sip.status = parts.status, "final response not sent");
         }
-        self.report(parts.status, parts.reason, cause);
+        self.report(&bytes, parts.status, parts.reason, cause);
         true
     }
 

@@ -6,6 +6,7 @@
 
 mod access;
 pub(crate) mod http;
+mod openapi;
 
 use std::time::Duration;
 
@@ -47,11 +48,15 @@ async fn the_journal_records_requests_with_rule_responses_and_times() {
         .send(&ack_for(&invite, &busy.to_tag().expect("a To tag")))
         .await;
 
+    // The ACK is journalled too, though nothing answers it.
     let list = records_where(admin, "", |list| {
-        list.len() == 2 && statuses(&list[1]).contains(&486)
+        list.len() == 3 && statuses(&list[1]).contains(&486)
     })
     .await;
-    let (ping, call) = (&list[0], &list[1]);
+    let (ping, call, ack) = (&list[0], &list[1], &list[2]);
+    assert_eq!(ack["method"], "ACK");
+    assert_eq!(ack["call_id"], "journal-inv");
+    assert!(ack["rule"].is_null() && statuses(ack).is_empty(), "{ack}");
     assert_eq!(ping["method"], "OPTIONS");
     assert_eq!(ping["rule"], "ping");
     assert_eq!(ping["call_id"], "journal-opt");
@@ -166,7 +171,49 @@ async fn metrics_move_after_traffic() {
         before.header("Content-Type"),
         Some("text/plain; version=0.0.4; charset=utf-8")
     );
-    assert!(before.body.ends_with("# EOF\n"), "{}", before.body);
+    // The text format: every family has HELP and TYPE under the name its
+    // samples carry, and no OpenMetrics `# EOF`.
+    assert!(!before.body.contains("# EOF"), "{}", before.body);
+    for typed in before
+        .body
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+    {
+        let name = typed.split(' ').next().unwrap_or("");
+        assert!(
+            before.body.contains(&format!("# HELP {name} ")),
+            "no HELP for {name}:\n{}",
+            before.body
+        );
+        assert!(
+            before
+                .body
+                .lines()
+                .any(|l| l.starts_with(name) && !l.starts_with('#')),
+            "no sample named {name}"
+        );
+    }
+    let openmetrics = http(
+        admin,
+        "GET",
+        "/metrics",
+        &["Accept: application/openmetrics-text;version=1.0.0,text/plain;q=0.5"],
+    )
+    .await;
+    assert_eq!(
+        openmetrics.header("Content-Type"),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
+    assert!(
+        openmetrics.body.ends_with("# EOF\n"),
+        "{}",
+        openmetrics.body
+    );
+    assert!(
+        openmetrics
+            .body
+            .contains("# TYPE sip_autoresponder_drops counter")
+    );
     let options_series = "sip_autoresponder_requests_total{method=\"OPTIONS\",transport=\"udp\"}";
     assert_eq!(series(&before.body, options_series), 0.0);
 

@@ -11,6 +11,7 @@ mod daemon_process;
 mod explain;
 mod fuzz_regressions;
 mod hostile;
+mod lab;
 mod lifetimes;
 mod log_fields;
 mod man_page;

@@ -342,7 +342,7 @@ async fn auto_reply_goes_to_the_live_registration() {
 }
 
 #[tokio::test]
-async fn the_journal_is_also_appended_to_a_file_as_json_lines() {
+async fn journal_file_lines_are_the_objects_the_api_shows() {
     let path = std::env::temp_dir().join(format!(
         "sip-autoresponder-journal-{}-{}.jsonl",
         std::process::id(),
@@ -355,11 +355,13 @@ async fn the_journal_is_also_appended_to_a_file_as_json_lines() {
     ));
     let client = UdpClient::new(daemon.udp()).await;
     assert_eq!(client.request(&options("journal-file-1")).await.status, 200);
-    // The file is written by a thread of its own: wait for its three lines.
+    assert_eq!(client.request(&options("journal-file-2")).await.status, 200);
+    // The file is written by a thread of its own, each record once it is
+    // complete (here: once its final response went).
     let deadline = tokio::time::Instant::now() + REPLY_WAIT;
     let text = loop {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        if text.lines().count() >= 3 || tokio::time::Instant::now() > deadline {
+        if text.lines().count() >= 2 || tokio::time::Instant::now() > deadline {
             break text;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -368,10 +370,16 @@ async fn the_journal_is_also_appended_to_a_file_as_json_lines() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
-    assert_eq!(lines.len(), 3, "{text}");
-    assert_eq!(lines[0]["type"], "request");
-    assert_eq!(lines[0]["record"]["call_id"], "journal-file-1");
-    assert_eq!(lines[1]["rule"], "ping");
-    assert_eq!(lines[2]["response"]["status"], 200);
+    assert_eq!(lines.len(), 2, "one line per record:\n{text}");
+    let api = crate::admin::http::get(daemon.admin(), "/requests")
+        .await
+        .json();
+    assert_eq!(api.as_array().map(Vec::len), Some(2));
+    for (line, object) in lines.iter().zip(api.as_array().into_iter().flatten()) {
+        assert_eq!(line, object, "the file's line is the API's object");
+    }
+    assert_eq!(lines[0]["call_id"], "journal-file-1");
+    assert_eq!(lines[0]["rule"], "ping");
+    assert_eq!(lines[0]["responses"][0]["status"], 200);
     let _ = std::fs::remove_file(&path);
 }

@@ -1,7 +1,7 @@
 //! Interop tests: the real binary, on ephemeral loopback ports, driven by
 //! third-party SIP stacks and checked by outside tools (sipsak, SIPp,
 //! baresip, Kamailio, the Node.js clients JsSIP, SIP.js and `sip`,
-//! systemd-analyze).
+//! promtool, systemd-analyze).
 //!
 //! A libtest-mimic harness (see `harness/mod.rs`): a test whose tool is
 //! missing shows as `ignored` in cargo's summary with the reason, never as
@@ -13,6 +13,8 @@
 mod baresip;
 mod harness;
 mod node_clients;
+mod promtool;
+mod readme_examples;
 mod sip_tools;
 mod unit;
 
@@ -23,6 +25,8 @@ const ALL: &[&[InteropTest]] = &[
     baresip::TESTS,
     harness::TESTS,
     node_clients::TESTS,
+    promtool::TESTS,
+    readme_examples::TESTS,
     sip_tools::TESTS,
     unit::TESTS,
 ];

@@ -7,7 +7,7 @@
 //! the value it is about (from `input.sections`), and list it in [`LINTS`].
 
 mod bodies;
-mod shadow;
+pub(crate) mod shadow;
 
 use super::error::Diagnostics;
 use super::model::{PolicySection, RuleSection};

@@ -37,7 +37,7 @@ pub(super) fn shadowed_rules(input: &LintInput<'_>, diag: &mut Diagnostics<'_>) 
 
 /// Whether `earlier` matches every request `later` matches, and takes each
 /// (`every` above 1 lets requests through to later rules).
-fn takes_all_of(earlier: &Rule, later: &Rule) -> bool {
+pub(crate) fn takes_all_of(earlier: &Rule, later: &Rule) -> bool {
     earlier.every == 1 && covers(&earlier.matcher, &later.matcher)
 }
 
@@ -72,12 +72,18 @@ fn covers(a: &Matcher, b: &Matcher) -> bool {
         (Some(x), Some(y)) => x.as_str() == y.as_str(),
         (Some(_), None) => false,
     };
+    let scope = match (&a.scope, &b.scope) {
+        (None, _) => true,
+        (Some(x), Some(y)) => x == y,
+        (Some(_), None) => false,
+    };
     let headers = a.headers.iter().all(|(_, key, test)| {
         b.headers
             .iter()
             .any(|(_, other_key, other)| same_key(key, other_key) && same_test(test, other))
     });
-    methods
+    scope
+        && methods
         && transports
         && sources
         && body

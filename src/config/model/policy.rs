@@ -215,6 +215,9 @@ policy_fields!(
     /// sequence).
     RuleSection {
         pub name: Spanned<String>,
+        /// Only requests of this scope (`[server] scope_header`, or the
+        /// Request-URI user prefix) take the rule.
+        pub scope: Option<Spanned<String>>,
         #[serde(rename = "match", default)]
         pub conditions: MatchSection,
         /// Only every Nth matching request takes this rule.

@@ -327,6 +327,12 @@ impl Registrar {
         out
     }
 
+    /// Forgets every binding (the admin API's reset); returns how many.
+    pub fn clear(&self) -> usize {
+        let gone = std::mem::take(&mut *self.shared.lock());
+        gone.total()
+    }
+
     /// Bindings held, expired ones not yet removed included.
     pub fn len(&self) -> usize {
         self.shared.lock().total()

@@ -50,14 +50,14 @@ pub(crate) struct Http {
 }
 
 impl Http {
-    pub(super) fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 
-    pub(super) fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         assert_eq!(self.status, 200, "body: {}", self.body);
         assert_eq!(self.header("Content-Type"), Some("application/json"));
         serde_json::from_str(&self.body).expect("the body is JSON")
@@ -67,6 +67,33 @@ impl Http {
 /// One request on a fresh connection (`Connection: close`); `headers` are
 /// whole lines without CRLF.
 pub(crate) async fn http(admin: SocketAddr, method: &str, target: &str, headers: &[&str]) -> Http {
+    send(admin, method, target, headers, None).await
+}
+
+/// One request with `body` (its Content-Length added).
+pub(crate) async fn http_body(
+    admin: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[&str],
+    body: &str,
+) -> Http {
+    send(admin, method, target, headers, Some(body)).await
+}
+
+/// A JSON body's value, whatever the status.
+pub(crate) fn value(reply: &Http) -> Value {
+    serde_json::from_str(&reply.body)
+        .unwrap_or_else(|_| panic!("a JSON body ({}): {}", reply.status, reply.body))
+}
+
+async fn send(
+    admin: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[&str],
+    body: Option<&str>,
+) -> Http {
     let mut stream = TcpStream::connect(admin)
         .await
         .expect("connect to the admin listener");
@@ -75,7 +102,11 @@ pub(crate) async fn http(admin: SocketAddr, method: &str, target: &str, headers:
         head.push_str(line);
         head.push_str("\r\n");
     }
+    if let Some(body) = body {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     head.push_str("\r\n");
+    head.push_str(body.unwrap_or(""));
     stream
         .write_all(head.as_bytes())
         .await
@@ -122,7 +153,7 @@ pub(crate) async fn get(admin: SocketAddr, target: &str) -> Http {
 
 /// The journal records for `query`, polled until `done` holds of them (the
 /// journal is written while the responses are sent).
-pub(super) async fn records_where(
+pub(crate) async fn records_where(
     admin: SocketAddr,
     query: &str,
     done: impl Fn(&[Value]) -> bool,
@@ -144,7 +175,7 @@ pub(super) async fn records_where(
 
 /// Exactly `count` records for `query`, each with at least `responses`
 /// responses.
-pub(super) async fn records(
+pub(crate) async fn records(
     admin: SocketAddr,
     query: &str,
     count: usize,
@@ -168,7 +199,7 @@ pub(crate) fn series(text: &str, name: &str) -> f64 {
         .map_or(0.0, |value| value.trim().parse().expect("a number"))
 }
 
-pub(super) fn statuses(record: &Value) -> Vec<u64> {
+pub(crate) fn statuses(record: &Value) -> Vec<u64> {
     record["responses"]
         .as_array()
         .expect("responses")

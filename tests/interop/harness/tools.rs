@@ -27,7 +27,6 @@ pub enum Tool {
     Baresip,
     Kamailio,
     /// promtool, from Debian's prometheus.
-    #[allow(dead_code)] // for the metrics interop tests
     Promtool,
     SystemdAnalyze,
     /// Any other program on PATH, from a Debian package.
