@@ -342,20 +342,39 @@ fn flood_keeps_options_answered_bounds_the_table_and_memory_settles() {
         std::thread::sleep(Duration::from_millis(500));
         settled = rss_kb(pid);
     }
-    // The table is free again: an INVITE gets its 486, not 503.
+    // The table is free again once Timer H (3.2 s) has ended the flood's
+    // transactions: an INVITE then gets its 486, not 503. Asked every half
+    // second, each with a fresh Call-ID, until a bounded deadline.
     let after = StdUdpSocket::bind("127.0.0.1:0").expect("bind");
     after
-        .set_read_timeout(Some(Duration::from_secs(2)))
+        .set_read_timeout(Some(Duration::from_millis(500)))
         .expect("timeout");
-    after
-        .send_to(
-            request("INVITE", "sip:busy@example.com", "after-flood", "", "").as_bytes(),
-            address,
-        )
-        .expect("send");
     let mut buf = [0u8; 2048];
-    let len = after.recv(&mut buf).expect("answer after the flood");
-    let after_status = String::from_utf8_lossy(&buf[..len.min(12)]).into_owned();
+    let (mut len, mut after_status) = (0, String::new());
+    let freed_by = Instant::now() + Duration::from_secs(10);
+    for attempt in 0.. {
+        after
+            .send_to(
+                request(
+                    "INVITE",
+                    "sip:busy@example.com",
+                    &format!("after-flood-{attempt}"),
+                    "",
+                    "",
+                )
+                .as_bytes(),
+                address,
+            )
+            .expect("send");
+        if let Ok(n) = after.recv(&mut buf) {
+            len = n;
+            after_status = String::from_utf8_lossy(&buf[..n.min(12)]).into_owned();
+        }
+        if after_status.starts_with("SIP/2.0 486") || Instant::now() > freed_by {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let _ = child.kill();
     let _ = child.wait();
     let warn_lines = warnings.join().unwrap_or(0);
