@@ -152,7 +152,7 @@ enum Sink {
 
 /// How long a UDP send waits for room in the socket's send buffer before
 /// the datagram is dropped, as a congested network would drop it.
-const UDP_SEND_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+pub(crate) const UDP_SEND_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Flow {
     pub fn udp(socket: Arc<UdpSocket>, local: SocketAddr, peer: SocketAddr) -> Self {
@@ -316,6 +316,21 @@ impl Flow {
         sent
     }
 
+    /// A receive loop's own answers wait for the end of its batch (order
+    /// kept: a full batch goes out before the next joins it). `false`: not
+    /// sent from a receive loop of `socket`.
+    async fn batched(&self, socket: &Arc<UdpSocket>, bytes: &[u8]) -> bool {
+        use udp::outbox::{self, Queued};
+        match outbox::queue(socket, self.peer, bytes) {
+            Queued::Yes => true,
+            Queued::NotHere => false,
+            Queued::Full => {
+                outbox::flush(UDP_SEND_WAIT).await;
+                outbox::queue(socket, self.peer, bytes) == Queued::Yes
+            }
+        }
+    }
+
     async fn send_bytes(&self, bytes: &[u8]) -> Result<(), Error> {
         let send_error = |source| Error::Send {
             peer: self.peer,
@@ -323,6 +338,7 @@ impl Flow {
         };
         match &self.sink {
             // Fast path: most sends complete without waiting for writability.
+            Sink::Udp(socket) if self.batched(socket, bytes).await => Ok(()),
             Sink::Udp(socket) => match socket.try_send_to(bytes, self.peer) {
                 Ok(_) => Ok(()),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {

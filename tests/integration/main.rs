@@ -26,5 +26,6 @@ mod service;
 mod testlab;
 mod transactions;
 mod transports;
+mod udp_batches;
 mod verbs;
 mod wire_bytes;
