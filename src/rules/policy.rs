@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::media::Media;
 use super::template::{Template, Vars};
 use crate::sip::Verb;
 
@@ -136,6 +137,8 @@ pub struct Step {
     pub delay: Delay,
     /// For a 2xx to INVITE: send BYE this long after it.
     pub hangup_after: Option<Duration>,
+    /// The call's media from this step on (`None`: the key is absent).
+    pub media: Option<Media>,
 }
 
 /// A step's options rendered for one request.
@@ -230,6 +233,8 @@ pub enum ReplyPolicy {
         message: Option<AutoMessage>,
         /// An INVITE's final response when it rings for the ring timeout.
         no_answer: Option<Step>,
+        /// An INVITE's final response when its media gets no port pair.
+        no_media_port: Option<Step>,
     },
     /// The registrar.
     Register(RegisterPolicy),
@@ -249,9 +254,11 @@ impl ReplyPolicy {
                 body: Body::None,
                 delay: Delay::ZERO,
                 hangup_after: None,
+                media: None,
             }),
             message: None,
             no_answer: None,
+            no_media_port: None,
         }
     }
 
@@ -290,6 +297,8 @@ impl ReplyPolicy {
                 final_step: Some(step),
                 message: None,
                 no_answer: None,
+                // Media needs an SDP answer, which is never stateless.
+                no_media_port: _,
             } => progress.is_empty() && step.delay.is_zero() && step.is_deterministic(),
             Self::Respond { .. } => false,
         }
@@ -299,6 +308,14 @@ impl ReplyPolicy {
     pub fn no_answer(&self) -> Option<&Step> {
         match self {
             Self::Respond { no_answer, .. } => no_answer.as_ref(),
+            Self::Drop | Self::Register(_) => None,
+        }
+    }
+
+    /// The final response when an INVITE's media gets no port pair.
+    pub fn no_media_port(&self) -> Option<&Step> {
+        match self {
+            Self::Respond { no_media_port, .. } => no_media_port.as_ref(),
             Self::Drop | Self::Register(_) => None,
         }
     }
@@ -321,6 +338,11 @@ impl fmt::Display for Step {
         }
         if let Some(hangup) = self.hangup_after {
             write!(f, " (BYE after {} ms)", hangup.as_millis())?;
+        }
+        match &self.media {
+            Some(Media::Plan(plan)) => write!(f, " [media: {plan}]")?,
+            Some(Media::Off) => f.write_str(" [media: none]")?,
+            None => {}
         }
         match &self.body {
             Body::None => Ok(()),
@@ -365,6 +387,7 @@ impl fmt::Display for ReplyPolicy {
                 final_step,
                 message,
                 no_answer,
+                ..
             } => {
                 let mut parts: Vec<String> = progress.iter().map(ToString::to_string).collect();
                 match final_step {
