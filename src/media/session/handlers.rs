@@ -182,10 +182,13 @@ impl Session {
             self.send_report(buf, false).await;
             self.next_report = now + self.report_interval();
         }
-        let mut next = self.next_report;
-        if let Some(timeout) = timeout {
-            next = next.min(self.heard_at + timeout);
-        }
+        // Looked at again by the timeout's deadline (or, while it does not
+        // run, a timeout from now: the call may be answered or resumed).
+        let next = match (timeout, self.settings.timeout) {
+            (Some(timeout), _) => self.next_report.min(self.heard_at + timeout),
+            (None, Some(timeout)) => self.next_report.min(now + timeout),
+            (None, None) => self.next_report,
+        };
         Ok(next)
     }
 

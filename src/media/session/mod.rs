@@ -222,7 +222,11 @@ impl Session {
         let shutdown = shutdown.cancelled();
         tokio::pin!(shutdown);
         let mut pace = self.pace();
-        let housekeeping = tokio::time::sleep_until(self.next_report);
+        let first = match self.settings.timeout {
+            Some(timeout) => self.next_report.min(self.heard_at + timeout),
+            None => self.next_report,
+        };
+        let housekeeping = tokio::time::sleep_until(first);
         tokio::pin!(housekeeping);
         loop {
             tokio::select! {
