@@ -22,6 +22,8 @@ pub(super) enum MediaPort {
     /// A new pair for a session to start with this response (the call's
     /// journal record held open for it).
     New(Lease, RecordHold),
+    /// `explain`'s dry run: the port a live daemon would likely take.
+    Simulated(u16),
 }
 
 impl MediaPort {
@@ -30,6 +32,7 @@ impl MediaPort {
             Self::None => None,
             Self::Running(port) => Some(*port),
             Self::New(lease, _) => Some(lease.port),
+            Self::Simulated(port) => Some(*port),
         }
     }
 }
@@ -67,6 +70,9 @@ impl Job {
         if !matches!(step.media, Some(Media::Plan(_))) || self.request.method() != "INVITE" {
             return Ok(MediaPort::None);
         }
+        if let Some(port) = media.simulated_port() {
+            return Ok(MediaPort::Simulated(port));
+        }
         // RFC 5761: with rtcp-mux offered (and so answered) no RTCP port.
         let mux = memchr::memmem::find(self.offer(), b"a=rtcp-mux").is_some();
         let lease = media.lease(self.source.local.ip(), mux)?;
@@ -86,7 +92,7 @@ impl Job {
             _ => None,
         };
         match port {
-            MediaPort::None => {}
+            MediaPort::None | MediaPort::Simulated(_) => {}
             MediaPort::Running(port) => {
                 if let Some(params) = StreamParams::of(&offer, &answer, port) {
                     self.services.media.update(&self.media_key(), params, plan);

@@ -103,6 +103,16 @@ impl Engine {
         }
     }
 
+    /// Media that binds nothing and runs nothing (`explain`'s dry run).
+    pub fn with_simulated_media(mut self) -> Self {
+        let settings = self.current.load().media.clone();
+        self.media = Arc::new(crate::media::MediaEngine::simulated(
+            &settings,
+            self.transactions.clone(),
+        ));
+        self
+    }
+
     /// Feeds `observer` (journal and metrics) from now on, the requests
     /// the transaction layer sends included.
     pub fn with_observer(mut self, observer: Option<Arc<Observer>>) -> Self {

@@ -85,6 +85,10 @@ pub struct MediaEngine {
     recordings: AtomicUsize,
     shutdown: CancellationToken,
     layer: TransactionLayer,
+    /// `explain`'s dry run: answers name the range's first port, and no
+    /// socket is bound, no session runs.
+    simulated: bool,
+    first_port: u16,
 }
 
 impl MediaEngine {
@@ -97,7 +101,22 @@ impl MediaEngine {
             recordings: AtomicUsize::new(0),
             shutdown: CancellationToken::new(),
             layer,
+            simulated: false,
+            first_port: settings.first_port,
         }
+    }
+
+    /// An engine that binds nothing (`explain`'s dry run).
+    pub fn simulated(settings: &MediaSettings, layer: TransactionLayer) -> Self {
+        Self {
+            simulated: true,
+            ..Self::new(settings, layer)
+        }
+    }
+
+    /// In a dry run: the port an answer would name (the range's first).
+    pub fn simulated_port(&self) -> Option<u16> {
+        self.simulated.then_some(self.first_port)
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<CallKey, Arc<SessionHandle>>> {

@@ -197,8 +197,13 @@ impl Session {
         self.settings.rtcp_interval.mul_f64(0.5 + fastrand::f64())
     }
 
-    /// One compound RTCP packet (with BYE at the end of the session).
+    /// One compound RTCP packet (with BYE at the end of the session); only
+    /// once RTP flowed either way, so a call whose peer never sends (and
+    /// that we only echo) sends nothing to an address only its SDP names.
     async fn send_report(&mut self, buf: &mut Vec<u8>, bye: bool) {
+        if self.out.packets == 0 && self.stats.received == 0 {
+            return;
+        }
         let verified = self.verified();
         let destination = if self.params.rtcp_mux {
             self.peer.destination(verified)

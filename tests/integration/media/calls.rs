@@ -21,7 +21,12 @@ pub(super) fn daemon(listen: &str, media: &str, rules: &str) -> (TestDaemon, (u1
 }
 
 /// [`daemon`] with only `pairs` port pairs.
-pub(super) fn daemon_sized(listen: &str, pairs: u16, media: &str, rules: &str) -> (TestDaemon, (u16, u16)) {
+pub(super) fn daemon_sized(
+    listen: &str,
+    pairs: u16,
+    media: &str,
+    rules: &str,
+) -> (TestDaemon, (u16, u16)) {
     let (first, _) = port_range();
     let range = (first, first + 2 * pairs - 1);
     let config = format!(
@@ -98,13 +103,24 @@ impl Call {
             cseq: 1,
         };
         call.client
-            .send(&in_dialog("ACK", call_id, &call.tag, 1, &format!("{call_id}-ack")))
+            .send(&in_dialog(
+                "ACK",
+                call_id,
+                &call.tag,
+                1,
+                &format!("{call_id}-ack"),
+            ))
             .await;
         call
     }
 
     /// An in-dialog request from the caller, with a body; its response.
-    pub(super) async fn request(&mut self, method: &str, content_type: &str, body: &str) -> Response {
+    pub(super) async fn request(
+        &mut self,
+        method: &str,
+        content_type: &str,
+        body: &str,
+    ) -> Response {
         self.cseq += 1;
         let branch = format!("{}-{}", self.call_id, self.cseq);
         let plain = in_dialog(method, &self.call_id, &self.tag, self.cseq, &branch);
@@ -113,7 +129,10 @@ impl Call {
         } else {
             plain.replace(
                 "Content-Length: 0\r\n",
-                &format!("Content-Type: {content_type}\r\nContent-Length: {}\r\n", body.len()),
+                &format!(
+                    "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+                    body.len()
+                ),
             ) + body
         };
         self.client.request(&message).await
@@ -123,7 +142,13 @@ impl Call {
     pub(super) async fn reinvite(&mut self, sdp: &str) -> Response {
         let response = self.request("INVITE", "application/sdp", sdp).await;
         assert_eq!(response.status, 200, "{}", response.raw);
-        let ack = in_dialog("ACK", &self.call_id, &self.tag, self.cseq, &format!("{}-ack{}", self.call_id, self.cseq));
+        let ack = in_dialog(
+            "ACK",
+            &self.call_id,
+            &self.tag,
+            self.cseq,
+            &format!("{}-ack{}", self.call_id, self.cseq),
+        );
         self.client.send(&ack).await;
         response
     }

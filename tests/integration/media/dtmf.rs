@@ -27,7 +27,12 @@ async fn send_digit(media: &Media, event: u8, first_sequence: u16, timestamp: u3
             sequence,
             timestamp,
             ssrc: 0x0C0F_FEE0,
-            payload: vec![event, (u8::from(end) << 7) | 10, (duration >> 8) as u8, duration as u8],
+            payload: vec![
+                event,
+                (u8::from(end) << 7) | 10,
+                (duration >> 8) as u8,
+                duration as u8,
+            ],
         };
         sequence = sequence.wrapping_add(1);
         packet
@@ -82,10 +87,16 @@ async fn rfc4733_digits_are_logged_journaled_and_counted_once_each() {
     );
     let lines = logs.lines_with(&["dtmf", "duration_ms=100", "source=\"rfc4733\"", "dtmf-rtp"]);
     assert_eq!(lines.len(), 2, "{}", logs.text());
-    assert!(lines[0].contains("digit=1") && lines[1].contains("digit=#"), "{lines:?}");
+    assert!(
+        lines[0].contains("digit=1") && lines[1].contains("digit=#"),
+        "{lines:?}"
+    );
     let metrics = get(daemon.admin(), "/metrics").await.body;
     assert_eq!(
-        series(&metrics, "sip_autoresponder_dtmf_digits_total{source=\"rfc4733\"}"),
+        series(
+            &metrics,
+            "sip_autoresponder_dtmf_digits_total{source=\"rfc4733\"}"
+        ),
         2.0,
         "{metrics}"
     );
@@ -104,7 +115,11 @@ async fn info_digits_are_recorded_with_the_call_the_same_way() {
     let mut media = Media::bind("127.0.0.1").await;
     let mut call = Call::start(&daemon, "dtmf-info", &mut media, "0", "").await;
     let info = call
-        .request("INFO", "application/dtmf-relay", "Signal=5\r\nDuration=160\r\n")
+        .request(
+            "INFO",
+            "application/dtmf-relay",
+            "Signal=5\r\nDuration=160\r\n",
+        )
         .await;
     assert_eq!(info.status, 200);
     let records = records_where(daemon.admin(), "?call_id=dtmf-info&method=INVITE", |list| {
@@ -115,9 +130,20 @@ async fn info_digits_are_recorded_with_the_call_the_same_way() {
         dtmf_events(&records[0]),
         vec![("5".to_owned(), "info".to_owned(), 160)]
     );
-    assert_eq!(logs.lines_with(&["dtmf 5", "source=\"info\""]).len(), 1, "{}", logs.text());
+    assert_eq!(
+        logs.lines_with(&["dtmf 5", "source=\"info\""]).len(),
+        1,
+        "{}",
+        logs.text()
+    );
     let metrics = get(daemon.admin(), "/metrics").await.body;
-    assert_eq!(series(&metrics, "sip_autoresponder_dtmf_digits_total{source=\"info\"}"), 1.0);
+    assert_eq!(
+        series(
+            &metrics,
+            "sip_autoresponder_dtmf_digits_total{source=\"info\"}"
+        ),
+        1.0
+    );
     call.bye().await;
 }
 
@@ -135,9 +161,15 @@ async fn a_hash_hangs_up_and_a_one_switches_to_a_tone() {
     let tone = media.recv(WAIT).await.expect("the tone after 1");
     assert_eq!((tone.payload_type, tone.payload.len()), (0, 160));
     send_digit(&media, 11, 210, 12_000).await;
-    let bye = call.client.recv_any_within(WAIT).await.expect("BYE after #");
+    let bye = call
+        .client
+        .recv_any_within(WAIT)
+        .await
+        .expect("BYE after #");
     assert!(bye.is_request("BYE"), "{}", bye.raw);
-    call.client.send_to(&bye.response(200, "OK"), bye.from).await;
+    call.client
+        .send_to(&bye.response(200, "OK"), bye.from)
+        .await;
 }
 
 #[tokio::test]
@@ -149,7 +181,11 @@ async fn digits_are_sent_as_rfc4733_events() {
     while events.iter().filter(|e| e.2).count() < 9 {
         let packet = media.recv(WAIT).await.expect("event packets");
         if packet.payload_type == 101 {
-            events.push((packet.timestamp, packet.payload[0], packet.payload[1] & 0x80 != 0));
+            events.push((
+                packet.timestamp,
+                packet.payload[0],
+                packet.payload[1] & 0x80 != 0,
+            ));
         }
     }
     let mut digits: Vec<u8> = events.iter().map(|e| e.1).collect();
@@ -158,8 +194,15 @@ async fn digits_are_sent_as_rfc4733_events() {
     for digit in [1, 2, 11] {
         let ends = events.iter().filter(|e| e.1 == digit && e.2).count();
         assert_eq!(ends, 3, "event {digit}: the end packet three times");
-        let stamps: Vec<u32> = events.iter().filter(|e| e.1 == digit).map(|e| e.0).collect();
-        assert!(stamps.iter().all(|&t| t == stamps[0]), "one timestamp per event");
+        let stamps: Vec<u32> = events
+            .iter()
+            .filter(|e| e.1 == digit)
+            .map(|e| e.0)
+            .collect();
+        assert!(
+            stamps.iter().all(|&t| t == stamps[0]),
+            "one timestamp per event"
+        );
     }
     call.bye().await;
 }

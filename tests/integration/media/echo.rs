@@ -20,7 +20,11 @@ async fn two_hundred_packets_come_back_with_our_ssrc_sequence_and_timestamps() {
         "port {} outside {first}-{last}",
         call.port
     );
-    assert!(call.answer.body.contains("a=sendrecv"), "{}", call.answer.body);
+    assert!(
+        call.answer.body.contains("a=sendrecv"),
+        "{}",
+        call.answer.body
+    );
     let mut echoes: Vec<Rtp> = Vec::new();
     for n in 0..200u16 {
         let payload: Vec<u8> = (0..160).map(|i| (n as u8).wrapping_add(i as u8)).collect();
@@ -41,7 +45,11 @@ async fn two_hundred_packets_come_back_with_our_ssrc_sequence_and_timestamps() {
         let (a, b) = (&pair[0], &pair[1]);
         assert_eq!(b.ssrc, ssrc);
         assert_eq!(b.sequence, a.sequence.wrapping_add(1), "packet {n}");
-        assert_eq!(b.timestamp, a.timestamp.wrapping_add(160), "packet {n}: 20 ms of PCMU");
+        assert_eq!(
+            b.timestamp,
+            a.timestamp.wrapping_add(160),
+            "packet {n}: 20 ms of PCMU"
+        );
     }
     for (n, echo) in echoes.iter().enumerate() {
         let sent: Vec<u8> = (0..160).map(|i| (n as u8).wrapping_add(i as u8)).collect();
@@ -49,7 +57,10 @@ async fn two_hundred_packets_come_back_with_our_ssrc_sequence_and_timestamps() {
         assert_eq!(echo.payload_type, 0);
     }
     call.bye().await;
-    assert!(released("127.0.0.1", call.port).await, "the port pair is free after BYE");
+    assert!(
+        released("127.0.0.1", call.port).await,
+        "the port pair is free after BYE"
+    );
 }
 
 #[tokio::test]
@@ -64,9 +75,15 @@ async fn echoes_follow_the_source_of_the_packets_but_not_a_stranger() {
     let mut stranger = Media::bind("127.0.0.2").await;
     stranger.remote = named.remote;
     stranger.send(&pcmu(0, vec![1; 160])).await;
-    assert!(stranger.recv(Duration::from_millis(300)).await.is_none(), "no echo to a stranger");
+    assert!(
+        stranger.recv(Duration::from_millis(300)).await.is_none(),
+        "no echo to a stranger"
+    );
     behind_nat.send(&pcmu(1, vec![2; 160])).await;
-    let echo = behind_nat.recv(WAIT).await.expect("the echo goes where the packet came from");
+    let echo = behind_nat
+        .recv(WAIT)
+        .await
+        .expect("the echo goes where the packet came from");
     assert_eq!(echo.payload, vec![2; 160]);
     assert!(named.recv(Duration::from_millis(200)).await.is_none());
     // The latched source keeps the stream: the stranger still gets nothing.
@@ -80,7 +97,11 @@ async fn ipv6_calls_are_answered_and_echoed() {
     let (daemon, (first, last)) = daemon("[::1]:0", "", &answer_with("\"echo\""));
     let mut media = Media::bind("[::1]").await;
     let mut call = Call::start(&daemon, "echo-v6", &mut media, "8", "").await;
-    assert!(call.answer.body.contains("c=IN IP6 ::1"), "{}", call.answer.body);
+    assert!(
+        call.answer.body.contains("c=IN IP6 ::1"),
+        "{}",
+        call.answer.body
+    );
     assert!((first..=last).contains(&call.port));
     let mut packet = pcmu(0, vec![0xD5; 160]);
     packet.payload_type = 8;
@@ -95,7 +116,10 @@ async fn ipv6_calls_are_answered_and_echoed() {
 async fn a_recording_holds_what_arrived_and_is_closed_at_the_end() {
     let dir = std::env::temp_dir().join(format!("sar-media-rec-{}", fastrand::u64(..)));
     std::fs::create_dir_all(&dir).expect("dir");
-    let media_value = format!("{{ record = \"{}/${{call_id}}.wav\", echo = true }}", dir.display());
+    let media_value = format!(
+        "{{ record = \"{}/${{call_id}}.wav\", echo = true }}",
+        dir.display()
+    );
     let (daemon, _) = daemon("127.0.0.1:0", "", &answer_with(&media_value));
     let mut media = Media::bind("127.0.0.1").await;
     let mut call = Call::start(&daemon, "rec-call", &mut media, "0", "").await;

@@ -45,7 +45,10 @@ async fn a_tone_arrives_at_the_ptime_and_decodes_to_the_tone() {
     let mut call = Call::start(&daemon, "tone-pcmu", &mut media, "0", "").await;
     let packets = collect(&media, 50).await;
     assert_paced(&packets, 160);
-    assert!(packets[0].1.marker, "the first packet of the stream is marked");
+    assert!(
+        packets[0].1.marker,
+        "the first packet of the stream is marked"
+    );
     let samples: Vec<i16> = packets
         .iter()
         .flat_map(|(_, p)| p.payload.iter().map(|&b| ulaw(b)))
@@ -60,7 +63,10 @@ async fn a_tone_arrives_at_the_ptime_and_decodes_to_the_tone() {
     for (n, &got) in samples.iter().enumerate() {
         let want = (n as f64 * 440.0 * std::f64::consts::TAU / 8000.0).sin() * 10362.0;
         let step = want.abs() / 16.0 + 16.0;
-        assert!((f64::from(got) - want).abs() <= step, "sample {n}: {got} for {want:.0}");
+        assert!(
+            (f64::from(got) - want).abs() <= step,
+            "sample {n}: {got} for {want:.0}"
+        );
     }
     call.bye().await;
 }
@@ -71,8 +77,16 @@ async fn g722_carries_the_tone() {
     let (daemon, _) = daemon("127.0.0.1:0", "", &answer_with("{ tone = 1000 }"));
     let mut media = Media::bind("127.0.0.1").await;
     let mut call = Call::start(&daemon, "tone-g722", &mut media, "9 0", "").await;
-    assert!(call.answer.body.contains("m=audio "), "{}", call.answer.body);
-    assert!(call.answer.body.contains("a=rtpmap:9 G722/8000"), "{}", call.answer.body);
+    assert!(
+        call.answer.body.contains("m=audio "),
+        "{}",
+        call.answer.body
+    );
+    assert!(
+        call.answer.body.contains("a=rtpmap:9 G722/8000"),
+        "{}",
+        call.answer.body
+    );
     let packets = collect(&media, 50).await;
     // RFC 3551 §4.5.2: G.722's RTP clock is 8000 Hz: 160 ticks per 20 ms.
     assert_paced(&packets, 160);
@@ -131,7 +145,10 @@ async fn a_file_arrives_at_the_ptime_as_the_file_then_silence() {
         );
     }
     // After the 2400 samples (15 packets), the file does not loop: silence.
-    assert!(samples[2400..].iter().all(|&s| s.abs() <= 8), "silence after the file");
+    assert!(
+        samples[2400..].iter().all(|&s| s.abs() <= 8),
+        "silence after the file"
+    );
     call.bye().await;
     std::fs::remove_file(path).ok();
 }

@@ -28,7 +28,11 @@ async fn no_rtp_for_the_timeout_ends_the_call_with_bye_and_failed() {
     // Packets kept the call up for 10 × 20 ms; now they stop.
     assert!(started.elapsed() > Duration::from_millis(200));
     let last = tokio::time::Instant::now();
-    let bye = call.client.recv_any_within(WAIT).await.expect("BYE at the timeout");
+    let bye = call
+        .client
+        .recv_any_within(WAIT)
+        .await
+        .expect("BYE at the timeout");
     let quiet = last.elapsed();
     assert!(bye.is_request("BYE"), "{}", bye.raw);
     assert_eq!(
@@ -39,16 +43,26 @@ async fn no_rtp_for_the_timeout_ends_the_call_with_bye_and_failed() {
         (Duration::from_millis(380)..Duration::from_millis(1500)).contains(&quiet),
         "after 400 ms of silence: {quiet:?}"
     );
-    call.client.send_to(&bye.response(200, "OK"), bye.from).await;
+    call.client
+        .send_to(&bye.response(200, "OK"), bye.from)
+        .await;
     assert!(released("127.0.0.1", call.port).await);
     let failed = logs.lines_with(&["failed", "cause=\"RTP Timeout\"", "rtp-timeout"]);
     assert_eq!(failed.len(), 1, "{}", logs.text());
-    assert_eq!(logs.lines_with(&["media ended", "reason=\"RTP timeout\""]).len(), 1);
+    assert_eq!(
+        logs.lines_with(&["media ended", "reason=\"RTP timeout\""])
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn hold_stops_the_stream_and_the_timeout_until_resumed() {
-    let (daemon, _) = daemon("127.0.0.1:0", "timeout_ms = 400", &answer_with("{ tone = 440 }"));
+    let (daemon, _) = daemon(
+        "127.0.0.1:0",
+        "timeout_ms = 400",
+        &answer_with("{ tone = 440 }"),
+    );
     let mut media = Media::bind("127.0.0.1").await;
     let mut call = Call::start(&daemon, "hold", &mut media, "0", "").await;
     media.recv(WAIT).await.expect("the tone");
@@ -56,17 +70,31 @@ async fn hold_stops_the_stream_and_the_timeout_until_resumed() {
     // RFC 3264 §8.4: the caller holds the call (inactive); the answer is
     // inactive too, so the tone stops and the media timeout pauses until
     // the call is resumed.
-    let held = call.reinvite(&offer(ip, media.port(), "0", "a=inactive\r\n")).await;
+    let held = call
+        .reinvite(&offer(ip, media.port(), "0", "a=inactive\r\n"))
+        .await;
     assert!(held.body.contains("a=inactive"), "{}", held.body);
-    assert_eq!(super::rtp::answered(&held.body).1, call.port, "the same port");
+    assert_eq!(
+        super::rtp::answered(&held.body).1,
+        call.port,
+        "the same port"
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
     while media.recv(Duration::from_millis(50)).await.is_some() {}
-    assert!(media.recv(Duration::from_millis(300)).await.is_none(), "no tone on hold");
     assert!(
-        call.client.recv_any_within(Duration::from_millis(800)).await.is_none(),
+        media.recv(Duration::from_millis(300)).await.is_none(),
+        "no tone on hold"
+    );
+    assert!(
+        call.client
+            .recv_any_within(Duration::from_millis(800))
+            .await
+            .is_none(),
         "no BYE while held"
     );
-    let resumed = call.reinvite(&offer(ip, media.port(), "0", "a=sendrecv\r\n")).await;
+    let resumed = call
+        .reinvite(&offer(ip, media.port(), "0", "a=sendrecv\r\n"))
+        .await;
     assert!(resumed.body.contains("a=sendrecv"));
     media.recv(WAIT).await.expect("the tone again");
     call.bye().await;
@@ -74,7 +102,10 @@ async fn hold_stops_the_stream_and_the_timeout_until_resumed() {
 
 #[tokio::test]
 async fn exhausted_ports_give_503_and_a_metric_and_come_back() {
-    let rules = format!("[admin]\naddress = \"127.0.0.1:0\"\n\n{}", answer_with("\"echo\""));
+    let rules = format!(
+        "[admin]\naddress = \"127.0.0.1:0\"\n\n{}",
+        answer_with("\"echo\"")
+    );
     let (daemon, (first, _)) = daemon_sized("127.0.0.1:0", 1, "", &rules);
     let mut media = Media::bind("127.0.0.1").await;
     let mut call = Call::start(&daemon, "only-pair", &mut media, "0", "").await;
@@ -87,11 +118,17 @@ async fn exhausted_ports_give_503_and_a_metric_and_come_back() {
     assert_eq!(refused.header("Retry-After"), Some("5"));
     let metrics = get(daemon.admin(), "/metrics").await.body;
     assert_eq!(
-        series(&metrics, "sip_autoresponder_bound_reached_total{state=\"media_ports\"}"),
+        series(
+            &metrics,
+            "sip_autoresponder_bound_reached_total{state=\"media_ports\"}"
+        ),
         1.0,
         "{metrics}"
     );
-    assert_eq!(series(&metrics, "sip_autoresponder_media_ports_in_use"), 1.0);
+    assert_eq!(
+        series(&metrics, "sip_autoresponder_media_ports_in_use"),
+        1.0
+    );
     // The held pair was not handed out twice; once free, it serves again.
     call.bye().await;
     assert!(released("127.0.0.1", first).await);
@@ -149,7 +186,10 @@ async fn cancel_during_early_media_releases_the_port() {
 
 #[tokio::test]
 async fn max_duration_ends_the_dialog_and_releases_the_port() {
-    let rules = format!("[dialog]\nmax_duration_ms = 1000\n\n{}", answer_with("\"echo\""));
+    let rules = format!(
+        "[dialog]\nmax_duration_ms = 1000\n\n{}",
+        answer_with("\"echo\"")
+    );
     let (daemon, _) = daemon("127.0.0.1:0", "", &rules);
     let mut media = Media::bind("127.0.0.1").await;
     let call = Call::start(&daemon, "max-duration", &mut media, "0", "").await;
@@ -160,6 +200,8 @@ async fn max_duration_ends_the_dialog_and_releases_the_port() {
         .await
         .expect("BYE at max duration");
     assert!(bye.is_request("BYE"), "{}", bye.raw);
-    call.client.send_to(&bye.response(200, "OK"), bye.from).await;
+    call.client
+        .send_to(&bye.response(200, "OK"), bye.from)
+        .await;
     assert!(released("127.0.0.1", call.port).await);
 }

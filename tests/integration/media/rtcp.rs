@@ -24,7 +24,10 @@ fn compound(data: &[u8]) -> (Vec<u8>, u32) {
         let len = (usize::from(u16::from_be_bytes([rest[2], rest[3]])) + 1) * 4;
         rest = &rest[len.min(rest.len())..];
     }
-    (types, u32::from_be_bytes([data[4], data[5], data[6], data[7]]))
+    (
+        types,
+        u32::from_be_bytes([data[4], data[5], data[6], data[7]]),
+    )
 }
 
 /// A receiver report from the caller about `ssrc`: 25 % lost, 3 in all,
@@ -43,19 +46,27 @@ fn receiver_report(ssrc: u32) -> Vec<u8> {
 #[tokio::test]
 async fn reports_flow_and_the_peers_report_is_logged_and_journaled_at_the_end() {
     let logs = LogCapture::start();
-    let rules = format!("[admin]\naddress = \"127.0.0.1:0\"\n\n{}", answer_with("{ tone = 440 }"));
+    let rules = format!(
+        "[admin]\naddress = \"127.0.0.1:0\"\n\n{}",
+        answer_with("{ tone = 440 }")
+    );
     let (daemon, _) = daemon("127.0.0.1:0", "rtcp_interval_ms = 200", &rules);
     let mut media = Media::bind("127.0.0.1").await;
     let rtcp = Media::bind("127.0.0.1").await;
     let extra = format!("a=rtcp:{} IN IP4 127.0.0.1\r\n", rtcp.port());
     let mut call = Call::start(&daemon, "rtcp-sr", &mut media, "0", &extra).await;
     let tone = media.recv(WAIT).await.expect("the tone");
-    let (report, _) = rtcp.recv_raw(WAIT).await.expect("an RTCP report within the interval");
+    let (report, _) = rtcp
+        .recv_raw(WAIT)
+        .await
+        .expect("an RTCP report within the interval");
     let (types, ssrc) = compound(&report);
     assert_eq!(types, vec![200, 202], "SR then SDES");
     assert_eq!(ssrc, tone.ssrc, "about the stream we got");
     assert!(
-        report.windows(19).any(|w| w.ends_with(b"@sip-autoresponder")),
+        report
+            .windows(19)
+            .any(|w| w.ends_with(b"@sip-autoresponder")),
         "a CNAME"
     );
     // The caller reports about the daemon's stream, to its RTCP port.
@@ -76,7 +87,9 @@ async fn reports_flow_and_the_peers_report_is_logged_and_journaled_at_the_end() 
     assert!(bye_seen, "RTCP BYE at the end");
     let records = records_where(daemon.admin(), "?call_id=rtcp-sr&method=INVITE", |list| {
         list.first().is_some_and(|r| {
-            r["media"].as_array().is_some_and(|m| m.iter().any(|e| e["type"] == "media_ended"))
+            r["media"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|e| e["type"] == "media_ended"))
         })
     })
     .await;
@@ -96,10 +109,18 @@ async fn reports_flow_and_the_peers_report_is_logged_and_journaled_at_the_end() 
 
 #[tokio::test]
 async fn rtcp_mux_shares_the_rtp_port() {
-    let (daemon, _) = daemon("127.0.0.1:0", "rtcp_interval_ms = 200", &answer_with("{ tone = 440 }"));
+    let (daemon, _) = daemon(
+        "127.0.0.1:0",
+        "rtcp_interval_ms = 200",
+        &answer_with("{ tone = 440 }"),
+    );
     let mut media = Media::bind("127.0.0.1").await;
     let mut call = Call::start(&daemon, "rtcp-mux", &mut media, "0", "a=rtcp-mux\r\n").await;
-    assert!(call.answer.body.contains("a=rtcp-mux"), "{}", call.answer.body);
+    assert!(
+        call.answer.body.contains("a=rtcp-mux"),
+        "{}",
+        call.answer.body
+    );
     let mut rtcp_seen = false;
     for _ in 0..100 {
         let (packet, from) = media.recv_raw(WAIT).await.expect("media");

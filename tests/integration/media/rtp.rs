@@ -102,7 +102,10 @@ impl Media {
 
     pub(super) async fn send(&self, packet: &Rtp) {
         let to = self.remote.expect("the answer's address");
-        self.socket.send_to(&packet.bytes(), to).await.expect("send RTP");
+        self.socket
+            .send_to(&packet.bytes(), to)
+            .await
+            .expect("send RTP");
     }
 
     /// The next datagram within `wait`, with where it came from.
