@@ -371,4 +371,6 @@ fn array_of<'de, T: Deserialize<'de>>(
 #[cfg(test)]
 mod checker_tests;
 #[cfg(test)]
+mod media_tests;
+#[cfg(test)]
 mod tests;

@@ -129,6 +129,7 @@ impl Job {
                     settings: self.snapshot.media.clone(),
                     layer: self.services.layer.clone(),
                     cname: format!("{:016x}@sip-autoresponder", fastrand::u64(..)),
+                    call_id: self.request.call_id().into(),
                 };
                 self.services.media.start(self.media_key(), start);
             }

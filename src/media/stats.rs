@@ -105,11 +105,9 @@ impl ReceiveStats {
         self.expected_prior = expected;
         self.received_prior = self.received;
         let lost_interval = expected_interval.saturating_sub(received_interval);
-        let fraction_lost = if expected_interval == 0 {
-            0
-        } else {
-            ((lost_interval << 8) / expected_interval).min(255) as u8
-        };
+        let fraction_lost = (lost_interval << 8)
+            .checked_div(expected_interval)
+            .map_or(0, |fraction| fraction.min(255) as u8);
         Some(ReportBlock {
             ssrc: self.ssrc,
             fraction_lost,

@@ -156,7 +156,7 @@ impl Session {
                 Some(EndReason::Hangup)
             }
             None => {
-                tracing::info!(digit = %digit.digit, "a digit rule hangs up, but the call is not answered yet");
+                tracing::info!(sip.call_id = &*self.call_id, digit = %digit.digit, "a digit rule hangs up, but the call is not answered yet");
                 None
             }
         }

@@ -106,6 +106,8 @@ pub struct SessionStart {
     pub settings: Arc<MediaSettings>,
     pub layer: TransactionLayer,
     pub cname: String,
+    /// For the session's own log lines.
+    pub call_id: Box<str>,
 }
 
 /// A running session's state (the task's own).
@@ -120,6 +122,7 @@ struct Session {
     settings: Arc<MediaSettings>,
     layer: TransactionLayer,
     cname: String,
+    call_id: Box<str>,
     counters: Arc<Counters>,
     out: Outbound,
     stats: ReceiveStats,
@@ -162,6 +165,7 @@ pub(super) async fn run(
         settings,
         layer,
         cname,
+        call_id,
     } = start;
     let mut out = Outbound::new();
     out.set_sender(&plan.send, &params);
@@ -171,7 +175,7 @@ pub(super) async fn run(
     let recorder = record.and_then(|path| {
         let codec = params.codec?;
         Recorder::create(path.clone(), codec, settings.max_recording_bytes)
-            .map_err(|error| tracing::warn!(path = %path.display(), %error, "cannot record"))
+            .map_err(|error| tracing::warn!(sip.call_id = &*call_id, path = %path.display(), %error, "cannot record"))
             .ok()
     });
     let now = Instant::now();
@@ -189,6 +193,7 @@ pub(super) async fn run(
         settings,
         layer,
         cname,
+        call_id,
         counters,
         out,
         stats: ReceiveStats::default(),

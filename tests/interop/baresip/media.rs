@@ -56,7 +56,9 @@ impl Baresip {
         let mut writer = hound::WavWriter::create(&wav, spec).expect("tone file");
         for i in 0..8000 * 60 {
             let phase = f64::from(i) * 440.0 * std::f64::consts::TAU / 8000.0;
-            writer.write_sample((phase.sin() * 8000.0) as i16).expect("sample");
+            writer
+                .write_sample((phase.sin() * 8000.0) as i16)
+                .expect("sample");
         }
         writer.finalize().expect("tone file");
         let sip_port = std::net::UdpSocket::bind("127.0.0.1:0")
@@ -95,7 +97,10 @@ impl Baresip {
 
     /// The call's duration baresip reports when it ends.
     fn duration(&self) -> Option<u64> {
-        let line = self.output.lines().find(|l| l.contains(" terminated (duration: "))?;
+        let line = self
+            .output
+            .lines()
+            .find(|l| l.contains(" terminated (duration: "))?;
         let rest = &line[line.find("(duration: ")? + "(duration: ".len()..];
         rest.split_whitespace().next()?.parse().ok()
     }
@@ -113,7 +118,11 @@ pub(super) fn a_call_answered_with_echo_holds_40_s() {
     let daemon = Daemon::start_with(&[("udp", "")], MEDIA);
     let baresip = Baresip::call(&daemon, "media", Duration::from_secs(44));
     let summary = baresip.summary();
-    assert!(summary.contains("Call established"), "{summary}\n--- daemon ---\n{}", daemon.log());
+    assert!(
+        summary.contains("Call established"),
+        "{summary}\n--- daemon ---\n{}",
+        daemon.log()
+    );
     assert!(
         !summary.contains("no audio RTP packets received"),
         "baresip lost the audio:\n{summary}"
@@ -126,7 +135,11 @@ pub(super) fn a_call_answered_with_echo_holds_40_s() {
     );
     // The daemon saw the whole call: ended by baresip's BYE, with its
     // audio echoed (50 packets a second each way).
-    daemon.expect_log(&["media ended", "rule=\"call-echo\"", "reason=\"dialog ended\""]);
+    daemon.expect_log(&[
+        "media ended",
+        "rule=\"call-echo\"",
+        "reason=\"dialog ended\"",
+    ]);
     let log = daemon.log();
     let line = log
         .lines()
@@ -139,7 +152,10 @@ pub(super) fn a_call_answered_with_echo_holds_40_s() {
     };
     assert!(count("packets_received=") >= 1800, "{line}");
     assert!(count("packets_sent=") >= 1800, "{line}");
-    assert!(count("rtcp_received=") >= 1, "baresip's RTCP reached us: {line}");
+    assert!(
+        count("rtcp_received=") >= 1,
+        "baresip's RTCP reached us: {line}"
+    );
     assert!(!log.contains("RTP timeout"), "{log}");
 }
 
@@ -148,7 +164,13 @@ pub(super) fn a_call_answered_without_media_is_hung_up_by_baresip() {
     let baresip = Baresip::call(&daemon, "silent", Duration::from_secs(15));
     let summary = baresip.summary();
     assert!(summary.contains("Call established"), "{summary}");
-    assert!(summary.contains("no audio RTP packets received"), "{summary}");
+    assert!(
+        summary.contains("no audio RTP packets received"),
+        "{summary}"
+    );
     let duration = baresip.duration().unwrap_or(99);
-    assert!(duration < 10, "hung up at its rtp_timeout, not {duration} s:\n{summary}");
+    assert!(
+        duration < 10,
+        "hung up at its rtp_timeout, not {duration} s:\n{summary}"
+    );
 }
