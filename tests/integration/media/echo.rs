@@ -148,3 +148,32 @@ async fn a_recording_holds_what_arrived_and_is_closed_at_the_end() {
     assert_eq!(&samples[24 * 160..], &expected[..]);
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[tokio::test]
+async fn the_embedded_default_answers_calls_with_an_echo() {
+    let default = sip_autoresponder::config::DEFAULT_CONFIG;
+    let rules = &default[default.find("[[rule]]").expect("default rules")..];
+    let config = format!(
+        "[server]\nforce_rport = true\n\n[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n\n{rules}"
+    );
+    let daemon = crate::common::TestDaemon::start(&config);
+    let mut media = Media::bind("127.0.0.1").await;
+    let client = crate::common::UdpClient::new(daemon.udp()).await;
+    let sdp = super::rtp::offer("127.0.0.1", media.port(), "0", "");
+    let invite = super::calls::invite("default-echo", &sdp);
+    assert_eq!(client.request(&invite).await.status, 180);
+    let answer = client.recv().await;
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+    let (address, port) = super::rtp::answered(&answer.body);
+    assert!((40_000..=40_999).contains(&port), "port {port}");
+    media.remote = Some(std::net::SocketAddr::new(address, port));
+    let tag = answer.to_tag().expect("To-tag");
+    client
+        .send(&crate::common::in_dialog("ACK", "default-echo", &tag, 1, "default-echo-ack"))
+        .await;
+    media.send(&pcmu(0, vec![0x55; 160])).await;
+    let echo = media.recv(WAIT).await.expect("the default echoes");
+    assert_eq!(echo.payload, vec![0x55; 160]);
+    let bye = crate::common::in_dialog("BYE", "default-echo", &tag, 2, "default-echo-bye");
+    assert_eq!(client.request(&bye).await.status, 200);
+}

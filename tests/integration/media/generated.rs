@@ -164,3 +164,31 @@ async fn silence_is_digital_silence_at_the_ptime() {
     assert!(packets.iter().all(|(_, p)| p.payload == vec![0xD5; 160]));
     call.bye().await;
 }
+
+#[tokio::test]
+async fn opus_carries_the_tone_at_48_khz() {
+    let (daemon, _) = daemon("127.0.0.1:0", "", &answer_with("{ tone = 440 }"));
+    let mut media = Media::bind("127.0.0.1").await;
+    let port = media.port();
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\na=ptime:20\r\n"
+    );
+    let mut call = Call::start_with(&daemon, "tone-opus", &mut media, &sdp).await;
+    assert!(call.answer.body.contains("a=rtpmap:111 opus/48000/2"), "{}", call.answer.body);
+    let packets = collect(&media, 50).await;
+    // RFC 7587 §4.1: a 48 kHz RTP clock, 960 ticks per 20 ms.
+    assert_paced(&packets, 960);
+    let mut decoder = opus_rs::OpusDecoder::new(48000, 1).expect("decoder");
+    let mut samples = Vec::new();
+    let mut frame = vec![0f32; 960];
+    for (_, packet) in &packets {
+        assert_eq!(packet.payload_type, 111);
+        let len = decoder.decode(&packet.payload, 960, &mut frame).expect("an Opus packet");
+        samples.extend(frame[..len].iter().map(|&s| (s * 32768.0) as i16));
+    }
+    assert_eq!(samples.len(), 50 * 960);
+    let heard = frequency(&samples[4800..], 48000);
+    assert!((heard - 440.0).abs() < 5.0, "{heard} Hz");
+    call.bye().await;
+}
