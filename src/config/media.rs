@@ -316,6 +316,15 @@ impl PolicyCompiler<'_, '_> {
 /// Reads a WAV file: mono, 16-bit integer PCM, 8000 or 16000 Hz, at most
 /// five minutes.
 pub(crate) fn load_wav(path: &Path, looped: bool) -> Result<Clip, String> {
+    // A regular file only: a device or a FIFO could block the load.
+    let metadata = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !metadata.is_file() {
+        return Err("not a regular file".to_owned());
+    }
+    // Five minutes of 16 kHz 16-bit mono, and room for other chunks.
+    if metadata.len() > 2 * MAX_CLIP.as_secs() * 16_000 * 2 {
+        return Err(format!("{} bytes: too large", metadata.len()));
+    }
     let reader = hound::WavReader::open(path).map_err(|e| e.to_string())?;
     let spec = reader.spec();
     if spec.channels != 1

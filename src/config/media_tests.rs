@@ -205,3 +205,15 @@ fn media_mistakes_are_errors_with_positions() {
         "it takes status, reason and extra_headers only",
     );
 }
+
+#[test]
+fn play_refuses_what_is_not_a_regular_file() {
+    assert_error(
+        &rule("{ body.sdp = \"answer\", media = { play = \"/dev/zero\" } }"),
+        "play `/dev/zero`: not a regular file",
+    );
+    assert_error(
+        &rule("{ body.sdp = \"answer\", media = { play = \"/tmp\" } }"),
+        "not a regular file",
+    );
+}
