@@ -169,7 +169,13 @@ async fn the_embedded_default_answers_calls_with_an_echo() {
     media.remote = Some(std::net::SocketAddr::new(address, port));
     let tag = answer.to_tag().expect("To-tag");
     client
-        .send(&crate::common::in_dialog("ACK", "default-echo", &tag, 1, "default-echo-ack"))
+        .send(&crate::common::in_dialog(
+            "ACK",
+            "default-echo",
+            &tag,
+            1,
+            "default-echo-ack",
+        ))
         .await;
     media.send(&pcmu(0, vec![0x55; 160])).await;
     let echo = media.recv(WAIT).await.expect("the default echoes");

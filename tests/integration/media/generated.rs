@@ -175,7 +175,11 @@ async fn opus_carries_the_tone_at_48_khz() {
          m=audio {port} RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\na=ptime:20\r\n"
     );
     let mut call = Call::start_with(&daemon, "tone-opus", &mut media, &sdp).await;
-    assert!(call.answer.body.contains("a=rtpmap:111 opus/48000/2"), "{}", call.answer.body);
+    assert!(
+        call.answer.body.contains("a=rtpmap:111 opus/48000/2"),
+        "{}",
+        call.answer.body
+    );
     let packets = collect(&media, 50).await;
     // RFC 7587 §4.1: a 48 kHz RTP clock, 960 ticks per 20 ms.
     assert_paced(&packets, 960);
@@ -184,7 +188,9 @@ async fn opus_carries_the_tone_at_48_khz() {
     let mut frame = vec![0f32; 960];
     for (_, packet) in &packets {
         assert_eq!(packet.payload_type, 111);
-        let len = decoder.decode(&packet.payload, 960, &mut frame).expect("an Opus packet");
+        let len = decoder
+            .decode(&packet.payload, 960, &mut frame)
+            .expect("an Opus packet");
         samples.extend(frame[..len].iter().map(|&s| (s * 32768.0) as i16));
     }
     assert_eq!(samples.len(), 50 * 960);

@@ -58,7 +58,11 @@ async fn no_rtp_for_the_timeout_ends_the_call_with_bye_and_failed() {
 
 #[tokio::test]
 async fn hold_stops_the_stream_and_the_timeout_until_resumed() {
-    let (daemon, _) = daemon("127.0.0.1:0", "timeout_ms = 600", &answer_with("{ tone = 440 }"));
+    let (daemon, _) = daemon(
+        "127.0.0.1:0",
+        "timeout_ms = 600",
+        &answer_with("{ tone = 440 }"),
+    );
     let mut media = Media::bind("127.0.0.1").await;
     let mut call = Call::start(&daemon, "hold", &mut media, "0", "").await;
     media.recv(WAIT).await.expect("the tone");
@@ -66,9 +70,15 @@ async fn hold_stops_the_stream_and_the_timeout_until_resumed() {
     // RFC 3264 §8.4: the caller holds the call with sendonly (it sends,
     // music say, and hears nothing): the answer is recvonly, the tone
     // stops, and what the caller sends keeps the call up.
-    let held = call.reinvite(&offer(ip, media.port(), "0", "a=sendonly\r\n")).await;
+    let held = call
+        .reinvite(&offer(ip, media.port(), "0", "a=sendonly\r\n"))
+        .await;
     assert!(held.body.contains("a=recvonly"), "{}", held.body);
-    assert_eq!(super::rtp::answered(&held.body).1, call.port, "the same port");
+    assert_eq!(
+        super::rtp::answered(&held.body).1,
+        call.port,
+        "the same port"
+    );
     tokio::time::sleep(Duration::from_millis(60)).await;
     while media.recv(Duration::from_millis(30)).await.is_some() {}
     for n in 0..10 {
@@ -79,13 +89,20 @@ async fn hold_stops_the_stream_and_the_timeout_until_resumed() {
         );
     }
     // Inactive: neither side sends, and the media timeout pauses.
-    let inactive = call.reinvite(&offer(ip, media.port(), "0", "a=inactive\r\n")).await;
+    let inactive = call
+        .reinvite(&offer(ip, media.port(), "0", "a=inactive\r\n"))
+        .await;
     assert!(inactive.body.contains("a=inactive"), "{}", inactive.body);
     assert!(
-        call.client.recv_any_within(Duration::from_millis(1200)).await.is_none(),
+        call.client
+            .recv_any_within(Duration::from_millis(1200))
+            .await
+            .is_none(),
         "no BYE while held, past the timeout"
     );
-    let resumed = call.reinvite(&offer(ip, media.port(), "0", "a=sendrecv\r\n")).await;
+    let resumed = call
+        .reinvite(&offer(ip, media.port(), "0", "a=sendrecv\r\n"))
+        .await;
     assert!(resumed.body.contains("a=sendrecv"));
     media.recv(WAIT).await.expect("the tone again");
     call.bye().await;
