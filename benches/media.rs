@@ -7,14 +7,13 @@
 //!
 //! `MEDIA_CALLS` lists the call counts (default 250,500,1000,1500);
 //! `BENCH_SECONDS` the measured time per count (default 10, after 2 s of
-//! warm-up). Loopback only; it stops by itself.
+//! warm-up). Loopback only; it stops by itself. Run the load on the other
+//! core: `taskset -c 1 cargo bench --bench media`.
 
 mod common;
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::Daemon;
@@ -98,36 +97,39 @@ impl Outcome {
 
 fn run(count: usize, measured: Duration) -> Outcome {
     let daemon = Daemon::spawn_on(CONFIG, "media-bench", Some(0));
-    let sockets: Vec<Arc<UdpSocket>> = (0..SOCKETS)
-        .map(|_| Arc::new(UdpSocket::bind("127.0.0.1:0").expect("bind RTP")))
+    let sockets: Vec<UdpSocket> = (0..SOCKETS)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind RTP"))
         .collect();
     let targets = set_up_calls(daemon.address, count, &sockets);
+    for socket in &sockets {
+        socket.set_nonblocking(true).expect("non-blocking");
+    }
     let start = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    let receivers: Vec<_> = sockets
-        .iter()
-        .map(|socket| {
-            let (socket, stop) = (socket.clone(), stop.clone());
-            std::thread::spawn(move || receive(&socket, &stop, start))
-        })
-        .collect();
     let end = WARM_UP + measured;
-    let cpu_before = std::cell::Cell::new(None);
-    let generator_lag = generate(&sockets, &targets, start, end, || {
-        cpu_before.set(Some((Instant::now(), cpu_time(daemon.child.id()))));
+    let mut cpu_before = None;
+    let mut load = Load {
+        sockets: &sockets,
+        targets: &targets,
+        start,
+        echoes: HashMap::new(),
+        buf: [0u8; 2048],
+    };
+    let generator_lag = load.run(end, || {
+        cpu_before = Some((Instant::now(), cpu_time(daemon.child.id())));
     });
     let cpu_after = (Instant::now(), cpu_time(daemon.child.id()));
-    std::thread::sleep(Duration::from_millis(200));
-    stop.store(true, Ordering::Relaxed);
-    let mut echoes: HashMap<u64, u64> = HashMap::new();
-    for receiver in receivers {
-        echoes.extend(receiver.join().expect("receiver"));
+    // The last echoes.
+    let drain_until = Instant::now() + Duration::from_millis(200);
+    while Instant::now() < drain_until {
+        load.drain();
+        std::thread::sleep(Duration::from_millis(1));
     }
+    let echoes = load.echoes;
     let (mut sent, mut late, mut lost, mut rtts) = (0, 0, 0, Vec::new());
     // Every packet sent in the measured window: call, sequence, send time.
-    for (call, _) in targets.iter().enumerate() {
-        let first = (WARM_UP.as_micros() / PTIME.as_micros()) as u64;
-        let last = (end.as_micros() / PTIME.as_micros()) as u64;
+    let first = (WARM_UP.as_micros() / PTIME.as_micros()) as u64;
+    let last = (end.as_micros() / PTIME.as_micros()) as u64;
+    for call in 0..targets.len() {
         for sequence in first..last {
             let key = ((call as u64) << 32) | sequence;
             sent += 1;
@@ -144,7 +146,7 @@ fn run(count: usize, measured: Duration) -> Outcome {
     }
     rtts.sort_unstable();
     let p99 = rtts.get(rtts.len() * 99 / 100).copied().unwrap_or(0);
-    let (cpu_share, per_packet) = match cpu_before.get() {
+    let (cpu_share, per_packet) = match cpu_before {
         Some((at, before)) => {
             let cpu = cpu_after.1.saturating_sub(before);
             let wall = cpu_after.0 - at;
@@ -169,7 +171,7 @@ fn run(count: usize, measured: Duration) -> Outcome {
 
 /// INVITE → 200 (with the daemon's media port) → ACK, one call at a time;
 /// returns each call's RTP address.
-fn set_up_calls(server: SocketAddr, count: usize, sockets: &[Arc<UdpSocket>]) -> Vec<SocketAddr> {
+fn set_up_calls(server: SocketAddr, count: usize, sockets: &[UdpSocket]) -> Vec<SocketAddr> {
     let sip = UdpSocket::bind("127.0.0.1:0").expect("bind SIP");
     sip.set_read_timeout(Some(Duration::from_secs(5)))
         .expect("timeout");
@@ -226,78 +228,82 @@ fn set_up_calls(server: SocketAddr, count: usize, sockets: &[Arc<UdpSocket>]) ->
     targets
 }
 
-/// Sends each call's packets at the ptime, the calls spread evenly over
-/// it, until `end`; `measuring` runs once the warm-up is over. True when
-/// the generator fell more than a ptime behind.
-fn generate(
-    sockets: &[Arc<UdpSocket>],
-    targets: &[SocketAddr],
+/// The load: one thread that sends each call's packets at the ptime (the
+/// calls spread evenly over it) and reads the echoes from non-blocking
+/// sockets in between, so that no thread of ours sleeps on a socket (on
+/// loopback the daemon's send would pay for waking it).
+struct Load<'a> {
+    sockets: &'a [UdpSocket],
+    targets: &'a [SocketAddr],
     start: Instant,
-    end: Duration,
-    mut measuring: impl FnMut(),
-) -> bool {
-    let count = targets.len();
-    let slot = PTIME / count as u32;
-    let mut packet = vec![0u8; 172];
-    packet[0] = 0x80;
-    let mut next = 0u64;
-    let mut lag = false;
-    let mut warm = false;
-    loop {
-        let sequence = next / count as u64;
-        let call = (next % count as u64) as usize;
-        let due = PTIME * sequence as u32 + slot * call as u32;
-        if due >= end {
-            return lag;
-        }
-        if !warm && due >= WARM_UP {
-            measuring();
-            warm = true;
-        }
-        let now = start.elapsed();
-        if due > now {
-            std::thread::sleep((due - now).min(Duration::from_millis(1)));
-            continue;
-        }
-        if now - due > PTIME {
-            lag = true;
-        }
-        packet[2..4].copy_from_slice(&(sequence as u16).to_be_bytes());
-        packet[4..8].copy_from_slice(&((sequence as u32) * 160).to_be_bytes());
-        packet[8..12].copy_from_slice(&(call as u32 + 1).to_be_bytes());
-        packet[12..16].copy_from_slice(&(call as u32).to_be_bytes());
-        packet[16..24].copy_from_slice(&sequence.to_be_bytes());
-        let sent_us = start.elapsed().as_micros() as u64;
-        packet[24..32].copy_from_slice(&sent_us.to_be_bytes());
-        let _ = sockets[call % sockets.len()].send_to(&packet, targets[call]);
-        next += 1;
-    }
+    /// (call << 32 | sequence) → round trip, µs.
+    echoes: HashMap<u64, u64>,
+    buf: [u8; 2048],
 }
 
-/// Echoes received: (call << 32 | sequence) → round trip, µs.
-fn receive(socket: &UdpSocket, stop: &AtomicBool, start: Instant) -> HashMap<u64, u64> {
-    socket
-        .set_read_timeout(Some(Duration::from_millis(50)))
-        .expect("timeout");
-    let mut echoes = HashMap::new();
-    let mut buf = [0u8; 2048];
-    while !stop.load(Ordering::Relaxed) {
-        let Ok(len) = socket.recv(&mut buf) else {
-            continue;
-        };
-        if len < 32 {
-            continue;
+impl Load<'_> {
+    /// Runs until `end`; `measuring` runs once the warm-up is over. True
+    /// when the generator fell more than a ptime behind.
+    fn run(&mut self, end: Duration, mut measuring: impl FnMut()) -> bool {
+        let count = self.targets.len();
+        let slot = PTIME / count as u32;
+        let mut packet = vec![0u8; 172];
+        packet[0] = 0x80;
+        let (mut next, mut lag, mut warm) = (0u64, false, false);
+        loop {
+            let sequence = next / count as u64;
+            let call = (next % count as u64) as usize;
+            let due = PTIME * sequence as u32 + slot * call as u32;
+            if due >= end {
+                return lag;
+            }
+            if !warm && due >= WARM_UP {
+                measuring();
+                warm = true;
+            }
+            let now = self.start.elapsed();
+            if due > now {
+                if self.drain() == 0 {
+                    std::thread::sleep((due - now).min(Duration::from_micros(200)));
+                }
+                continue;
+            }
+            lag |= now - due > PTIME;
+            packet[2..4].copy_from_slice(&(sequence as u16).to_be_bytes());
+            packet[4..8].copy_from_slice(&((sequence as u32) * 160).to_be_bytes());
+            packet[8..12].copy_from_slice(&(call as u32 + 1).to_be_bytes());
+            packet[12..16].copy_from_slice(&(call as u32).to_be_bytes());
+            packet[16..24].copy_from_slice(&sequence.to_be_bytes());
+            let sent_us = self.start.elapsed().as_micros() as u64;
+            packet[24..32].copy_from_slice(&sent_us.to_be_bytes());
+            let _ = self.sockets[call % self.sockets.len()].send_to(&packet, self.targets[call]);
+            next += 1;
         }
-        let now_us = start.elapsed().as_micros() as u64;
-        let word = |at: usize| u64::from_be_bytes(buf[at..at + 8].try_into().unwrap_or_default());
-        let call = u64::from(u32::from_be_bytes(
-            buf[12..16].try_into().unwrap_or_default(),
-        ));
-        let sequence = word(16);
-        let sent_us = word(24);
-        echoes.insert((call << 32) | sequence, now_us.saturating_sub(sent_us));
     }
-    echoes
+
+    /// Reads every echo waiting; returns how many.
+    fn drain(&mut self) -> usize {
+        let mut read = 0;
+        for socket in self.sockets {
+            while let Ok(len) = socket.recv(&mut self.buf) {
+                read += 1;
+                if len < 32 {
+                    continue;
+                }
+                let now_us = self.start.elapsed().as_micros() as u64;
+                let word = |at: usize| {
+                    u64::from_be_bytes(self.buf[at..at + 8].try_into().unwrap_or_default())
+                };
+                let call = u64::from(u32::from_be_bytes(
+                    self.buf[12..16].try_into().unwrap_or_default(),
+                ));
+                let (sequence, sent_us) = (word(16), word(24));
+                self.echoes
+                    .insert((call << 32) | sequence, now_us.saturating_sub(sent_us));
+            }
+        }
+        read
+    }
 }
 
 /// The process's user + system CPU time (/proc/PID/stat, clock ticks of
