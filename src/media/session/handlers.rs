@@ -145,7 +145,14 @@ impl Session {
             self.out.set_sender(sender, &self.params);
         }
         if let Some(digits) = &rule.dtmf {
-            self.out.queue_digits(digits);
+            let dropped = self.out.queue_digits(digits);
+            if dropped > 0 {
+                tracing::debug!(
+                    sip.call_id = &*self.call_id,
+                    dropped,
+                    "digits to send dropped: too many waiting"
+                );
+            }
         }
         if !rule.hangup {
             return None;

@@ -10,6 +10,10 @@ use crate::media::params::StreamParams;
 use crate::media::rtp::{HEADER_LEN, Header, RtpPacket, rewrite_in_place};
 use crate::rules::media::{Pcm, Sender};
 
+/// Digits waiting to be sent at most (one `dtmf` string of a step holds at
+/// most [`dtmf::MAX_DIGITS`]).
+pub(super) const MAX_QUEUED_DIGITS: usize = dtmf::MAX_DIGITS;
+
 /// What the generated frames come from.
 #[derive(Debug)]
 enum Source {
@@ -110,9 +114,20 @@ impl Outbound {
         }
     }
 
-    pub(super) fn queue_digits(&mut self, digits: &str) {
-        self.digits
-            .extend(digits.chars().filter_map(dtmf::event_of_digit));
+    /// Queues digits to send, at most [`MAX_QUEUED_DIGITS`] waiting: a
+    /// peer whose digits each trigger an `on_dtmf` answer can type faster
+    /// than we send (160 ms a digit), so the newest beyond are dropped.
+    /// Returns how many were dropped.
+    pub(super) fn queue_digits(&mut self, digits: &str) -> usize {
+        let mut dropped = 0;
+        for event in digits.chars().filter_map(dtmf::event_of_digit) {
+            if self.digits.len() < MAX_QUEUED_DIGITS {
+                self.digits.push_back(event);
+            } else {
+                dropped += 1;
+            }
+        }
+        dropped
     }
 
     /// Whether packets must be made on the ptime clock (generated audio,

@@ -112,3 +112,22 @@ fn digits_go_as_events_with_three_end_packets() {
     let later = hash[0].0.wrapping_sub(first[0].0);
     assert!((800..4000).contains(&later), "{later}");
 }
+
+#[test]
+fn digits_waiting_to_be_sent_are_bounded() {
+    let mut out = Outbound::new();
+    let params = params(20);
+    assert_eq!(out.queue_digits("1234"), 0);
+    // A peer typing faster than digits go out: the newest beyond the bound
+    // are dropped, never queued without end.
+    let mut dropped = 0;
+    for _ in 0..1000 {
+        dropped += out.queue_digits("#");
+    }
+    assert_eq!(out.digits.len(), MAX_QUEUED_DIGITS);
+    assert_eq!(dropped, 1000 + 4 - MAX_QUEUED_DIGITS);
+    // What is queued still goes out in order: first `1`.
+    let mut packet = Vec::new();
+    assert!(out.tick(&params, &mut packet));
+    assert_eq!(packet[HEADER_LEN], 1);
+}

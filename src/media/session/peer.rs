@@ -69,10 +69,16 @@ impl Peer {
         true
     }
 
-    /// Where to send: where the peer's packets come from, else (once the
-    /// peer has shown it receives what we send) its SDP address.
+    /// Where to send: where the peer's packets come from, else its SDP
+    /// address once the peer has shown it receives what we send there —
+    /// `verified` (its ACK of our 2xx, a stream transport) proves the SIP
+    /// peer's address only, so an SDP address elsewhere gets nothing until
+    /// media comes from it (else one INVITE could aim a stream of ours at
+    /// any third party).
     pub(super) fn destination(&self, verified: bool) -> Option<SocketAddr> {
-        self.latched.or(self.signalled.filter(|_| verified))
+        self.latched.or(self
+            .signalled
+            .filter(|sdp| verified && canonical(sdp.ip()) == self.signalling))
     }
 }
 
@@ -91,7 +97,11 @@ mod tests {
             "198.51.100.7".parse().expect("ip"),
         );
         assert_eq!(peer.destination(false), None, "unverified: nothing yet");
-        assert_eq!(peer.destination(true), Some(addr("192.0.2.1:5004")));
+        assert_eq!(
+            peer.destination(true),
+            None,
+            "the SIP peer proved its own address, not the SDP's elsewhere"
+        );
         let now = Instant::now();
         assert!(!peer.accept(addr("203.0.113.9:4000"), now), "a stranger");
         // Behind a NAT: from the SIP peer's address, another port.
@@ -104,5 +114,15 @@ mod tests {
             addr("[::ffff:198.51.100.7]:31002"),
             now + Duration::from_secs(3)
         ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_sdp_address_of_the_sip_peer_gets_media_once_verified() {
+        let peer = Peer::new(
+            Some(addr("198.51.100.7:5004")),
+            "::ffff:198.51.100.7".parse().expect("ip"),
+        );
+        assert_eq!(peer.destination(false), None);
+        assert_eq!(peer.destination(true), Some(addr("198.51.100.7:5004")));
     }
 }

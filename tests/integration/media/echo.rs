@@ -1,7 +1,8 @@
 //! Echo: the answer's port is from the range, 200 packets come back with
 //! the daemon's SSRC, consecutive sequence numbers and timestamps advancing
 //! by the ptime; echoes follow the packets' source (symmetric RTP) but not
-//! a stranger's; IPv6; recording what arrives.
+//! a stranger's; nothing goes to a media address the caller has not shown
+//! it receives at; IPv6; recording what arrives.
 
 use std::time::Duration;
 
@@ -90,6 +91,27 @@ async fn echoes_follow_the_source_of_the_packets_but_not_a_stranger() {
     stranger.send(&pcmu(2, vec![3; 160])).await;
     assert!(stranger.recv(Duration::from_millis(300)).await.is_none());
     drop(call);
+}
+
+#[tokio::test]
+async fn a_media_address_other_than_the_callers_gets_nothing_until_it_sends() {
+    // The INVITE and its ACK come from 127.0.0.1; the offer names a socket
+    // on 127.0.0.2. The ACK proves 127.0.0.1 receives, not 127.0.0.2: a
+    // tone aimed at a third party must wait for media from there.
+    let (daemon, _) = daemon("127.0.0.1:0", "", &answer_with("{ tone = 440 }"));
+    let mut elsewhere = Media::bind("127.0.0.2").await;
+    let mut call = Call::start(&daemon, "third-party", &mut elsewhere, "0", "").await;
+    assert!(
+        elsewhere.recv(Duration::from_millis(400)).await.is_none(),
+        "no stream to an address the caller has not shown it receives at"
+    );
+    elsewhere.send(&pcmu(0, vec![0xFF; 160])).await;
+    let tone = elsewhere
+        .recv(WAIT)
+        .await
+        .expect("the tone once media came from there");
+    assert_eq!((tone.payload_type, tone.payload.len()), (0, 160));
+    call.bye().await;
 }
 
 #[tokio::test]
