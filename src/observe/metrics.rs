@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::sip::{Cause, Transport};
 
+mod media;
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     method: &'static str,
@@ -76,16 +78,6 @@ struct StateLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct SourceLabels {
-    source: &'static str,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct DirectionLabels {
-    direction: &'static str,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TransportLabels {
     transport: &'static str,
 }
@@ -111,10 +103,7 @@ pub struct Metrics {
     pub retransmissions: Counter,
     connections: Family<TransportLabels, Gauge>,
     bounds: Family<StateLabels, Counter>,
-    dtmf: Family<SourceLabels, Counter>,
-    rtp_packets: Family<DirectionLabels, Counter>,
-    media_sessions: Gauge,
-    media_ports: Gauge,
+    media: media::MediaMetrics,
 }
 
 impl Metrics {
@@ -136,10 +125,7 @@ impl Metrics {
             retransmissions: Counter::default(),
             connections: Family::default(),
             bounds: Family::default(),
-            dtmf: Family::default(),
-            rtp_packets: Family::default(),
-            media_sessions: Gauge::default(),
-            media_ports: Gauge::default(),
+            media: media::MediaMetrics::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -208,26 +194,7 @@ impl Metrics {
             "Times a bound of per-peer state was reached (the newest work refused, or the oldest idle entry evicted), by state",
             metrics.bounds.clone(),
         );
-        registry.register(
-            "dtmf_digits",
-            "DTMF digits received, by source (rfc4733, info)",
-            metrics.dtmf.clone(),
-        );
-        registry.register(
-            "rtp_packets",
-            "RTP packets of media sessions, by direction (sent, received)",
-            metrics.rtp_packets.clone(),
-        );
-        registry.register(
-            "media_sessions",
-            "Media sessions running",
-            metrics.media_sessions.clone(),
-        );
-        registry.register(
-            "media_ports_in_use",
-            "RTP port pairs of [media] port_range in use",
-            metrics.media_ports.clone(),
-        );
+        metrics.media.register(&mut registry);
         metrics.last_reload_success.set(1);
         Self {
             registry,
@@ -295,34 +262,6 @@ impl Metrics {
                 cause: cause.map_or("", Cause::as_str),
             })
             .inc();
-    }
-
-    pub fn dtmf(&self, source: &'static str) {
-        self.dtmf.get_or_create(&SourceLabels { source }).inc();
-    }
-
-    /// Reads the media engine's gauges and totals (at scrape time).
-    pub fn set_media(&self, media: &crate::media::MediaEngine) {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.media_sessions
-            .set(i64::try_from(media.sessions()).unwrap_or(i64::MAX));
-        self.media_ports
-            .set(i64::try_from(media.ports().0).unwrap_or(i64::MAX));
-        let counters = media.counters();
-        for (direction, total) in [
-            ("sent", counters.packets_sent.load(Relaxed)),
-            ("received", counters.packets_received.load(Relaxed)),
-        ] {
-            let counter = self
-                .rtp_packets
-                .get_or_create(&DirectionLabels { direction });
-            let counted = counter.get();
-            if total > counted {
-                counter.inc_by(total - counted);
-            }
-        }
-        self.set_bound_reached("media_ports", counters.ports_exhausted.load(Relaxed));
-        self.set_bound_reached("recordings", counters.recordings_refused.load(Relaxed));
     }
 
     pub fn drop(&self, reason: &'static str) {
