@@ -3,7 +3,7 @@
 //! pair is free, the session started — or told of the new offer/answer —
 //! once the response went, and digits that arrive in SIP INFO.
 
-use tracing::{info, warn};
+use tracing::info;
 
 use super::runner::Job;
 use super::sdp::SdpReply;
@@ -109,7 +109,8 @@ impl Job {
                 };
                 let record = plan.record.as_ref().and_then(|spec| {
                     if !self.services.media.claim_recording(&self.snapshot.media) {
-                        warn!(
+                        // Once a second at most: every call past the bound.
+                        crate::warn_limited!(
                             sip.call_id = self.request.call_id(),
                             "not recorded: [media] max_recordings reached"
                         );
@@ -139,7 +140,8 @@ impl Job {
     /// No port pair is free: the policy's `no_media_port`, else 503 with
     /// Retry-After, as the INVITE's final response.
     pub(super) async fn refuse_media(&mut self) -> Result<(), ContextError> {
-        warn!(
+        // Once a second at most: a flood of INVITEs meets this bound.
+        crate::warn_limited!(
             sip.call_id = self.request.call_id(),
             "no RTP port pair free in [media] port_range: call refused"
         );

@@ -175,7 +175,7 @@ pub(super) async fn run(
     let recorder = record.and_then(|path| {
         let codec = params.codec?;
         Recorder::create(path.clone(), codec, settings.max_recording_bytes)
-            .map_err(|error| tracing::warn!(sip.call_id = &*call_id, path = %path.display(), %error, "cannot record"))
+            .map_err(|error| crate::warn_limited!(sip.call_id = &*call_id, path = %path.display(), %error, "cannot record"))
             .ok()
     });
     let now = Instant::now();
