@@ -57,13 +57,26 @@ pub struct ReplyOptions<'a> {
 pub struct ServerContext {
     transaction: ServerTransaction,
     rule: Arc<str>,
+    /// Where the call's media reports (`None`: nowhere).
+    media: Option<Arc<dyn crate::media::MediaReport>>,
 }
 
 impl ServerContext {
     /// Answers through `transaction` on behalf of `rule` (everything the
     /// transaction sends goes to the reporter the layer gave it).
     pub fn new(transaction: ServerTransaction, rule: Arc<str>) -> Self {
-        Self { transaction, rule }
+        Self {
+            transaction,
+            rule,
+            media: None,
+        }
+    }
+
+    /// What the call's media reports through (the request's
+    /// [`EventReporter`]; without one, media reports nothing).
+    pub fn with_media_report(mut self, media: Arc<dyn crate::media::MediaReport>) -> Self {
+        self.media = Some(media);
+        self
     }
 
     /// A provisional response (100–199, default 180 Ringing).
@@ -139,6 +152,21 @@ impl ServerContext {
     /// PRACK).
     pub fn sends_reliably(&self) -> bool {
         self.transaction.sends_reliably()
+    }
+
+    /// Resolves once the transaction is over, with the dialog its 2xx
+    /// created (early media lives until then).
+    pub fn settled(
+        &self,
+    ) -> impl std::future::Future<Output = Option<Arc<Dialog>>> + Send + 'static {
+        self.transaction.settled()
+    }
+
+    /// What the call's media (digits, its end) reports through.
+    pub fn media_report(&self) -> Arc<dyn crate::media::MediaReport> {
+        self.media
+            .clone()
+            .unwrap_or_else(|| Arc::new(crate::media::QuietMedia))
     }
 
     /// The final status sent, if any.
@@ -330,5 +358,40 @@ impl Drop for EventReporter {
     /// without a final response) is complete now.
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+impl crate::media::MediaReport for EventReporter {
+    fn hold_record(&self) {
+        if let Some((observer, id)) = self.journalled() {
+            observer.media_hold(id);
+        }
+    }
+
+    fn release_record(&self) {
+        if let Some((observer, id)) = self.journalled() {
+            observer.media_release(id);
+        }
+    }
+
+    fn dtmf(&self, digit: crate::media::Digit, source: crate::media::DtmfSource) {
+        let Some(noisy) = &self.noisy else {
+            return;
+        };
+        if let Some(observer) = self.observer() {
+            observer.dtmf(noisy.record.get().copied(), digit, source);
+        }
+        let ctx = self.event_context(noisy);
+        events::dtmf(&ctx, digit.digit, digit.duration_ms, source.as_str());
+    }
+
+    fn media_ended(&self, summary: &crate::media::MediaSummary<'_>) {
+        let Some(noisy) = &self.noisy else {
+            return;
+        };
+        if let Some((observer, id)) = self.journalled() {
+            observer.media_ended(id, summary);
+        }
+        events::media_ended(&self.event_context(noisy), summary);
     }
 }

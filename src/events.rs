@@ -83,3 +83,43 @@ pub fn message(
         "message {event}"
     );
 }
+
+/// Emits `dtmf`: a digit received in a call (RFC 4733 or SIP INFO).
+pub fn dtmf(ctx: &EventContext<'_>, digit: char, duration_ms: u32, source: &'static str) {
+    info!(
+        event = "dtmf",
+        rule = ctx.rule,
+        sip.call_id = ctx.call_id,
+        digit = %digit,
+        duration_ms,
+        source,
+        peer = %ctx.peer,
+        "dtmf {digit}"
+    );
+}
+
+/// Emits `media ended`: a call's media statistics at its end.
+pub fn media_ended(ctx: &EventContext<'_>, summary: &crate::media::MediaSummary<'_>) {
+    let remote = summary.remote.as_ref();
+    info!(
+        event = "media_ended",
+        rule = ctx.rule,
+        sip.call_id = ctx.call_id,
+        port = summary.port,
+        codec = summary.codec,
+        mode = summary.mode,
+        reason = summary.reason.as_str(),
+        duration_ms = summary.duration.as_millis() as u64,
+        packets_sent = summary.packets_sent,
+        packets_received = summary.packets_received,
+        lost = summary.lost,
+        jitter_ms = summary.jitter_ms,
+        rtcp_received = summary.rtcp_received,
+        remote_fraction_lost = remote.map(|r| f64::from(r.fraction_lost) / 256.0),
+        remote_lost = remote.map(|r| r.cumulative_lost),
+        remote_jitter_ms = summary.remote_jitter_ms,
+        recording = summary.recording.map(|(path, _)| path.display().to_string()),
+        peer = %ctx.peer,
+        "media ended"
+    );
+}

@@ -23,6 +23,7 @@ pub mod engine;
 pub mod events;
 pub mod explain;
 pub mod lab;
+pub mod media;
 pub mod observe;
 pub mod ratelog;
 pub mod rules;

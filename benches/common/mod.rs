@@ -14,13 +14,36 @@ pub(crate) struct Daemon {
 impl Daemon {
     /// Runs the release binary on `config` (written to a temporary file
     /// named after `name`) and waits for its UDP listener.
+    #[allow(dead_code)] // the media bench pins its daemon (spawn_on)
     pub(crate) fn spawn(config: &str, name: &str) -> Self {
+        Self::spawn_on(config, name, None)
+    }
+
+    /// [`Daemon::spawn`], pinned to CPU `core` with taskset (util-linux)
+    /// when given and taskset is there; says so on stderr when it is not.
+    pub(crate) fn spawn_on(config: &str, name: &str, core: Option<usize>) -> Self {
         let path = std::env::temp_dir().join(format!(
             "sip-autoresponder-{name}-{}.toml",
             std::process::id()
         ));
         std::fs::write(&path, config).expect("write the config");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sip-autoresponder"))
+        let binary = env!("CARGO_BIN_EXE_sip-autoresponder");
+        let taskset = core.filter(|_| {
+            let found = Command::new("taskset").arg("-V").output().is_ok();
+            if !found {
+                eprintln!("taskset not found: the daemon is not pinned to one core");
+            }
+            found
+        });
+        let mut command = match taskset {
+            Some(core) => {
+                let mut command = Command::new("taskset");
+                command.args(["-c", &core.to_string(), binary]);
+                command
+            }
+            None => Command::new(binary),
+        };
+        let mut child = command
             .arg("--config")
             .arg(&path)
             .env("RUST_LOG", "warn,sip_autoresponder::daemon=info")

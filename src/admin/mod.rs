@@ -227,6 +227,7 @@ async fn read_route(shared: &Shared, route: &Route, request: &Request<Incoming>)
                 .scrape
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
+            state.observer.metrics.set_media(state.engine.media());
             let accept = request.headers().get(hyper::header::ACCEPT);
             let scrape = handlers::Scrape {
                 layer: state.engine.transactions(),

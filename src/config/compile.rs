@@ -132,6 +132,7 @@ pub(super) fn compile_server(sections: &Sections, diag: &mut Diagnostics<'_>) ->
     ServerSettings {
         scope: compile_scope(server, diag),
         capture,
+        media: super::media::compile_settings(&sections.media, diag),
         sdp_codecs,
         sdp_prefer,
         rtp_port,

@@ -55,6 +55,8 @@ impl PolicyCompiler<'_, '_> {
         let step = section.get_ref();
         if step.body.is_some()
             || step.hangup_after_ms.is_some()
+            || step.media.is_some()
+            || !step.on_dtmf.is_empty()
             || !matches!(step.delay_ms, DelaySection::Fixed(0))
         {
             self.diag.error(

@@ -12,6 +12,7 @@ mod json_rules;
 mod lints;
 mod listeners;
 mod log_level;
+mod media;
 pub mod model;
 mod policy;
 mod rules;
@@ -39,8 +40,8 @@ use crate::rules::RuleSet;
 use crate::sip::{Limits, Timers, Transport};
 use error::Diagnostics;
 use model::{
-    AdminSection, CaptureSection, DialogSection, ListenSection, LogSection, PolicySection,
-    RuleSection, SdpSection, ServerSection, TimersSection,
+    AdminSection, CaptureSection, DialogSection, ListenSection, LogSection, MediaSection,
+    PolicySection, RuleSection, SdpSection, ServerSection, TimersSection,
 };
 
 /// The embedded default config (config/default.toml).
@@ -89,6 +90,8 @@ pub struct ServerSettings {
     /// Where a request's scope is read from (`scope_header`,
     /// `scope_user_separator`).
     pub scope: crate::rules::ScopeSource,
+    /// `[media]`.
+    pub media: crate::media::MediaSettings,
 }
 
 /// `[dialog]`: bounds and lifetime of dialogs.
@@ -264,11 +267,13 @@ pub(crate) struct Sections {
     pub(crate) log: LogSection,
     pub(crate) admin: Option<Spanned<AdminSection>>,
     pub(crate) sdp: SdpSection,
+    pub(crate) media: MediaSection,
     pub(crate) capture: Option<Spanned<CaptureSection>>,
 }
 
-const SECTIONS: [&str; 10] = [
-    "server", "timers", "dialog", "log", "admin", "sdp", "capture", "listen", "rule", "fallback",
+const SECTIONS: [&str; 11] = [
+    "server", "timers", "dialog", "log", "admin", "sdp", "media", "capture", "listen", "rule",
+    "fallback",
 ];
 
 fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
@@ -294,6 +299,11 @@ fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
             "sdp" => {
                 if let Some(sdp) = section::<SdpSection>(value, "[sdp]", diag) {
                     sections.sdp = sdp.into_inner();
+                }
+            }
+            "media" => {
+                if let Some(media) = section::<MediaSection>(value, "[media]", diag) {
+                    sections.media = media.into_inner();
                 }
             }
             "log" => {
@@ -360,5 +370,7 @@ fn array_of<'de, T: Deserialize<'de>>(
 
 #[cfg(test)]
 mod checker_tests;
+#[cfg(test)]
+mod media_tests;
 #[cfg(test)]
 mod tests;

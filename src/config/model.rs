@@ -4,8 +4,10 @@
 
 use std::collections::BTreeMap;
 
+mod media;
 mod policy;
 mod timing;
+pub use media::*;
 pub use policy::*;
 pub use timing::{DialogSection, TimersSection};
 

@@ -47,6 +47,7 @@ impl PolicyCompiler<'_, '_> {
                 || !section.progress.is_empty()
                 || section.message.is_some()
                 || section.no_answer.is_some()
+                || section.no_media_port.is_some()
             {
                 self.diag.error(register.span(), "`register` is a whole policy; remove progress/accept/reject/reply/drop/message");
                 return None;
@@ -58,6 +59,7 @@ impl PolicyCompiler<'_, '_> {
                 || !section.progress.is_empty()
                 || section.message.is_some()
                 || section.no_answer.is_some()
+                || section.no_media_port.is_some()
             {
                 self.diag.error(
                     anchor,
@@ -95,6 +97,10 @@ impl PolicyCompiler<'_, '_> {
             .no_answer
             .as_ref()
             .and_then(|step| self.no_answer(step));
+        let no_media_port = section
+            .no_media_port
+            .as_ref()
+            .and_then(|step| self.no_answer(step));
         self.check_total_delay(&progress, final_step.as_ref(), &anchor);
         if self.diag.errors.len() > errors_before {
             return None;
@@ -104,6 +110,7 @@ impl PolicyCompiler<'_, '_> {
             final_step,
             message,
             no_answer,
+            no_media_port,
         })
     }
 
@@ -172,6 +179,7 @@ impl PolicyCompiler<'_, '_> {
             None => None,
         };
         let delay = self.delay(step.delay_ms, anchor);
+        let media = self.step_media(verb, step, generated);
         if self.diag.errors.len() > errors_before {
             return None;
         }
@@ -184,6 +192,7 @@ impl PolicyCompiler<'_, '_> {
             body: body?,
             delay,
             hangup_after,
+            media,
         })
     }
 
@@ -357,7 +366,7 @@ impl PolicyCompiler<'_, '_> {
 
     /// A template; every unknown variable and `${match.NAME}` without such
     /// a capture group is an error at its position in the value.
-    fn template(&mut self, text: &Spanned<String>) -> Option<Template> {
+    pub(super) fn template(&mut self, text: &Spanned<String>) -> Option<Template> {
         let value = text.get_ref();
         let template = match Template::parse_all(value) {
             Ok(template) => template,

@@ -175,8 +175,10 @@ impl Daemon {
 
     /// Serves every listener until `shutdown` is cancelled.
     pub async fn serve(self, shutdown: CancellationToken) {
+        let engine = self.engine.clone();
         let running = self.start(&shutdown, None);
         shutdown.cancelled().await;
+        engine.media().shutdown();
         for listener in running {
             listener.stop().await;
         }
@@ -260,6 +262,7 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
         watchdog.abort();
     }
     shutdown.cancel();
+    engine.media().shutdown();
     for listener in running {
         listener.stop().await;
     }

@@ -1,7 +1,8 @@
 //! SIGHUP: read and validate the file again; when it is valid, swap the rule
 //! set and the settings and apply listener changes (unchanged listeners are
 //! not touched); when it is not, keep running on the old config and log
-//! every error. Only `[admin]` waits for a restart.
+//! every error. Only `[admin]`, `[capture]` and `[media] port_range` wait
+//! for a restart.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -205,6 +206,11 @@ fn warn_about_restart_only_settings(old: &ServerSettings, new: &ServerSettings) 
     for (setting, changed) in [
         ("admin", old.admin != new.admin),
         ("capture", old.capture != new.capture),
+        (
+            "media port_range",
+            (old.media.first_port, old.media.last_port)
+                != (new.media.first_port, new.media.last_port),
+        ),
     ] {
         if changed {
             warn!(setting, "changed setting takes effect after a restart");

@@ -108,7 +108,7 @@ impl Engine {
         &self,
         transaction: ServerTransaction,
         selected: Selected,
-        reporter: &EventReporter,
+        reporter: &Arc<EventReporter>,
         request: Request,
         source: Flow,
         listener: &ListenerInfo,
@@ -123,7 +123,8 @@ impl Engine {
             info!(event = "dropped", rule = &*selected.rule, sip.method = request.method(), sip.call_id = request.call_id(), peer = %source.peer, "request dropped by rule");
             return transaction.discard();
         }
-        let context = context(transaction, reporter, selected.rule.clone());
+        let context = context(transaction, reporter, selected.rule.clone())
+            .with_media_report(reporter.clone());
         let job = Job {
             guard: JobGuard::new(&self.jobs),
             context,
@@ -137,6 +138,7 @@ impl Engine {
                 layer: self.transactions.clone(),
                 registrar: self.registrar.clone(),
                 sdp: self.sdp.clone(),
+                media: self.media.clone(),
             },
         };
         if job.runs_to_completion_at_once() {

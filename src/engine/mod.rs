@@ -6,6 +6,7 @@
 mod auto_reply;
 mod dispatch;
 mod handler;
+mod media;
 pub mod protocol;
 mod ratelimit;
 pub mod registrar;
@@ -46,6 +47,8 @@ pub struct Engine {
     transactions: TransactionLayer,
     registrar: Arc<Registrar>,
     sdp: Arc<SdpService>,
+    /// RTP for answered calls.
+    media: Arc<crate::media::MediaEngine>,
     /// Policies still running (delays, auto-replies).
     jobs: Arc<AtomicUsize>,
     /// Set on shutdown: new requests get 503, work in flight finishes.
@@ -83,9 +86,12 @@ impl Drop for JobGuard {
 
 impl Engine {
     pub fn new(snapshot: Snapshot, sdp: SdpService) -> Self {
+        let transactions = TransactionLayer::new();
+        let media = crate::media::MediaEngine::new(&snapshot.media, transactions.clone());
         Self {
             current: ArcSwap::from_pointee(snapshot),
-            transactions: TransactionLayer::new(),
+            media: Arc::new(media),
+            transactions,
             registrar: Arc::new(Registrar::default()),
             sdp: Arc::new(sdp),
             jobs: Arc::new(AtomicUsize::new(0)),
@@ -95,6 +101,16 @@ impl Engine {
             guard: Arc::default(),
             retired_evictions: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Media that binds nothing and runs nothing (`explain`'s dry run).
+    pub fn with_simulated_media(mut self) -> Self {
+        let settings = self.current.load().media.clone();
+        self.media = Arc::new(crate::media::MediaEngine::simulated(
+            &settings,
+            self.transactions.clone(),
+        ));
+        self
     }
 
     /// Feeds `observer` (journal and metrics) from now on, the requests
@@ -173,6 +189,10 @@ impl Engine {
 
     pub fn sdp(&self) -> &SdpService {
         &self.sdp
+    }
+
+    pub fn media(&self) -> &Arc<crate::media::MediaEngine> {
+        &self.media
     }
 
     /// Messages not sent to unverified UDP sources for want of credit.

@@ -154,6 +154,7 @@ fn accept_200(rule: Arc<str>, content_type: Option<Box<str>>, body: Body) -> Sel
         body,
         delay: Delay::ZERO,
         hangup_after: None,
+        media: None,
     };
     Selected {
         rule,
@@ -162,6 +163,7 @@ fn accept_200(rule: Arc<str>, content_type: Option<Box<str>>, body: Body) -> Sel
             final_step: Some(step),
             message: None,
             no_answer: None,
+            no_media_port: None,
         }),
         counter: 0,
         captures: Vec::new(),

@@ -25,6 +25,7 @@ pub(super) struct Services {
     pub(super) layer: TransactionLayer,
     pub(super) registrar: Arc<Registrar>,
     pub(super) sdp: Arc<SdpService>,
+    pub(super) media: Arc<crate::media::MediaEngine>,
 }
 
 /// What sending a step did.
@@ -32,6 +33,8 @@ enum Sent {
     Step,
     /// The step needed an SDP answer the offer cannot get: refused instead.
     OfferRefused,
+    /// The step's media got no RTP port pair: refused instead.
+    NoMediaPort,
 }
 
 /// Everything needed to answer one request.
@@ -60,7 +63,7 @@ impl Job {
         !self.context.sends_reliably() && policy.steps().all(|s| s.delay.is_zero())
     }
 
-    fn vars(&self) -> Vars<'_> {
+    pub(super) fn vars(&self) -> Vars<'_> {
         Vars {
             request: &self.request,
             source: self.source.peer,
@@ -76,6 +79,9 @@ impl Job {
         let policy = self.selected.policy.clone();
         if let ReplyPolicy::Register(register) = policy.as_ref() {
             return self.register(register).await;
+        }
+        if self.request.method() == "INFO" {
+            self.info_dtmf();
         }
         if let Some(no_answer) = policy.no_answer() {
             let Ok(rendered) = no_answer.render(&self.vars(), || {
@@ -93,7 +99,7 @@ impl Job {
             match self.send_step(step).await {
                 Ok(Sent::Step) => {}
                 // The refusal is final: the rest of the policy is dropped.
-                Ok(Sent::OfferRefused) => return,
+                Ok(Sent::OfferRefused | Sent::NoMediaPort) => return,
                 Err(ContextError::Ended(ended)) => {
                     debug!(sip.call_id = self.request.call_id(), %ended, "policy stopped");
                     return;
@@ -125,13 +131,19 @@ impl Job {
 
     /// Renders one step for this request and sends it; or, when the step
     /// needs an SDP answer the offer cannot get, the refusal instead (RFC
-    /// 3261 §13.3.1.4: a 2xx carries the answer; `OfferRefusal`).
+    /// 3261 §13.3.1.4: a 2xx carries the answer; `OfferRefusal`), or when
+    /// its media gets no RTP port pair, 503 (or `no_media_port`).
     async fn send_step(&mut self, step: &Step) -> Result<Sent, ContextError> {
         let local = self.source.local.ip();
+        let Ok(port) = self.media_port(step) else {
+            self.refuse_media().await?;
+            return Ok(Sent::NoMediaPort);
+        };
+        let media_port = port.number();
         let rendered = step.render(&self.vars(), || {
             self.services
                 .sdp
-                .answer(&self.request, local, &self.snapshot.sdp)
+                .answer_on_port(&self.request, local, &self.snapshot.sdp, media_port)
         });
         let rendered = match rendered {
             Ok(rendered) => rendered,
@@ -148,6 +160,7 @@ impl Job {
             body: &rendered.body,
         };
         self.context.respond(step.verb, options).await?;
+        self.media_sent(step, port, &rendered.body);
         Ok(Sent::Step)
     }
 

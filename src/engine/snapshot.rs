@@ -21,6 +21,9 @@ pub struct Snapshot {
     /// Timers, bounds and dialog settings of the transaction layer.
     pub layer: Arc<LayerSettings>,
     pub sdp: Arc<SdpSettings>,
+    /// `[media]` (its port range is the one at start: changing it takes a
+    /// restart).
+    pub media: Arc<crate::media::MediaSettings>,
 }
 
 impl Snapshot {
@@ -31,6 +34,7 @@ impl Snapshot {
             settings: engine_settings(config),
             layer: Arc::new(layer_settings(&config.server)),
             sdp: Arc::new(sdp_settings(&config.server)),
+            media: Arc::new(config.server.media.clone()),
         }
     }
 }

@@ -59,7 +59,7 @@ pub(super) fn run(
     request: Option<&Request>,
 ) -> Result<Timeline, String> {
     let sdp = SdpService::new().map_err(|e| e.to_string())?;
-    let engine = Engine::new(Snapshot::of(config), sdp);
+    let engine = Engine::new(Snapshot::of(config), sdp).with_simulated_media();
     // Long enough for every dialog to end by itself.
     let window = config.server.dialog.max_duration + config.server.timers.timeout() * 4;
     let peer = request.map(Peer::new);

@@ -1,13 +1,15 @@
 //! The request journal: the last requests received (and those the daemon
 //! sent), with what became of them, bounded in count (`journal_size`) and in
 //! bytes (`journal_max_bytes`, responses included), oldest dropped first;
-//! each complete record is also copied to a file (see `journal_file.rs`).
+//! each complete record is also copied to a file (see `journal_file.rs`);
+//! the INVITE of a call with media is complete when its media ends.
 //! Readers take a page of shared records under the lock and serialise them
 //! after it, so the SIP path never waits for a large answer; waiters
 //! (`GET /requests/wait`) are woken on every change.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::metrics::counter::Counter;
@@ -126,7 +128,7 @@ impl Journal {
             let id = state.next_id;
             (id, state.evict(self.capacity, self.max_bytes))
         };
-        drop(evicted);
+        self.release_evicted(evicted);
         self.changed.notify_waiters();
         id
     }
@@ -172,8 +174,53 @@ impl Journal {
             state.bytes += added;
             state.evict(self.capacity, self.max_bytes)
         };
-        drop(evicted);
+        self.release_evicted(evicted);
         self.changed.notify_waiters();
+    }
+
+    /// A media event (a digit, the media's end) of the call whose INVITE
+    /// is `id`; its bytes count as a response's do.
+    pub fn add_media(&self, id: u64, event: serde_json::Value) {
+        let evicted = {
+            let mut state = self.lock();
+            let added = state.find(id).map_or(0, |record| record.add_media(event));
+            state.bytes += added;
+            state.evict(self.capacity, self.max_bytes)
+        };
+        self.release_evicted(evicted);
+        self.changed.notify_waiters();
+    }
+
+    /// The call of `id` has media: its line waits for the media's end
+    /// ([`Self::release_media`]).
+    pub fn hold_for_media(&self, id: u64) {
+        if let Some(record) = self.lock().find(id) {
+            record.media_held.store(true, Ordering::Release);
+        }
+    }
+
+    /// The call's media ended: its record is complete once its transaction
+    /// is (then its line goes to the file).
+    pub fn release_media(&self, id: u64) {
+        let record = self.lock().find(id).cloned();
+        if let Some(record) = record {
+            record.media_held.store(false, Ordering::Release);
+            self.finish(id);
+        }
+    }
+
+    /// Frees what eviction took, outside the lock; a record still held for
+    /// its media goes to the file as it stands (its media's end will not).
+    fn release_evicted(&self, evicted: Vec<Arc<Record>>) {
+        if let Some(file) = &self.file {
+            for record in evicted {
+                if record.media_held.load(Ordering::Acquire)
+                    && !record.written.swap(true, Ordering::AcqRel)
+                {
+                    file.push(Line(record));
+                }
+            }
+        }
     }
 
     /// How a request of ours (`id`) ended.
@@ -190,9 +237,8 @@ impl Journal {
         };
         let record = self.lock().find(id).cloned();
         if let Some(record) = record
-            && !record
-                .written
-                .swap(true, std::sync::atomic::Ordering::AcqRel)
+            && !record.media_held.load(Ordering::Acquire)
+            && !record.written.swap(true, Ordering::AcqRel)
         {
             file.push(Line(record));
         }

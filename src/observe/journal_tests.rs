@@ -153,3 +153,120 @@ async fn a_wait_ends_when_a_matching_record_comes_or_at_its_deadline() {
     assert!(journal.wait(&missing, deadline).await.is_none());
     assert_eq!(tokio::time::Instant::now(), deadline);
 }
+
+#[test]
+fn media_events_count_against_the_bytes_and_are_bounded() {
+    let journal = journal(10, usize::MAX);
+    let id = journal.add(record("call", 0, None));
+    let (_, before) = journal.usage();
+    for digit in 0..100 {
+        journal.add_media(id, serde_json::json!({ "type": "dtmf", "digit": digit }));
+    }
+    let (_, after) = journal.usage();
+    let kept = journal.page(&JournalFilter::default());
+    assert_eq!(kept[0].media().len(), crate::observe::MAX_MEDIA_EVENTS);
+    assert!(after > before, "the events' bytes are counted");
+    assert_eq!(after, kept[0].size(), "exactly what the record holds");
+    // Eviction takes back the media's bytes with their record.
+    let small = journal_bounded(1);
+    let first = small.add(record("a", 0, None));
+    small.add_media(first, serde_json::json!({ "type": "dtmf" }));
+    small.add(record("b", 0, None));
+    let (records, bytes) = small.usage();
+    assert_eq!(records, 1);
+    assert_eq!(bytes, small.page(&JournalFilter::default())[0].size());
+}
+
+fn journal_bounded(capacity: usize) -> Journal {
+    journal(capacity, usize::MAX)
+}
+
+/// A journal with a file in a scratch directory, and the file's lines.
+fn journal_with_file(capacity: usize) -> (Journal, impl Fn() -> Vec<serde_json::Value>) {
+    let dir = std::env::temp_dir().join(format!(
+        "sip-autoresponder-journal-media-{}-{}",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("journal.jsonl");
+    let settings = JournalSettings {
+        file: Some(path.clone()),
+        ..JournalSettings::in_memory(capacity)
+    };
+    let journal = Journal::new(settings, Counter::default()).expect("file");
+    let lines = move || {
+        std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    };
+    (journal, lines)
+}
+
+/// Waits (bounded) for the writer thread to have written `count` lines.
+fn lines_within(
+    lines: &impl Fn() -> Vec<serde_json::Value>,
+    count: usize,
+) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = lines();
+        if now.len() >= count || std::time::Instant::now() > deadline {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_call_with_media_is_written_when_its_media_ends() {
+    let (journal, lines) = journal_with_file(10);
+    let call = journal.add(record("call", 0, None));
+    journal.hold_for_media(call);
+    // Its final response would complete it; the media holds it open.
+    journal.finish(call);
+    journal.add_media(call, serde_json::json!({ "type": "dtmf", "digit": "5" }));
+    let other = journal.add(record("other", 0, None));
+    journal.finish(other);
+    let written = lines_within(&lines, 1);
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert_eq!(written[0]["call_id"], "other");
+    journal.add_media(call, serde_json::json!({ "type": "media_ended" }));
+    journal.release_media(call);
+    let written = lines_within(&lines, 2);
+    assert_eq!(written.len(), 2, "{written:?}");
+    assert_eq!(written[1]["call_id"], "call");
+    assert_eq!(written[1]["media"][0]["digit"], "5");
+    assert_eq!(written[1]["media"][1]["type"], "media_ended");
+    // Written once: a later finish changes nothing (the writer keeps the
+    // order, so once a later record is in the file, nothing else came).
+    journal.finish(call);
+    let sentinel = journal.add(record("sentinel", 0, None));
+    journal.finish(sentinel);
+    let written = lines_within(&lines, 3);
+    let calls: Vec<_> = written.iter().map(|l| l["call_id"].clone()).collect();
+    assert_eq!(calls, ["other", "call", "sentinel"]);
+}
+
+#[test]
+fn a_held_record_the_journal_evicts_is_written_as_it_stands() {
+    let (journal, lines) = journal_with_file(1);
+    let call = journal.add(record("long-call", 0, None));
+    journal.hold_for_media(call);
+    journal.finish(call);
+    journal.add_media(call, serde_json::json!({ "type": "dtmf", "digit": "1" }));
+    journal.add(record("next", 0, None));
+    let written = lines_within(&lines, 1);
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert_eq!(written[0]["call_id"], "long-call");
+    assert_eq!(written[0]["media"][0]["digit"], "1");
+    // Its media's end finds no record: nothing more is written.
+    journal.release_media(call);
+    let sentinel = journal.add(record("sentinel", 0, None));
+    journal.finish(sentinel);
+    let written = lines_within(&lines, 2);
+    let calls: Vec<_> = written.iter().map(|l| l["call_id"].clone()).collect();
+    assert_eq!(calls, ["long-call", "sentinel"]);
+}

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::sip::{Cause, Transport};
 
+mod media;
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     method: &'static str,
@@ -101,6 +103,7 @@ pub struct Metrics {
     pub retransmissions: Counter,
     connections: Family<TransportLabels, Gauge>,
     bounds: Family<StateLabels, Counter>,
+    media: media::MediaMetrics,
 }
 
 impl Metrics {
@@ -122,6 +125,7 @@ impl Metrics {
             retransmissions: Counter::default(),
             connections: Family::default(),
             bounds: Family::default(),
+            media: media::MediaMetrics::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -190,6 +194,7 @@ impl Metrics {
             "Times a bound of per-peer state was reached (the newest work refused, or the oldest idle entry evicted), by state",
             metrics.bounds.clone(),
         );
+        metrics.media.register(&mut registry);
         metrics.last_reload_success.set(1);
         Self {
             registry,

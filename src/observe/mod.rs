@@ -8,6 +8,7 @@ mod exposition;
 mod filter;
 mod journal;
 mod journal_file;
+mod media;
 mod metrics;
 mod record;
 mod sent;
@@ -19,7 +20,7 @@ pub use exposition::{OPENMETRICS, PROMETHEUS_TEXT, wants_openmetrics};
 pub use filter::JournalFilter;
 pub use journal::{DEFAULT_PAGE, Journal, JournalSettings, MAX_PAGE};
 pub use metrics::{MAX_RESPONSE_SERIES, Metrics, OTHER_RULE};
-pub use record::{Direction, Endpoints, MAX_RESPONSES, Record};
+pub use record::{Direction, Endpoints, MAX_MEDIA_EVENTS, MAX_RESPONSES, Record};
 pub use sent::{ResponseRecord, SentOutcome};
 
 use crate::rules::NearMiss;

@@ -23,6 +23,9 @@ pub const MAX_RESPONSES: usize = 32;
 /// What a record's outcome may add to its size beyond its responses
 /// (rule, near misses, outcome).
 const OUTCOME_ALLOWANCE: usize = 1024;
+/// Most media events (digits, the end of the media) kept per record; their
+/// bytes count against the journal's bound as they are added.
+pub const MAX_MEDIA_EVENTS: usize = 32;
 
 /// Which way a request went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +87,8 @@ pub struct Record {
     size: AtomicUsize,
     /// Its line went to the journal file.
     pub(super) written: AtomicBool,
+    /// A call's media runs: the line waits for its end.
+    pub(super) media_held: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +98,8 @@ struct Outcome {
     retransmissions: u32,
     responses: Vec<ResponseRecord>,
     sent: Option<SentOutcome>,
+    /// What the call's media saw (an INVITE's record only).
+    media: Vec<serde_json::Value>,
 }
 
 impl Record {
@@ -187,6 +194,7 @@ impl Record {
             outcome: Mutex::default(),
             size: AtomicUsize::new(cutter.bytes + std::mem::size_of::<Self>() + OUTCOME_ALLOWANCE),
             written: AtomicBool::new(false),
+            media_held: AtomicBool::new(false),
         }
     }
 
@@ -245,6 +253,24 @@ impl Record {
         added
     }
 
+    /// The media events kept.
+    pub fn media(&self) -> Vec<serde_json::Value> {
+        self.lock().media.clone()
+    }
+
+    /// Keeps a media event unless [`MAX_MEDIA_EVENTS`] are kept; returns
+    /// the bytes it added (the caller holds the journal's lock).
+    pub(super) fn add_media(&self, event: serde_json::Value) -> usize {
+        let mut outcome = self.lock();
+        if outcome.media.len() >= MAX_MEDIA_EVENTS {
+            return 0;
+        }
+        let added = 64 + event.to_string().len();
+        outcome.media.push(event);
+        self.size.fetch_add(added, Ordering::AcqRel);
+        added
+    }
+
     pub(super) fn set_sent_outcome(&self, sent: SentOutcome) {
         self.lock().sent = Some(sent);
     }
@@ -271,7 +297,7 @@ struct Parts {
 
 impl Serialize for Record {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_struct("Record", 21)?;
+        let mut out = serializer.serialize_struct("Record", 22)?;
         out.serialize_field("id", &self.id)?;
         out.serialize_field("time_ms", &self.time_ms)?;
         out.serialize_field("direction", self.direction.as_str())?;
@@ -294,6 +320,7 @@ impl Serialize for Record {
         out.serialize_field("retransmissions", &outcome.retransmissions)?;
         out.serialize_field("responses", &outcome.responses)?;
         out.serialize_field("outcome", &outcome.sent)?;
+        out.serialize_field("media", &outcome.media)?;
         out.end()
     }
 }
@@ -305,91 +332,5 @@ pub(super) fn now_ms() -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sip::{Limits, parse_datagram};
-
-    fn message(extra: &str, body: &str) -> Message {
-        let text = format!(
-            "MESSAGE sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\nCall-ID: c\r\nCSeq: 1 MESSAGE\r\n{extra}Content-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        parse_datagram(text.as_bytes(), &Limits::default()).expect("parses")
-    }
-
-    fn endpoints() -> Endpoints {
-        Endpoints {
-            transport: Transport::Tcp,
-            source: "192.0.2.1:5060".parse().expect("addr"),
-            destination: "192.0.2.2:5060".parse().expect("addr"),
-        }
-    }
-
-    #[test]
-    fn values_and_bodies_are_cut_and_the_size_follows() {
-        let small = Record::of(
-            &message("", "hi"),
-            Direction::Received,
-            endpoints(),
-            None,
-            None,
-        );
-        assert!(!small.cut);
-        assert_eq!((small.body.as_str(), small.call_id.as_str()), ("hi", "c"));
-        let long_value = format!("X-Long: {}é\r\n", "v".repeat(VALUE_LIMIT - 1));
-        let body = "b".repeat(10_000);
-        let big = Record::of(
-            &message(&long_value, &body),
-            Direction::Received,
-            endpoints(),
-            Some("t1"),
-            None,
-        );
-        assert!(big.cut);
-        assert!(big.size() > small.size() + 4096);
-        assert!(big.size() < 64 * 1024, "bounded: {}", big.size());
-        assert_eq!(big.scope.as_deref(), Some("t1"));
-    }
-
-    #[test]
-    fn the_outcome_is_bounded_and_serialised() {
-        let record = Record::of(
-            &message("", ""),
-            Direction::Received,
-            endpoints(),
-            None,
-            None,
-        );
-        record.set_rule("echo");
-        let before = record.size();
-        for status in 100..200 {
-            let bytes = format!("SIP/2.0 {status} X\r\nContent-Length: 0\r\n\r\n");
-            record.add_response(ResponseRecord::of(status, "X", bytes.as_bytes(), record.at));
-        }
-        assert_eq!(record.responses().len(), MAX_RESPONSES);
-        assert!(record.size() > before, "responses count against the bound");
-        assert!(record.has_status(131) && !record.has_status(199));
-        let json = serde_json::to_value(&record).expect("json");
-        assert_eq!(json["rule"], "echo");
-        assert_eq!(json["transport"], "tcp");
-        assert_eq!(json["direction"], "received");
-        assert_eq!(json["responses"][0]["headers"][0][0], "Content-Length");
-        assert!(json["outcome"].is_null());
-    }
-
-    #[test]
-    fn a_request_of_ours_is_read_back_from_its_bytes() {
-        let bytes = b"BYE sip:a@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1;rport\r\nFrom: <sip:b@h>;tag=x\r\nTo: <sip:a@h>;tag=y\r\nCall-ID: call-7\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n";
-        let record = Record::of_sent(bytes, endpoints(), Some("t9"));
-        assert_eq!(record.method, "BYE");
-        assert_eq!(record.request_uri, "sip:a@192.0.2.1");
-        assert_eq!(record.call_id, "call-7");
-        assert_eq!(record.to, "<sip:a@h>;tag=y");
-        assert_eq!(record.direction, Direction::Sent);
-        record.set_sent_outcome(SentOutcome::of(
-            &crate::transaction::ClientOutcome::Final(200),
-            record.at,
-        ));
-        assert!(record.has_status(200));
-    }
-}
+#[path = "record_tests.rs"]
+mod tests;

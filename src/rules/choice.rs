@@ -177,9 +177,11 @@ mod tests {
                 body: crate::rules::Body::None,
                 delay: crate::rules::Delay::ZERO,
                 hangup_after: None,
+                media: None,
             }),
             message: None,
             no_answer: None,
+            no_media_port: None,
         })
     }
 

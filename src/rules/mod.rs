@@ -4,6 +4,7 @@
 
 mod choice;
 mod matcher;
+pub mod media;
 mod near_miss;
 mod policy;
 mod scope;

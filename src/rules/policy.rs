@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::media::Media;
 use super::template::{Template, Vars};
 use crate::sip::Verb;
 
@@ -136,6 +137,8 @@ pub struct Step {
     pub delay: Delay,
     /// For a 2xx to INVITE: send BYE this long after it.
     pub hangup_after: Option<Duration>,
+    /// The call's media from this step on (`None`: the key is absent).
+    pub media: Option<Media>,
 }
 
 /// A step's options rendered for one request.
@@ -230,6 +233,8 @@ pub enum ReplyPolicy {
         message: Option<AutoMessage>,
         /// An INVITE's final response when it rings for the ring timeout.
         no_answer: Option<Step>,
+        /// An INVITE's final response when its media gets no port pair.
+        no_media_port: Option<Step>,
     },
     /// The registrar.
     Register(RegisterPolicy),
@@ -249,9 +254,11 @@ impl ReplyPolicy {
                 body: Body::None,
                 delay: Delay::ZERO,
                 hangup_after: None,
+                media: None,
             }),
             message: None,
             no_answer: None,
+            no_media_port: None,
         }
     }
 
@@ -290,6 +297,8 @@ impl ReplyPolicy {
                 final_step: Some(step),
                 message: None,
                 no_answer: None,
+                // Media needs an SDP answer, which is never stateless.
+                no_media_port: _,
             } => progress.is_empty() && step.delay.is_zero() && step.is_deterministic(),
             Self::Respond { .. } => false,
         }
@@ -302,92 +311,15 @@ impl ReplyPolicy {
             Self::Drop | Self::Register(_) => None,
         }
     }
-}
 
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if !self.delay.is_zero() {
-            write!(f, "after {} ", self.delay)?;
-        }
-        write!(
-            f,
-            "{} {} {}",
-            self.verb.name(),
-            self.status,
-            self.reason.raw()
-        )?;
-        if !self.extra_headers.is_empty() {
-            write!(f, " [{}]", self.extra_headers.names().join("; "))?;
-        }
-        if let Some(hangup) = self.hangup_after {
-            write!(f, " (BYE after {} ms)", hangup.as_millis())?;
-        }
-        match &self.body {
-            Body::None => Ok(()),
-            Body::SdpAnswer => f.write_str(" with an SDP answer to the offer"),
-            Body::Text(text) => write!(
-                f,
-                " with {} body ({} bytes{})",
-                self.content_type.as_deref().unwrap_or("?"),
-                text.raw().len(),
-                if text.is_static() { "" } else { ", templated" }
-            ),
-        }
-    }
-}
-
-impl fmt::Display for ReplyPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// The final response when an INVITE's media gets no port pair.
+    pub fn no_media_port(&self) -> Option<&Step> {
         match self {
-            Self::Drop => f.write_str("drop (no response)"),
-            Self::Register(register) => write!(
-                f,
-                "registrar: 200 echoing Contacts, expiry clamped to {}-{} s (default {} s), 423 below {} s, \
-                 at most {} contacts per address-of-record ({} beyond)",
-                register.min_expires,
-                register.max_expires,
-                register.default_expires,
-                register.min_expires,
-                register.max_contacts,
-                if register.replace_oldest {
-                    "the oldest replaced"
-                } else {
-                    "503"
-                }
-            ),
-            Self::Respond {
-                final_step: None,
-                progress,
-                ..
-            } if progress.is_empty() => f.write_str("no response"),
-            Self::Respond {
-                progress,
-                final_step,
-                message,
-                no_answer,
-            } => {
-                let mut parts: Vec<String> = progress.iter().map(ToString::to_string).collect();
-                match final_step {
-                    Some(step) => parts.push(step.to_string()),
-                    None => parts.push(
-                        "no final response (rings until the client cancels or the ring timeout)"
-                            .into(),
-                    ),
-                }
-                if let Some(step) = no_answer {
-                    parts.push(format!("after the ring timeout {step}"));
-                }
-                if let Some(message) = message {
-                    let target = message.target.as_deref().unwrap_or("the sender");
-                    parts.push(format!(
-                        "after {} ms send MESSAGE to {target} ({}, {} bytes)",
-                        message.delay.as_millis(),
-                        message.content_type,
-                        message.body.raw().len()
-                    ));
-                }
-                f.write_str(&parts.join(", then "))
-            }
+            Self::Respond { no_media_port, .. } => no_media_port.as_ref(),
+            Self::Drop | Self::Register(_) => None,
         }
     }
 }
+
+#[path = "policy_display.rs"]
+mod display;

@@ -22,6 +22,8 @@ pub enum Cause {
     Expires,
     /// The session timer ran out without a refresh (RFC 4028 §10).
     SessionTimer,
+    /// No RTP from the peer for `[media] timeout_ms` (JsSIP `RTP_TIMEOUT`).
+    RtpTimeout,
     Canceled,
     RequestTimeout,
     ConnectionError,
@@ -60,6 +62,7 @@ impl Cause {
             Self::NoAnswer => "No Answer",
             Self::Expires => "Expires",
             Self::SessionTimer => "Session Timer",
+            Self::RtpTimeout => "RTP Timeout",
             Self::Canceled => "Canceled",
             Self::RequestTimeout => "Request Timeout",
             Self::ConnectionError => "Connection Error",

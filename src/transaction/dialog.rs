@@ -122,6 +122,8 @@ pub enum ByeReason {
     /// The admin API ended it (`DELETE /dialogs/…`, `POST /reset/dialogs`,
     /// `DELETE /scopes/…`).
     Admin,
+    /// No RTP from the peer for `[media] timeout_ms`.
+    RtpTimeout,
 }
 
 impl ByeReason {
@@ -132,6 +134,7 @@ impl ByeReason {
             Self::MaxDuration => "max_duration_ms",
             Self::SessionExpired => "session timer",
             Self::Admin => "admin API",
+            Self::RtpTimeout => "RTP timeout",
         }
     }
 }
@@ -294,6 +297,12 @@ impl Dialog {
 
     pub fn is_ended(&self) -> bool {
         self.ended.is_cancelled()
+    }
+
+    /// Whether the peer acknowledged a 2xx of ours (so it receives what we
+    /// send to it: media may go to its SDP address).
+    pub fn acknowledged(&self) -> bool {
+        self.acked_cseq.load(Ordering::Acquire) > 0
     }
 
     /// The last SDP answer sent in this dialog.

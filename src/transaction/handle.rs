@@ -337,6 +337,17 @@ impl ServerTransaction {
             .or_else(|| self.shared.lock().dialog.clone())
     }
 
+    /// Resolves once the transaction can take no more responses, with the
+    /// dialog its 2xx created (`None`: it ended without one). Early media
+    /// lives until then.
+    pub fn settled(&self) -> impl Future<Output = Option<Arc<Dialog>>> + Send + 'static {
+        let shared = self.shared.clone();
+        async move {
+            shared.ended().await;
+            shared.lock().dialog.clone()
+        }
+    }
+
     /// Ends the dialog with BYE `after` the 2xx (the rule's hang-up).
     pub fn hang_up_after(&self, after: Duration) {
         let dialog = self.shared.lock().dialog.clone();

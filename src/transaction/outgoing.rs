@@ -24,6 +24,7 @@ impl ByeReason {
             Self::NoAck | Self::Hangup | Self::Admin => None,
             Self::MaxDuration => Some(Cause::Expires),
             Self::SessionExpired => Some(Cause::SessionTimer),
+            Self::RtpTimeout => Some(Cause::RtpTimeout),
         }
     }
 
@@ -34,6 +35,7 @@ impl ByeReason {
             Self::Hangup | Self::Admin => b"",
             Self::MaxDuration => b"Reason: SIP;cause=200;text=\"Maximum Duration\"\r\n",
             Self::SessionExpired => b"Reason: SIP;cause=408;text=\"Session Timer Expired\"\r\n",
+            Self::RtpTimeout => b"Reason: SIP;cause=408;text=\"RTP Timeout\"\r\n",
         }
     }
 }
@@ -167,6 +169,14 @@ impl Core {
 }
 
 impl TransactionLayer {
+    /// Ends `dialog` with BYE for `reason` (the media engine's RTP timeout
+    /// and digit hang-up); nothing when it already ended.
+    pub fn end_dialog(&self, dialog: &Arc<Dialog>, reason: ByeReason) {
+        if !dialog.is_ended() {
+            self.core.end_dialog(dialog.clone(), reason);
+        }
+    }
+
     /// Sends an out-of-dialog non-INVITE request through a client
     /// transaction (Timers E and F); not at all when as many are under way
     /// as transactions may run.

@@ -80,6 +80,11 @@ fn masked(message: &str) -> String {
             out.push(masked);
         } else if line.starts_with("o=") {
             out.push("o=*".to_owned());
+        } else if let Some(media) = line.strip_prefix("m=audio ") {
+            // The media port: the dry run names the range's first; a live
+            // daemon takes the next free pair.
+            let rest = media.split_once(' ').map_or("", |(_, rest)| rest);
+            out.push(format!("m=audio * {rest}"));
         } else if lower.starts_with("date:") {
             out.push("Date: *".to_owned());
         } else if sdp && lower.starts_with("content-length:") {

@@ -16,6 +16,7 @@ mod lifetimes;
 mod log_fields;
 mod man_page;
 mod matchers;
+mod media;
 mod offers;
 mod registrar;
 mod reliable;

@@ -30,6 +30,11 @@ pub struct StepSection {
     pub delay_ms: DelaySection,
     /// `accept` of an INVITE only: send BYE this many ms after the 2xx.
     pub hangup_after_ms: Option<Spanned<u64>>,
+    /// The call's media (`progress` and `accept` with an SDP answer).
+    pub media: Option<Spanned<super::MediaValue>>,
+    /// What digits received during the call do.
+    #[serde(default)]
+    pub on_dtmf: Vec<Spanned<super::DtmfRuleSection>>,
 }
 
 /// A body: literal text (with substitutions) or a generated one.
@@ -144,6 +149,9 @@ macro_rules! policy_fields {
             pub no_answer: Option<Spanned<StepSection>>,
             /// The built-in registrar (REGISTER).
             pub register: Option<Spanned<RegisterSection>>,
+            /// INVITE with `media`: the final response when no RTP port
+            /// pair is free (a reject step; default 503).
+            pub no_media_port: Option<Spanned<StepSection>>,
         }
 
         impl $name {
@@ -158,6 +166,7 @@ macro_rules! policy_fields {
                     message: self.message.clone(),
                     no_answer: self.no_answer.clone(),
                     register: self.register.clone(),
+                    no_media_port: self.no_media_port.clone(),
                 }
             }
         }

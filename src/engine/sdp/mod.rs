@@ -127,6 +127,18 @@ impl SdpService {
         local: IpAddr,
         settings: &SdpSettings,
     ) -> Result<String, OfferRefusal> {
+        self.answer_on_port(request, local, settings, None)
+    }
+
+    /// [`Self::answer`], with the media engine's port for the stream it
+    /// serves (the other streams are declined).
+    pub fn answer_on_port(
+        &self,
+        request: &Request,
+        local: IpAddr,
+        settings: &SdpSettings,
+        media_port: Option<u16>,
+    ) -> Result<String, OfferRefusal> {
         let refused = |refusal: OfferRefusal| {
             crate::limited!(
                 REFUSAL_LOG,
@@ -150,7 +162,7 @@ impl SdpService {
         }
         let offer = offer.unwrap_or_default();
         let sdp = self
-            .make(request, offer, reply, local, settings)
+            .make(request, offer, reply, local, settings, media_port)
             .map_err(refused)?;
         let invite_cseq = initial_invite.then(|| request.cseq());
         self.remember(request.call_id(), invite_cseq, &sdp);
@@ -164,6 +176,7 @@ impl SdpService {
         reply: SdpReply,
         local: IpAddr,
         settings: &SdpSettings,
+        media_port: Option<u16>,
     ) -> Result<String, OfferRefusal> {
         let offer = String::from_utf8_lossy(offer);
         let (id, version) = self.session(request.call_id(), &offer, settings.generation);
@@ -179,7 +192,8 @@ impl SdpService {
         if reply == SdpReply::Offer {
             return Ok(sdp::offer(&ctx));
         }
-        let answer = sdp::negotiate(&offer, &ctx).map_err(OfferRefusal::of_sdp_error)?;
+        let answer =
+            sdp::negotiate_serving(&offer, &ctx, media_port).map_err(OfferRefusal::of_sdp_error)?;
         // RFC 3261 §13.3.1.3: an offer none of whose streams can be taken
         // gets 488, not a 2xx whose answer rejects them all.
         if answer.offered > 0 && answer.accepted == 0 {

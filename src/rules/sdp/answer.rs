@@ -52,13 +52,39 @@ pub(super) fn negotiate(
     offer: &SessionDescription,
     ctx: &AnswerContext<'_>,
 ) -> Result<Answer, SdpError> {
+    negotiate_serving(offer, ctx, None)
+}
+
+/// Answers a parsed offer; with `served`, the media engine's port: the
+/// first accepted plain RTP audio stream gets it, and the other streams are
+/// declined (RFC 3264 §6) rather than pointed at ports nothing serves.
+/// Without such a stream the answer is as without `served`.
+pub(super) fn negotiate_serving(
+    offer: &SessionDescription,
+    ctx: &AnswerContext<'_>,
+    served: Option<u16>,
+) -> Result<Answer, SdpError> {
     let bundle = offer.bundle_group();
-    let plans: Vec<Option<Accepted>> = offer
+    let mut plans: Vec<Option<Accepted>> = offer
         .media
         .iter()
         .enumerate()
         .map(|(index, media)| plan(offer, media, index, bundle, ctx))
         .collect();
+    let served = served.and_then(|port| {
+        let index = offer.media.iter().zip(&plans).position(|(media, plan)| {
+            media.media.eq_ignore_ascii_case("audio")
+                && plan
+                    .as_ref()
+                    .is_some_and(|a| a.security == Security::Plain && !a.ice && !a.bundled)
+        })?;
+        for (other, plan) in plans.iter_mut().enumerate() {
+            if other != index {
+                *plan = None;
+            }
+        }
+        Some((index, port))
+    });
 
     // RFC 8843 §7.3.1: bundled m-lines share the answerer's BUNDLE port,
     // the first bundled stream's own.
@@ -67,6 +93,9 @@ pub(super) fn negotiate(
     for (index, plan) in plans.iter().enumerate() {
         ports.push(match plan {
             None => 0,
+            Some(_) if served.is_some_and(|(i, _)| i == index) => {
+                served.map_or(0, |(_, port)| port)
+            }
             Some(accepted) => {
                 let own = stream_port(ctx.base_port, index)?;
                 if accepted.bundled {

@@ -177,6 +177,18 @@ pub fn negotiate(offer: &str, ctx: &AnswerContext<'_>) -> Result<Answer, SdpErro
     answer::negotiate(&parse(offer)?, ctx)
 }
 
+/// Like [`negotiate`], for a call the media engine serves on `port`: the
+/// first accepted plain RTP audio stream gets `port`, the others are
+/// declined (port 0, RFC 3264 §6). Without `port`, or without such a
+/// stream, as [`negotiate`].
+pub fn negotiate_serving(
+    offer: &str,
+    ctx: &AnswerContext<'_>,
+    port: Option<u16>,
+) -> Result<Answer, SdpError> {
+    answer::negotiate_serving(&parse(offer)?, ctx, port)
+}
+
 /// The SDP offer for a 2xx to an INVITE that carried none (late offer,
 /// RFC 3261 §13.2.1, RFC 3264 §5): one plain RTP/AVP m-line per media type
 /// of `ctx.codecs` (audio first), listing its codecs in list order.

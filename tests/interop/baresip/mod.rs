@@ -4,10 +4,13 @@
 //! the expiry it asked for, its un-REGISTER removes the binding; a call
 //! from baresip is answered with SDP and hung up by baresip; the same call
 //! through Kamailio on [::1], whose Via for a client with `;rport` holds
-//! `received=` with an IPv6 address without brackets.
+//! `received=` with an IPv6 address without brackets; with `media = "echo"`
+//! a call holds 40 s past baresip's RTP timeout, and without media
+//! baresip hangs up at it (`media.rs`, issue 16).
 
 mod client;
 mod kamailio;
+mod media;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::Duration;
@@ -43,6 +46,16 @@ pub const TESTS: &[InteropTest] = &[
         name: "baresip::call_through_kamailio_over_ipv6",
         requires: &[Tool::Baresip, Tool::Kamailio],
         run: call_through_kamailio_over_ipv6,
+    },
+    InteropTest {
+        name: "baresip::a_call_answered_with_echo_holds_40_s",
+        requires: &[Tool::Baresip],
+        run: media::a_call_answered_with_echo_holds_40_s,
+    },
+    InteropTest {
+        name: "baresip::a_call_answered_without_media_is_hung_up_by_baresip",
+        requires: &[Tool::Baresip],
+        run: media::a_call_answered_without_media_is_hung_up_by_baresip,
     },
 ];
 
