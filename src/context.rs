@@ -12,7 +12,7 @@ use tracing::info;
 
 use crate::engine::protocol;
 use crate::events::{self, EventContext};
-use crate::observe::{Endpoints, Observer};
+use crate::observe::{AuthRefusal, Endpoints, Observer};
 use crate::rules::{NearMiss, RenderedStep};
 use crate::sip::{Cause, Request, ResponseParts, Verb, reason_phrase};
 use crate::transaction::{
@@ -120,6 +120,30 @@ impl ServerContext {
             body: options.body,
         };
         self.transaction.respond(&parts).await?;
+        Ok(())
+    }
+
+    /// One final response sent once, with no transaction state kept (a
+    /// challenge: RFC 3261 §26.3.2.4).
+    pub async fn respond_once(self, options: ReplyOptions<'_>) -> Result<(), ContextError> {
+        let status = options.status.ok_or(ContextError::OutOfRange {
+            verb: Verb::Reply,
+            status: 0,
+        })?;
+        if !(300..700).contains(&status) {
+            return Err(ContextError::OutOfRange {
+                verb: Verb::Reject,
+                status,
+            });
+        }
+        let parts = ResponseParts {
+            status,
+            reason: options.reason.unwrap_or_else(|| reason_phrase(status)),
+            extra_headers: options.extra_headers,
+            content_type: options.content_type,
+            body: options.body,
+        };
+        self.transaction.respond_once(&parts).await?;
         Ok(())
     }
 
@@ -251,6 +275,25 @@ impl EventReporter {
     /// Whether the request is in the journal.
     pub fn is_journalled(&self) -> bool {
         self.journalled().is_some()
+    }
+
+    /// Who the request authenticated as (journal and metrics).
+    pub fn authenticated(&self, user: &str, realm: &str) {
+        if let Some(observer) = self.observer() {
+            observer.authenticated(self.record(), user, realm);
+        }
+    }
+
+    /// The request's credentials were refused (journal and metrics).
+    pub fn auth_refused(&self, refusal: &AuthRefusal<'_>) {
+        if let Some(observer) = self.observer() {
+            observer.auth_refused(self.record(), refusal);
+        }
+    }
+
+    /// The journal id of the request, once the layer took it as new.
+    fn record(&self) -> Option<u64> {
+        self.noisy.as_ref()?.record.get().copied()
     }
 
     /// The rules that came closest, for a request no rule took.

@@ -79,6 +79,7 @@ fn answer(request: &Request, source: SocketAddr, transport: Transport) {
         source,
         transport,
         scope: config.server.scope.of(request),
+        auth: None,
     };
     let _ = config.rules.matches_any(&input);
     // The checks before the rules, and RFC 3262's: with each setting.
@@ -114,6 +115,7 @@ fn answer(request: &Request, source: SocketAddr, transport: Transport) {
         rule: &selected.rule,
         counter: selected.counter,
         captures: &selected.captures,
+        auth: None,
     };
     let template = ResponseTemplate::for_request(request, source, TO_TAG, CONTACT);
     let mut out = Vec::with_capacity(1024);

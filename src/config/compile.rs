@@ -18,6 +18,8 @@ use crate::rules::{ReplyPolicy, RuleSet};
 use crate::sip::{Limits, is_token};
 use std::net::SocketAddr;
 
+use toml::Spanned;
+
 pub(crate) fn compile(
     sections: &Sections,
     name: &str,
@@ -35,7 +37,8 @@ pub(crate) fn compile(
         ring_timeout: server.ring_timeout,
         max_duration: server.dialog.max_duration,
     };
-    let rules = compile_rules(&sections.rules, limits, diag);
+    let mut auth = super::auth::compile_auth(sections.auth.as_ref(), diag);
+    let rules = compile_rules(&sections.rules, limits, &mut auth, diag);
     let fallback = match &sections.fallback {
         Some(section) => {
             let mut compiler = PolicyCompiler {
@@ -43,15 +46,23 @@ pub(crate) fn compile(
                 captures: Vec::new(),
                 uses_captures: false,
                 limits,
+                auth: &mut auth,
+                register_auth: None,
             };
             compiler.policy(section.get_ref(), section.span())?
         }
         None => ReplyPolicy::default_fallback(),
     };
+    let required = rules.iter().any(|rule| rule.credentials().is_some());
+    if required && !auth.has_users() {
+        let span = sections.auth.as_ref().map_or(0..0, Spanned::span);
+        diag.warn(span, "rules require credentials but [auth] has no users (and no users_file): every such request is refused");
+    }
     Some(Config {
         source: name.to_owned(),
         server,
         listeners,
+        auth: Arc::new(auth.finish()),
         rules: Arc::new(RuleSet::new(rules, fallback, sections.server.seed)),
         warnings: Vec::new(),
     })

@@ -9,17 +9,22 @@ use ipnet::IpNet;
 use regex::Regex;
 use toml::Spanned;
 
+use super::auth::AuthDefaults;
 use super::delays::DelayLimits;
 use super::error::Diagnostics;
 use super::model::{HeaderCondition, MatchSection, OneOrMany, RuleSection, SequenceSection};
 use super::policy::PolicyCompiler;
-use crate::rules::{Choice, HeaderTest, Matcher, ReplyPolicy, Rule, SequenceKey, SequenceTable};
+use crate::auth::Requirement;
+use crate::rules::{
+    AuthState, AuthTest, Choice, HeaderTest, Matcher, ReplyPolicy, Rule, SequenceKey, SequenceTable,
+};
 use crate::sip::{HeaderKey, Transport, is_token};
 
 /// Every `[[rule]]`, in order, each name used once.
 pub(super) fn compile_rules(
     sections: &[toml::Spanned<crate::config::model::RuleSection>],
     limits: DelayLimits,
+    auth: &mut AuthDefaults,
     diag: &mut Diagnostics<'_>,
 ) -> Vec<crate::rules::Rule> {
     let mut seen = HashMap::new();
@@ -38,7 +43,7 @@ pub(super) fn compile_rules(
         } else {
             seen.insert(name.get_ref().clone(), name.span());
         }
-        if let Some(rule) = compile_rule(section, limits, diag) {
+        if let Some(rule) = compile_rule(section, limits, auth, diag) {
             rules.push(rule);
         }
     }
@@ -48,6 +53,7 @@ pub(super) fn compile_rules(
 pub(super) fn compile_rule(
     section: &Spanned<RuleSection>,
     limits: DelayLimits,
+    auth: &mut AuthDefaults,
     diag: &mut Diagnostics<'_>,
 ) -> Option<Rule> {
     let rule = section.get_ref();
@@ -58,11 +64,16 @@ pub(super) fn compile_rule(
             "rule name must be a non-empty single line",
         );
     }
+    let requirement = rule
+        .auth
+        .as_ref()
+        .and_then(|section| auth.requirement(section, diag));
     let mut matcher = compile_matcher(&rule.conditions, diag);
     matcher.scope = rule
         .scope
         .as_ref()
         .and_then(|scope| compile_scope(scope, diag));
+    matcher.auth = compile_auth_test(&rule.conditions, requirement.as_ref(), auth, diag);
     let mut policies = PolicyCompiler {
         diag,
         captures: matcher
@@ -72,6 +83,8 @@ pub(super) fn compile_rule(
             .collect(),
         uses_captures: false,
         limits,
+        auth,
+        register_auth: None,
     };
     let own = rule.policy();
     let has_own = own.drop
@@ -108,6 +121,8 @@ pub(super) fn compile_rule(
         Choice::One(Arc::new(policies.policy(&own, rule.name.span())?))
     };
     let uses_captures = policies.uses_captures;
+    // `register = { auth = … }` asks for credentials like the rule's own.
+    let requirement = requirement.or(policies.register_auth.take());
     let every = match &rule.every {
         Some(every) if *every.get_ref() == 0 => {
             diag.error(every.span(), "every must be at least 1");
@@ -117,13 +132,35 @@ pub(super) fn compile_rule(
         None => 1,
     };
     warn_about_message_bodies(&matcher, &choice, name, rule, diag);
-    Some(Rule::new(
-        name.as_str().into(),
-        matcher,
-        choice,
-        every,
-        uses_captures,
-    ))
+    Some(
+        Rule::new(name.as_str().into(), matcher, choice, every, uses_captures)
+            .with_auth(requirement),
+    )
+}
+
+/// `match.auth`: checked against the rule's `auth`, else the `[auth]`
+/// defaults.
+fn compile_auth_test(
+    section: &MatchSection,
+    requirement: Option<&Arc<Requirement>>,
+    auth: &AuthDefaults,
+    diag: &mut Diagnostics<'_>,
+) -> Option<AuthTest> {
+    let word = section.auth.as_ref()?;
+    let Some(state) = AuthState::parse(word.get_ref()) else {
+        diag.error(
+            word.span(),
+            format!(
+                "match.auth `{}`: expected \"valid\", \"invalid\" or \"absent\"",
+                word.get_ref()
+            ),
+        );
+        return None;
+    };
+    Some(AuthTest {
+        state,
+        requirement: requirement.unwrap_or(&auth.requirement).clone(),
+    })
 }
 
 /// A rule's `scope`: what a request's scope can be.
@@ -299,6 +336,7 @@ fn compile_matcher(section: &MatchSection, diag: &mut Diagnostics<'_>) -> Matche
         }),
         sources,
         transports,
+        auth: None,
     }
 }
 

@@ -67,7 +67,8 @@ pub fn parse_rules(
         ring_timeout: limits.ring_timeout,
         max_duration: limits.max_duration,
     };
-    let compiled = compile_rules(&sections.rules, delay_limits, &mut diag)
+    let mut auth = super::auth::compile_auth(None, &mut diag);
+    let compiled = compile_rules(&sections.rules, delay_limits, &mut auth, &mut diag)
         .into_iter()
         .map(|rule| rule.with_origin(Origin::Api))
         .collect();
@@ -83,6 +84,7 @@ pub fn parse_rules(
             source: name.to_owned(),
             server: compile_server(&Sections::default(), &mut diag),
             listeners: Vec::new(),
+            auth: Arc::new(auth.finish()),
             rules: set.clone(),
             warnings: Vec::new(),
         };

@@ -78,6 +78,12 @@ struct StateLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChallengeLabels {
+    status: u16,
+    stale: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TransportLabels {
     transport: &'static str,
 }
@@ -104,6 +110,9 @@ pub struct Metrics {
     connections: Family<TransportLabels, Gauge>,
     bounds: Family<StateLabels, Counter>,
     media: media::MediaMetrics,
+    auth_challenges: Family<ChallengeLabels, Counter>,
+    auth_successes: Counter,
+    auth_failures: Family<ReasonLabels, Counter>,
 }
 
 impl Metrics {
@@ -126,6 +135,9 @@ impl Metrics {
             connections: Family::default(),
             bounds: Family::default(),
             media: media::MediaMetrics::default(),
+            auth_challenges: Family::default(),
+            auth_successes: Counter::default(),
+            auth_failures: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -195,6 +207,21 @@ impl Metrics {
             metrics.bounds.clone(),
         );
         metrics.media.register(&mut registry);
+        registry.register(
+            "auth_challenges",
+            "Digest challenges sent (401 or 407), by status and whether the nonce was stale",
+            metrics.auth_challenges.clone(),
+        );
+        registry.register(
+            "auth_successes",
+            "Requests whose credentials were accepted",
+            metrics.auth_successes.clone(),
+        );
+        registry.register(
+            "auth_failures",
+            "Credentials refused, by reason (wrong_password, unknown_user, malformed, replayed_nonce, stale_nonce, not_owner)",
+            metrics.auth_failures.clone(),
+        );
         metrics.last_reload_success.set(1);
         Self {
             registry,
@@ -278,6 +305,26 @@ impl Metrics {
     /// creates").
     pub fn bound_reached(&self, state: &'static str) {
         self.bounds.get_or_create(&StateLabels { state }).inc();
+    }
+
+    /// A challenge went out.
+    pub fn auth_challenge(&self, status: u16, stale: bool) {
+        let stale = if stale { "true" } else { "false" };
+        self.auth_challenges
+            .get_or_create(&ChallengeLabels { status, stale })
+            .inc();
+    }
+
+    pub fn auth_success(&self) {
+        self.auth_successes.inc();
+    }
+
+    /// Credentials were refused for `reason` (one of `auth::FailReason`'s
+    /// names: a fixed set).
+    pub fn auth_failure(&self, reason: &'static str) {
+        self.auth_failures
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
     }
 
     /// A registrar binding was removed at its expiry.

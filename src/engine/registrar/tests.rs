@@ -12,6 +12,7 @@ const POLICY: RegisterPolicy = RegisterPolicy {
     default_expires: 3600,
     max_contacts: 3,
     replace_oldest: false,
+    owners: None,
 };
 
 /// A UDP flow on loopback (the registrar only stores it).
