@@ -374,6 +374,8 @@ fn array_of<'de, T: Deserialize<'de>>(
 }
 
 #[cfg(test)]
+mod auth_tests;
+#[cfg(test)]
 mod checker_tests;
 #[cfg(test)]
 mod media_tests;
