@@ -9,9 +9,10 @@ use std::collections::HashMap;
 use crate::sip::{address_of_record, sip_host_port, sip_user};
 
 /// How a user name maps to the address-of-record it owns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum AorMapping {
     /// `sip:alice@anything` belongs to alice.
+    #[default]
     User,
     /// `sip:alice@example.com` belongs to `alice@example.com`.
     UserAtHost,
@@ -27,8 +28,9 @@ impl AorMapping {
     }
 }
 
-/// The ownership rule of a registrar that requires authentication.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who owns which address-of-record, for a registrar whose rule
+/// authenticates (by default: each user its own user part).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AorOwners {
     pub mapping: AorMapping,
     /// user → the AORs (normalised) it owns besides its own.

@@ -258,12 +258,12 @@ fn users_file(file: &Spanned<String>, diag: &mut Diagnostics<'_>) -> Vec<FileEnt
     }
 }
 
-/// The registrar's owner mapping, when `register.auth` is set.
+/// The registrar's owner mapping (`aor`, `aors`): the registrar applies it
+/// to every REGISTER its rule authenticated.
 pub(super) fn compile_owners(
     register: &RegisterSection,
     diag: &mut Diagnostics<'_>,
-) -> Option<Arc<AorOwners>> {
-    register.auth.as_ref()?;
+) -> Arc<AorOwners> {
     let mapping = match &register.aor {
         Some(word) => AorMapping::parse(word.get_ref()).unwrap_or_else(|| {
             diag.error(
@@ -277,10 +277,10 @@ pub(super) fn compile_owners(
         }),
         None => AorMapping::User,
     };
-    Some(Arc::new(AorOwners {
+    Arc::new(AorOwners {
         mapping,
         extra: extra_aors(&register.aors, diag),
-    }))
+    })
 }
 
 fn extra_aors(

@@ -171,10 +171,43 @@ register = { auth = "required", aors = { alice = ["sip:1000@lab"] } }
     let crate::rules::ReplyPolicy::Register(register) = policy.as_ref() else {
         panic!("the registrar");
     };
-    let owners = register.owners.as_ref().expect("owners");
+    let owners = &register.owners;
     assert!(owners.owns("alice", "sip:alice@lab"));
     assert!(owners.owns("alice", "sip:1000@lab"));
     assert!(!owners.owns("alice", "sip:bob@lab"));
+    // An `auth` on the registrar's rule is the same requirement.
+    let config = load(
+        "[[rule]]\nname = \"r\"\nmatch.method = \"REGISTER\"\nauth = \"required\"\nregister = {}\n",
+    )
+    .expect("valid");
+    assert!(config.rules.rules()[0].auth.is_some());
+}
+
+#[test]
+fn credentials_belong_to_the_rule_not_to_one_of_its_policies() {
+    let twice =
+        errors("[[rule]]\nname = \"r\"\nauth = \"required\"\nregister = { auth = \"required\" }\n");
+    assert!(
+        twice
+            .iter()
+            .any(|e| e.contains("t.toml:7:21: rule `r` has `auth` and `register.auth`: keep one")),
+        "{twice:#?}"
+    );
+    let nested =
+        errors("[[rule]]\nname = \"r\"\n[[rule.outcome]]\nregister = { auth = \"required\" }\n");
+    assert!(
+        nested
+            .iter()
+            .any(|e| e.contains("t.toml:7:21: rule `r`: credentials are checked before an outcome or a sequence step is chosen")),
+        "{nested:#?}"
+    );
+    let fallback = errors("[fallback]\nregister = { auth = \"required\" }\n");
+    assert!(
+        fallback
+            .iter()
+            .any(|e| e.contains("t.toml:5:12: the fallback cannot ask for credentials")),
+        "{fallback:#?}"
+    );
 }
 
 #[test]
@@ -198,6 +231,16 @@ fn an_open_registrar_off_loopback_is_a_warning() {
     assert!(warnings(UDP, registrar).is_empty(), "loopback only: fine");
     let guarded = "[auth]\nusers = { a = \"b\" }\n[[rule]]\nname = \"registrar\"\nmatch.method = \"REGISTER\"\nregister = { auth = \"required\" }\n";
     assert!(warnings(public, guarded).is_empty());
+    let by_match = "[auth]\nusers = { a = \"b\" }\n[[rule]]\nname = \"registrar\"\nmatch.method = \"REGISTER\"\nmatch.auth = \"valid\"\nregister = {}\n";
+    assert!(warnings(public, by_match).is_empty(), "match.auth = valid");
+    let mapping = "[[rule]]\nname = \"registrar\"\nregister = { aor = \"user@host\" }\n";
+    let found = warnings(UDP, mapping);
+    assert!(
+        found
+            .iter()
+            .any(|w| w.contains("`aor` and `aors` apply only to a REGISTER the rule authenticated")),
+        "{found:#?}"
+    );
     let no_users = "[[rule]]\nname = \"r\"\nauth = \"required\"\naccept = {}\n";
     let found = warnings(UDP, no_users);
     assert!(

@@ -46,9 +46,12 @@ pub(crate) fn compile(
                 captures: Vec::new(),
                 uses_captures: false,
                 limits,
-                auth: &mut auth,
-                register_auth: None,
             };
+            if let Some(register) = &section.get_ref().register
+                && register.get_ref().auth.is_some()
+            {
+                compiler.diag.error(register.span(), "the fallback cannot ask for credentials (nothing of it is a rule to take after them): answer REGISTER with a [[rule]] whose match.method = \"REGISTER\"");
+            }
             compiler.policy(section.get_ref(), section.span())?
         }
         None => ReplyPolicy::default_fallback(),

@@ -24,10 +24,6 @@ pub(super) struct PolicyCompiler<'a, 'd> {
     /// Set when a template uses `${match.NAME}`.
     pub(super) uses_captures: bool,
     pub(super) limits: DelayLimits,
-    /// `[auth]`, for `register.auth`.
-    pub(super) auth: &'a mut super::auth::AuthDefaults,
-    /// Set when a `register` policy requires credentials.
-    pub(super) register_auth: Option<std::sync::Arc<crate::auth::Requirement>>,
 }
 
 impl PolicyCompiler<'_, '_> {
@@ -359,9 +355,6 @@ impl PolicyCompiler<'_, '_> {
                 return None;
             }
         };
-        if let Some(auth) = &register.auth {
-            self.register_auth = self.auth.requirement(auth, self.diag);
-        }
         Some(ReplyPolicy::Register(RegisterPolicy {
             min_expires: register.min_expires,
             max_expires: register.max_expires,

@@ -64,10 +64,7 @@ pub(super) fn compile_rule(
             "rule name must be a non-empty single line",
         );
     }
-    let requirement = rule
-        .auth
-        .as_ref()
-        .and_then(|section| auth.requirement(section, diag));
+    let requirement = rule_requirement(rule, auth, diag);
     let mut matcher = compile_matcher(&rule.conditions, diag);
     matcher.scope = rule
         .scope
@@ -83,8 +80,6 @@ pub(super) fn compile_rule(
             .collect(),
         uses_captures: false,
         limits,
-        auth,
-        register_auth: None,
     };
     let own = rule.policy();
     let has_own = own.drop
@@ -121,8 +116,6 @@ pub(super) fn compile_rule(
         Choice::One(Arc::new(policies.policy(&own, rule.name.span())?))
     };
     let uses_captures = policies.uses_captures;
-    // `register = { auth = … }` asks for credentials like the rule's own.
-    let requirement = requirement.or(policies.register_auth.take());
     let every = match &rule.every {
         Some(every) if *every.get_ref() == 0 => {
             diag.error(every.span(), "every must be at least 1");
@@ -136,6 +129,37 @@ pub(super) fn compile_rule(
         Rule::new(name.as_str().into(), matcher, choice, every, uses_captures)
             .with_auth(requirement),
     )
+}
+
+/// What the rule asks before it is taken: its `auth`, or the `auth` of its
+/// own `register` (the same thing, written where the registrar is). The
+/// rule owns it: credentials are checked before any policy is chosen, so
+/// an outcome's or a sequence step's `register.auth` is an error.
+fn rule_requirement(
+    rule: &RuleSection,
+    auth: &mut AuthDefaults,
+    diag: &mut Diagnostics<'_>,
+) -> Option<Arc<Requirement>> {
+    let own = rule.policy();
+    let in_register = own
+        .register
+        .as_ref()
+        .and_then(|register| register.get_ref().auth.as_ref());
+    for nested in super::lints::policies_of(rule).iter().skip(1) {
+        if let Some(register) = &nested.register
+            && let Some(auth) = &register.get_ref().auth
+        {
+            diag.error(auth.span(), format!("rule `{}`: credentials are checked before an outcome or a sequence step is chosen: write `auth` on the rule, not in this `register`", rule.name.get_ref()));
+        }
+    }
+    match (&rule.auth, in_register) {
+        (Some(_), Some(second)) => {
+            diag.error(second.span(), format!("rule `{}` has `auth` and `register.auth`: keep one (they are the same requirement)", rule.name.get_ref()));
+            None
+        }
+        (Some(section), None) | (None, Some(section)) => auth.requirement(section, diag),
+        (None, None) => None,
+    }
 }
 
 /// `match.auth`: checked against the rule's `auth`, else the `[auth]`

@@ -206,27 +206,25 @@ impl Engine {
     }
 }
 
-/// RFC 3261 §10.3 step 3: a registrar that requires credentials lets a
-/// user change (or list) only the bindings of an address-of-record it
-/// owns; anyone else's REGISTER, `Contact: *` included, gets 403.
+/// RFC 3261 §10.3 step 3: a REGISTER its rule authenticated changes (or
+/// lists) only the bindings of an address-of-record the user owns; anyone
+/// else's, `Contact: *` included, gets 403. A rule that asks for no
+/// credentials leaves the registrar open.
 pub(super) fn refuse_non_owner(
     request: &Request,
     policy: &RegisterPolicy,
     selected: &Selected,
     reporter: &EventReporter,
 ) -> Option<crate::engine::registrar::RegisterAnswer> {
-    let owners = policy.owners.as_ref()?;
+    let identity = selected.auth.as_ref()?;
+    let user = &*identity.user;
     let aor = address_of_record(request.to_uri());
-    let user = selected.auth.as_ref().map(|identity| &*identity.user);
-    if user.is_some_and(|user| owners.owns(user, &aor)) {
+    if policy.owners.owns(user, &aor) {
         return None;
     }
     reporter.auth_refused(&AuthRefusal {
-        user,
-        realm: selected
-            .auth
-            .as_ref()
-            .map_or("", |identity| &identity.realm),
+        user: Some(user),
+        realm: &identity.realm,
         reason: Some(FailReason::NotOwner.as_str()),
         stale: false,
         status: 403,

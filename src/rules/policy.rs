@@ -217,9 +217,11 @@ pub struct RegisterPolicy {
     /// At `max_contacts`: replace the least recently refreshed binding
     /// (true) or refuse with 503 (false).
     pub replace_oldest: bool,
-    /// `register.auth`: only the owner of an address-of-record changes or
-    /// lists its bindings (the rule then requires credentials).
-    pub owners: Option<std::sync::Arc<crate::auth::AorOwners>>,
+    /// Who owns which address-of-record (`aor`, `aors`). Applied to every
+    /// REGISTER the rule authenticated: only the owner changes or lists an
+    /// AOR's bindings. The rule, not this policy, holds what credentials it
+    /// asks for (`Rule::auth`).
+    pub owners: std::sync::Arc<crate::auth::AorOwners>,
 }
 
 /// What a rule answers.

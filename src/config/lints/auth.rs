@@ -1,29 +1,53 @@
-//! A registrar that asks for no credentials on a listener other hosts
-//! reach: anyone there can bind, replace or wipe (`Contact: *`) anyone's
-//! bindings, and auto-replies follow the newest binding.
+//! Registrars whose rule asks for no credentials: open on a listener other
+//! hosts reach (anyone there can bind, replace or wipe (`Contact: *`)
+//! anyone's bindings, and auto-replies follow the newest binding), and an
+//! owner mapping (`aor`, `aors`) that nothing applies.
 
 use super::{LintInput, policies_of};
 use crate::config::error::Diagnostics;
+use crate::config::model::RuleSection;
+
+/// Whether requests the rule takes have been authenticated: its `auth`,
+/// its registrar's, or `match.auth = "valid"`.
+fn authenticates(rule: &RuleSection) -> bool {
+    rule.auth.is_some()
+        || rule
+            .register
+            .as_ref()
+            .is_some_and(|register| register.get_ref().auth.is_some())
+        || rule
+            .conditions
+            .auth
+            .as_ref()
+            .is_some_and(|word| word.get_ref() == "valid")
+}
 
 pub(super) fn open_registrar(input: &LintInput<'_>, diag: &mut Diagnostics<'_>) {
-    let Some(exposed) = input
+    let exposed = input
         .config
         .listeners
         .iter()
-        .find(|l| !l.address.ip().to_canonical().is_loopback())
-    else {
-        return;
-    };
+        .find(|l| !l.address.ip().to_canonical().is_loopback());
     for rule in &input.sections.rules {
         let rule = rule.get_ref();
-        if rule.auth.is_some() {
+        if authenticates(rule) {
             continue;
         }
         for policy in policies_of(rule) {
             let Some(register) = policy.register.as_ref() else {
                 continue;
             };
-            if register.get_ref().auth.is_none() {
+            let owners = register.get_ref().aor.is_some() || !register.get_ref().aors.is_empty();
+            if owners {
+                diag.warn(
+                    register.span(),
+                    format!(
+                        "rule `{}`: `aor` and `aors` apply only to a REGISTER the rule authenticated, and it asks for no credentials: add `auth = \"required\"`",
+                        rule.name.get_ref()
+                    ),
+                );
+            }
+            if let Some(exposed) = exposed {
                 diag.warn(
                     register.span(),
                     format!(

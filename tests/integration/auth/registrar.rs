@@ -68,11 +68,27 @@ async fn register_is_challenged_then_bound_over_tcp() {
     register_is_challenged_then_bound("tcp").await;
 }
 
+/// The same registrar with `auth` on its rule rather than in `register`.
+const RULE_AUTH_REGISTRAR: &str = r#"
+[[rule]]
+name = "registrar"
+match.method = "REGISTER"
+auth = "required"
+register = {}
+"#;
+
 /// RFC 3261 §10.3 step 3: alice may not wipe (`Contact: *`) nor bind
-/// bob's address-of-record; her own `Contact: *` works.
+/// bob's address-of-record; her own `Contact: *` works. The same whether
+/// the rule or its `register` asks for credentials.
 #[tokio::test]
 async fn contact_star_for_someone_elses_aor_is_refused() {
-    let daemon = TestDaemon::start(&config("", REGISTRAR));
+    for rules in [REGISTRAR, RULE_AUTH_REGISTRAR] {
+        contact_star_refused(rules).await;
+    }
+}
+
+async fn contact_star_refused(rules: &str) {
+    let daemon = TestDaemon::start(&config("", rules));
     let mut client = client(&daemon, "udp").await;
     let bob = register("bob", "reg-bob", "Contact: <sip:bob@127.0.0.1:5999>\r\n");
     assert_eq!(
