@@ -500,7 +500,12 @@ async fn the_journal_names_the_user_and_masks_credentials() {
         !journal.contains(&secret),
         "the response digest leaked:\n{journal}"
     );
-    assert!(!journal.contains(&offered.nonce), "{journal}");
+    // The nonce is public (the 401 that carried it is journalled with its
+    // headers); what the request added to it is not.
+    assert!(
+        !journal.contains("0a4f113b"),
+        "the cnonce leaked:\n{journal}"
+    );
     let records: serde_json::Value = serde_json::from_str(&journal).expect("json");
     let records = records.as_array().expect("array");
     assert_eq!(records.len(), 2, "{journal}");
@@ -515,6 +520,28 @@ async fn the_journal_names_the_user_and_masks_credentials() {
     assert_eq!(
         authorization[1],
         "Digest username=\"alice\", realm=\"lab\", (credentials masked)"
+    );
+    // A malformed request (no Call-ID) is journalled with its 400's
+    // reason, and its credentials masked all the same.
+    let broken =
+        retry(&message, 3, &format!("Authorization: {value}")).replace("Call-ID: journal\r\n", "");
+    assert_eq!(client.request(&broken).await.status, 400);
+    let journal = get(daemon.admin(), "/requests?method=MESSAGE").await.body;
+    assert!(
+        !journal.contains(&secret),
+        "a malformed request's digest leaked:\n{journal}"
+    );
+    let records: serde_json::Value = serde_json::from_str(&journal).expect("json");
+    let last = &records.as_array().expect("array")[2];
+    assert!(
+        last["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Call-ID")),
+        "{last}"
+    );
+    assert!(
+        last["headers"].to_string().contains("(credentials masked)"),
+        "{last}"
     );
 }
 
