@@ -56,6 +56,18 @@ impl Requirement {
     pub fn challenge_status(&self) -> u16 {
         if self.proxy { 407 } else { 401 }
     }
+
+    /// What it asks, as `check` and `GET /rules` show it.
+    pub fn describe(&self) -> String {
+        let names = |list: Vec<&str>| list.join(", ");
+        format!(
+            "credentials for realm \"{}\" ({}; qop {}), else {}",
+            self.realm,
+            names(self.algorithms.iter().map(|a| a.name()).collect()),
+            names(self.qops.iter().map(|q| q.name()).collect()),
+            self.challenge_status()
+        )
+    }
 }
 
 /// `[auth]`, compiled: who may authenticate, and for how long a nonce
@@ -66,7 +78,35 @@ pub struct AuthSettings {
     pub nonce_lifetime: Duration,
     /// `auth = "required"` and `match.auth` without a rule `auth` use these.
     pub defaults: Arc<Requirement>,
+    /// The realms the config names (`[auth]`'s and its rules'): `users`
+    /// holds HA1 for these, so a rule added at run time uses one of them.
+    pub realms: Vec<Box<str>>,
 }
+
+impl Default for AuthSettings {
+    /// No users, the default realm, MD5 and qop=auth (what a config
+    /// without `[auth]` compiles to).
+    fn default() -> Self {
+        let realm: Box<str> = DEFAULT_REALM.into();
+        Self {
+            users: Users::default(),
+            nonce_lifetime: DEFAULT_NONCE_LIFETIME,
+            defaults: Arc::new(Requirement {
+                realm: realm.clone(),
+                proxy: false,
+                algorithms: vec![Algorithm::Md5],
+                qops: vec![Qop::Auth],
+                on_failure: OnFailure::Forbidden,
+            }),
+            realms: vec![realm],
+        }
+    }
+}
+
+/// Realm of challenges when `[auth]` names none.
+pub const DEFAULT_REALM: &str = "sip-autoresponder";
+/// How long a nonce holds when `[auth]` says nothing.
+pub const DEFAULT_NONCE_LIFETIME: Duration = Duration::from_secs(300);
 
 /// Who authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]

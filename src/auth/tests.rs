@@ -25,6 +25,7 @@ fn settings() -> AuthSettings {
         users: Users::build(["lab"], &[("alice".into(), "secret".into())], &[]),
         nonce_lifetime: LIFETIME,
         defaults: requirement(false, &[Algorithm::Sha256, Algorithm::Md5]),
+        realms: vec!["lab".into()],
     }
 }
 

@@ -12,14 +12,9 @@ use toml::Spanned;
 use super::error::Diagnostics;
 use super::model::{AuthRequirementSection, AuthSection, OneOrMany, RegisterSection};
 use crate::auth::{
-    Algorithm, AorMapping, AorOwners, AuthSettings, FileEntry, OnFailure, Qop, Requirement, Users,
-    parse_users_file,
+    Algorithm, AorMapping, AorOwners, AuthSettings, DEFAULT_NONCE_LIFETIME, DEFAULT_REALM,
+    FileEntry, OnFailure, Qop, Requirement, Users, parse_users_file,
 };
-
-/// Realm of challenges when `[auth]` names none.
-pub(super) const DEFAULT_REALM: &str = "sip-autoresponder";
-/// Lifetime of a nonce when `[auth]` says nothing, ms.
-const DEFAULT_NONCE_LIFETIME_MS: u64 = 300_000;
 
 /// `[auth]` compiled, before the users table (which needs every realm).
 pub(super) struct AuthDefaults {
@@ -29,6 +24,9 @@ pub(super) struct AuthDefaults {
     entries: Vec<FileEntry>,
     /// Every requirement compiled so far (their realms get users).
     realms: Vec<Box<str>>,
+    /// Compiling rules given at run time: the running config's `[auth]`,
+    /// whose users table holds HA1 for its realms only.
+    running: Option<Arc<AuthSettings>>,
 }
 
 pub(super) fn compile_auth(
@@ -59,10 +57,10 @@ pub(super) fn compile_auth(
                 ms.span(),
                 "nonce_lifetime_ms must be from 1 to 86400000 (a day)",
             );
-            DEFAULT_NONCE_LIFETIME_MS
+            DEFAULT_NONCE_LIFETIME
         }
-        Some(ms) => *ms.get_ref(),
-        None => DEFAULT_NONCE_LIFETIME_MS,
+        Some(ms) => Duration::from_millis(*ms.get_ref()),
+        None => DEFAULT_NONCE_LIFETIME,
     };
     let mut passwords = Vec::new();
     for (user, password) in &auth.users {
@@ -89,14 +87,28 @@ pub(super) fn compile_auth(
     });
     AuthDefaults {
         requirement,
-        lifetime: Duration::from_millis(lifetime),
+        lifetime,
         passwords,
         entries,
         realms: vec![realm],
+        running: None,
     }
 }
 
 impl AuthDefaults {
+    /// For rules given at run time: the running config's defaults, users
+    /// and realms.
+    pub(super) fn running(settings: Arc<AuthSettings>) -> Self {
+        Self {
+            requirement: settings.defaults.clone(),
+            lifetime: settings.nonce_lifetime,
+            passwords: Vec::new(),
+            entries: Vec::new(),
+            realms: settings.realms.clone(),
+            running: Some(settings),
+        }
+    }
+
     /// A rule's (or the registrar's) `auth`: "required" means the
     /// defaults, a table overrides them key by key.
     pub(super) fn requirement(
@@ -121,6 +133,11 @@ impl AuthDefaults {
             None => defaults.realm.clone(),
         };
         if !self.realms.contains(&realm) {
+            if self.running.is_some() {
+                let known: Vec<String> = self.realms.iter().map(|r| format!("\"{r}\"")).collect();
+                diag.error(span.clone(), format!("realm \"{realm}\": a rule given at run time uses a realm the config file names ({}), the realms its users are known in", known.join(", ")));
+                return None;
+            }
             self.realms.push(realm.clone());
         }
         Some(Arc::new(Requirement {
@@ -145,12 +162,31 @@ impl AuthDefaults {
 
     /// Whether anyone can authenticate at all.
     pub(super) fn has_users(&self) -> bool {
-        !self.passwords.is_empty() || !self.entries.is_empty()
+        match &self.running {
+            Some(settings) => !settings.users.is_empty(),
+            None => !self.passwords.is_empty() || !self.entries.is_empty(),
+        }
     }
 
-    /// The settings, with HA1 made for every realm named.
-    pub(super) fn finish(self) -> AuthSettings {
-        AuthSettings {
+    /// Warns (at `span`) when `rules` ask for credentials nobody has.
+    pub(super) fn warn_without_users(
+        &self,
+        rules: &[crate::rules::Rule],
+        span: Range<usize>,
+        diag: &mut Diagnostics<'_>,
+    ) {
+        if !self.has_users() && rules.iter().any(|rule| rule.credentials().is_some()) {
+            diag.warn(span, "rules require credentials but [auth] has no users (and no users_file): every such request is refused");
+        }
+    }
+
+    /// The settings, with HA1 made for every realm named (the running
+    /// config's, for rules given at run time).
+    pub(super) fn finish(self) -> Arc<AuthSettings> {
+        if let Some(settings) = self.running {
+            return settings;
+        }
+        Arc::new(AuthSettings {
             users: Users::build(
                 self.realms.iter().map(|r| &**r),
                 &self.passwords,
@@ -158,7 +194,8 @@ impl AuthDefaults {
             ),
             nonce_lifetime: self.lifetime,
             defaults: self.requirement,
-        }
+            realms: self.realms,
+        })
     }
 }
 

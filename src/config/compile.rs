@@ -56,16 +56,13 @@ pub(crate) fn compile(
         }
         None => ReplyPolicy::default_fallback(),
     };
-    let required = rules.iter().any(|rule| rule.credentials().is_some());
-    if required && !auth.has_users() {
-        let span = sections.auth.as_ref().map_or(0..0, Spanned::span);
-        diag.warn(span, "rules require credentials but [auth] has no users (and no users_file): every such request is refused");
-    }
+    let span = sections.auth.as_ref().map_or(0..0, Spanned::span);
+    auth.warn_without_users(&rules, span, diag);
     Some(Config {
         source: name.to_owned(),
         server,
         listeners,
-        auth: Arc::new(auth.finish()),
+        auth: auth.finish(),
         rules: Arc::new(RuleSet::new(rules, fallback, sections.server.seed)),
         warnings: Vec::new(),
     })

@@ -347,22 +347,7 @@ impl fmt::Display for RuleSet {
                 writeln!(f, "   takes: every {}th matching request", rule.every)?;
             }
             if let Some(auth) = &rule.auth {
-                writeln!(
-                    f,
-                    "   requires: credentials for realm \"{}\" ({}, {}), else {}",
-                    auth.realm,
-                    auth.algorithms
-                        .iter()
-                        .map(|a| a.name())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    auth.qops
-                        .iter()
-                        .map(|q| q.name())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    auth.challenge_status()
-                )?;
+                writeln!(f, "   requires: {}", auth.describe())?;
             }
             write!(f, "{}", rule.choice)?;
         }
