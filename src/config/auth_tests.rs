@@ -241,6 +241,14 @@ fn an_open_registrar_off_loopback_is_a_warning() {
             .any(|w| w.contains("`aor` and `aors` apply only to a REGISTER the rule authenticated")),
         "{found:#?}"
     );
+    let branch = "[auth]\nusers = { a = \"b\" }\n[[rule]]\nname = \"b\"\nmatch.auth = \"invalid\"\nauth = \"required\"\nreject = { status = 403 }\n";
+    let found = warnings(UDP, branch);
+    assert!(
+        found.iter().any(|w| w.contains(
+            "rule `b`: match.auth = \"invalid\" holds only for requests its own `auth` refuses"
+        )),
+        "{found:#?}"
+    );
     let no_users = "[[rule]]\nname = \"r\"\nauth = \"required\"\naccept = {}\n";
     let found = warnings(UDP, no_users);
     assert!(

@@ -143,7 +143,7 @@ impl Engine {
             event = if reason.is_some() { "auth_failed" } else { "challenged" },
             rule = &*refusal.rule,
             reason = reason.map(FailReason::as_str),
-            auth.user = refusal.user(),
+            auth.user = refusal.user().map(logged),
             auth.realm = &*refusal.requirement.realm,
             sip.method = request.method(),
             sip.call_id = request.call_id(),
@@ -244,4 +244,13 @@ pub(super) fn refuse_non_owner(
         reason: Some(format!("Forbidden (not the owner of {aor})")),
         headers: Vec::new(),
     })
+}
+
+/// A user name a peer gave, cut for a log line (as the journal cuts it).
+fn logged(user: &str) -> &str {
+    let mut end = user.len().min(crate::observe::AUTH_VALUE_LIMIT);
+    while !user.is_char_boundary(end) {
+        end -= 1;
+    }
+    &user[..end]
 }

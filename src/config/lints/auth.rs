@@ -1,7 +1,9 @@
-//! Registrars whose rule asks for no credentials: open on a listener other
-//! hosts reach (anyone there can bind, replace or wipe (`Contact: *`)
-//! anyone's bindings, and auto-replies follow the newest binding), and an
-//! owner mapping (`aor`, `aors`) that nothing applies.
+//! Credentials asked for in vain: a registrar whose rule asks for none,
+//! open on a listener other hosts reach (anyone there can bind, replace or
+//! wipe (`Contact: *`) anyone's bindings, and auto-replies follow the
+//! newest binding); an owner mapping (`aor`, `aors`) that nothing applies;
+//! and `match.auth = "invalid"` or `"absent"` on a rule whose own `auth`
+//! refuses such requests before its policy runs.
 
 use super::{LintInput, policies_of};
 use crate::config::error::Diagnostics;
@@ -58,6 +60,33 @@ pub(super) fn open_registrar(input: &LintInput<'_>, diag: &mut Diagnostics<'_>) 
                     ),
                 );
             }
+        }
+    }
+}
+
+/// `match.auth = "invalid" | "absent"` with the rule's own `auth`: the
+/// condition holds only for requests the `auth` refuses, so the rule never
+/// answers with its policy.
+pub(super) fn unreachable_branch(input: &LintInput<'_>, diag: &mut Diagnostics<'_>) {
+    for rule in &input.sections.rules {
+        let rule = rule.get_ref();
+        let Some(word) = &rule.conditions.auth else {
+            continue;
+        };
+        let asks = rule.auth.is_some()
+            || rule
+                .register
+                .as_ref()
+                .is_some_and(|register| register.get_ref().auth.is_some());
+        if asks && matches!(word.get_ref().as_str(), "invalid" | "absent") {
+            diag.warn(
+                word.span(),
+                format!(
+                    "rule `{}`: match.auth = \"{}\" holds only for requests its own `auth` refuses (with a challenge or 403) before the rule answers: drop `auth` to branch against the [auth] defaults",
+                    rule.name.get_ref(),
+                    word.get_ref()
+                ),
+            );
         }
     }
 }

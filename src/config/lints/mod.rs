@@ -33,6 +33,7 @@ const LINTS: &[Lint] = &[
     misplaced_policies,
     bodies::bodies,
     auth::open_registrar,
+    auth::unreachable_branch,
 ];
 
 /// Runs every lint over a compiled config.
