@@ -3,7 +3,7 @@
 //! daemon's code): read a challenge, answer it.
 
 use md5::Md5;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512_256};
 
 use crate::common::Response;
 
@@ -64,12 +64,22 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn hash(algorithm: &str, text: &str) -> String {
+fn hash_bytes(algorithm: &str, bytes: &[u8]) -> String {
     match algorithm {
-        "MD5" => hex(&Md5::digest(text.as_bytes())),
-        "SHA-256" => hex(&Sha256::digest(text.as_bytes())),
-        other => panic!("the tests answer MD5 and SHA-256, not {other}"),
+        "MD5" => hex(&Md5::digest(bytes)),
+        "SHA-256" => hex(&Sha256::digest(bytes)),
+        "SHA-512-256" => hex(&Sha512_256::digest(bytes)),
+        other => panic!("the tests answer MD5, SHA-256 and SHA-512-256, not {other}"),
     }
+}
+
+fn hash(algorithm: &str, text: &str) -> String {
+    hash_bytes(algorithm, text.as_bytes())
+}
+
+/// HA1 as a users file holds it (`user:realm:HA1`).
+pub(super) fn ha1(algorithm: &str, user: &str, realm: &str, password: &str) -> String {
+    hash(algorithm, &format!("{user}:{realm}:{password}"))
 }
 
 /// What a client answers with.
@@ -83,21 +93,38 @@ pub(super) struct Answer<'a> {
 
 /// The credentials value answering `challenge` (qop=auth, cnonce fixed).
 pub(super) fn credentials(challenge: &Challenge, answer: &Answer<'_>) -> String {
+    credentials_with(challenge, answer, None)
+}
+
+/// The credentials value answering `challenge`, with qop=auth-int over
+/// `body` when given (RFC 7616 §3.4.3: HA2 = H(method:uri:H(body))).
+pub(super) fn credentials_with(
+    challenge: &Challenge,
+    answer: &Answer<'_>,
+    auth_int_body: Option<&[u8]>,
+) -> String {
     let algorithm = challenge.algorithm.as_str();
-    let ha1 = hash(
-        algorithm,
-        &format!("{}:{}:{}", answer.user, challenge.realm, answer.password),
-    );
-    let ha2 = hash(algorithm, &format!("{}:{}", answer.method, answer.uri));
+    let ha1 = ha1(algorithm, answer.user, &challenge.realm, answer.password);
+    let (qop, ha2) = match auth_int_body {
+        None => (
+            "auth",
+            hash(algorithm, &format!("{}:{}", answer.method, answer.uri)),
+        ),
+        Some(body) => {
+            let body = hash_bytes(algorithm, body);
+            let a2 = format!("{}:{}:{body}", answer.method, answer.uri);
+            ("auth-int", hash(algorithm, &a2))
+        }
+    };
     let nc = format!("{:08x}", answer.nc);
     let cnonce = "0a4f113b";
     let response = hash(
         algorithm,
-        &format!("{ha1}:{}:{nc}:{cnonce}:auth:{ha2}", challenge.nonce),
+        &format!("{ha1}:{}:{nc}:{cnonce}:{qop}:{ha2}", challenge.nonce),
     );
     format!(
         "Digest username=\"{}\", realm=\"{}\", nonce=\"{}\", uri=\"{}\", response=\"{response}\", \
-         algorithm={algorithm}, cnonce=\"{cnonce}\", opaque=\"{}\", qop=auth, nc={nc}",
+         algorithm={algorithm}, cnonce=\"{cnonce}\", opaque=\"{}\", qop={qop}, nc={nc}",
         answer.user, challenge.realm, challenge.nonce, answer.uri, challenge.opaque
     )
 }

@@ -9,6 +9,9 @@
 
 mod digest;
 mod registrar;
+mod runtime;
+mod state;
+mod wire;
 
 use std::time::Duration;
 
@@ -198,16 +201,23 @@ async fn a_401_is_sent_once_without_retransmission_over_udp() {
 }
 
 /// A wrong password gets 403 (the default) or a fresh 401
-/// (`on_failure = "401"`); an unknown user the same; each is counted.
+/// (`on_failure = "401"`); an unknown user the same; each is counted. Over
+/// UDP and TCP.
 #[tokio::test]
 async fn a_wrong_password_gets_403_or_a_fresh_401_as_configured() {
+    for transport in ["udp", "tcp"] {
+        wrong_password(transport).await;
+    }
+}
+
+async fn wrong_password(transport: &str) {
     for (on_failure, status) in [("", 403), ("on_failure = \"401\"", 401)] {
         let daemon = TestDaemon::start(&config(on_failure, CALL_RULES));
-        let mut client = client(&daemon, "udp").await;
+        let mut client = client(&daemon, transport).await;
         let message = request(
             "MESSAGE",
             "sip:bob@lab",
-            &format!("wrong-{status}"),
+            &format!("wrong-{status}-{transport}"),
             "",
             "hi",
         );
@@ -249,11 +259,17 @@ async fn a_wrong_password_gets_403_or_a_fresh_401_as_configured() {
 }
 
 /// A nonce past `nonce_lifetime_ms` gets 401 with `stale=true`; the retry
-/// with the fresh nonce passes.
+/// with the fresh nonce passes. Over UDP and TCP.
 #[tokio::test]
 async fn an_expired_nonce_gets_stale_and_a_fresh_retry_passes() {
+    for transport in ["udp", "tcp"] {
+        stale_nonce(transport).await;
+    }
+}
+
+async fn stale_nonce(transport: &str) {
     let daemon = TestDaemon::start(&config("nonce_lifetime_ms = 150", CALL_RULES));
-    let mut client = client(&daemon, "udp").await;
+    let mut client = client(&daemon, transport).await;
     let message = request("MESSAGE", "sip:bob@lab", "stale", "", "hi");
     let offered = Challenge::first(&client.request(&message).await, "WWW-Authenticate");
     tokio::time::sleep(Duration::from_millis(250)).await;

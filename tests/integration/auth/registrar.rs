@@ -79,17 +79,21 @@ register = {}
 
 /// RFC 3261 §10.3 step 3: alice may not wipe (`Contact: *`) nor bind
 /// bob's address-of-record; her own `Contact: *` works. The same whether
-/// the rule or its `register` asks for credentials.
+/// the rule or its `register` asks for credentials; over UDP and TCP.
 #[tokio::test]
 async fn contact_star_for_someone_elses_aor_is_refused() {
-    for rules in [REGISTRAR, RULE_AUTH_REGISTRAR] {
-        contact_star_refused(rules).await;
+    for (rules, transport) in [
+        (REGISTRAR, "udp"),
+        (REGISTRAR, "tcp"),
+        (RULE_AUTH_REGISTRAR, "udp"),
+    ] {
+        contact_star_refused(rules, transport).await;
     }
 }
 
-async fn contact_star_refused(rules: &str) {
+async fn contact_star_refused(rules: &str, transport: &str) {
     let daemon = TestDaemon::start(&config("", rules));
-    let mut client = client(&daemon, "udp").await;
+    let mut client = client(&daemon, transport).await;
     let bob = register("bob", "reg-bob", "Contact: <sip:bob@127.0.0.1:5999>\r\n");
     assert_eq!(
         authenticated(&mut client, &bob, "bob", "hunter2")
@@ -113,6 +117,15 @@ async fn contact_star_refused(rules: &str) {
     let refused = authenticated(&mut client, &wipe, "alice", "secret").await;
     assert_eq!(refused.status, 403, "{}", refused.raw);
     assert_eq!(refused.reason, "Forbidden (not the owner of sip:bob@lab)");
+    let journal = get(daemon.admin(), "/requests?call_id=wipe-bob")
+        .await
+        .json();
+    let last = journal.as_array().and_then(|r| r.last()).expect("records");
+    assert_eq!(
+        (&last["auth"]["user"], &last["auth"]["result"]),
+        (&"alice".into(), &"not_owner".into()),
+        "{journal}"
+    );
     let hijack = register("bob", "hijack-bob", "Contact: <sip:mallory@192.0.2.66>\r\n");
     assert_eq!(
         authenticated(&mut client, &hijack, "alice", "secret")
