@@ -109,27 +109,48 @@ pub(super) fn verify(
     if !digests_equal(&request_digest(algorithm, ha1, &input), response) {
         return fail(FailReason::WrongPassword);
     }
-    // The digest is right: only the nonce can be out of date now, and a
-    // stale one (or another run's) gets a fresh one (RFC 7616 §3.3).
-    let opaque_ok = creds.opaque.as_deref() == Some(service.keys.opaque());
+    // The digest is right: only the nonce can be out of date now.
+    let identity = Identity {
+        user: username.into(),
+        realm: requirement.realm.clone(),
+    };
+    let opaque = creds.opaque.as_deref();
+    nonce_verdict(
+        identity,
+        (nonce, opaque, count),
+        requirement,
+        settings,
+        service,
+    )
+}
+
+/// Credentials whose digest is right: valid with a fresh nonce of ours and
+/// a count not seen, invalid with a count seen (a replay), and stale with
+/// anything else (an expired nonce, another run's, a forgotten count): a
+/// fresh nonce then (RFC 7616 §3.3).
+fn nonce_verdict(
+    identity: Identity,
+    (nonce, opaque, count): (&str, Option<&str>, u32),
+    requirement: &Requirement,
+    settings: &AuthSettings,
+    service: &AuthService,
+) -> Verdict {
+    let user = Some(identity.user.clone());
     let state = service
         .keys
         .check(nonce, &requirement.realm, settings.nonce_lifetime);
     let issued_ms = match state {
-        NonceState::Fresh { issued_ms } if opaque_ok => issued_ms,
-        _ => return Verdict::Stale { user: user.clone() },
+        NonceState::Fresh { issued_ms } if opaque == Some(service.keys.opaque()) => issued_ms,
+        _ => return Verdict::Stale { user },
     };
     match service.counts.check(nonce, issued_ms, count) {
         CountCheck::Fresh => Verdict::Valid(Valid {
-            identity: Identity {
-                user: username.into(),
-                realm: requirement.realm.clone(),
-            },
+            identity,
             nonce: nonce.into(),
             issued_ms,
             nc: count,
         }),
-        CountCheck::Replayed => fail(FailReason::Replayed),
+        CountCheck::Replayed => Verdict::invalid(FailReason::Replayed, user),
         CountCheck::Forgotten => Verdict::Stale { user },
     }
 }

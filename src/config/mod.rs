@@ -16,6 +16,7 @@ mod log_level;
 mod media;
 pub mod model;
 mod policy;
+mod rule_auth;
 mod rules;
 mod runtime;
 mod suggest;

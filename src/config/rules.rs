@@ -14,10 +14,7 @@ use super::delays::DelayLimits;
 use super::error::Diagnostics;
 use super::model::{HeaderCondition, MatchSection, OneOrMany, RuleSection, SequenceSection};
 use super::policy::PolicyCompiler;
-use crate::auth::Requirement;
-use crate::rules::{
-    AuthState, AuthTest, Choice, HeaderTest, Matcher, ReplyPolicy, Rule, SequenceKey, SequenceTable,
-};
+use crate::rules::{Choice, HeaderTest, Matcher, ReplyPolicy, Rule, SequenceKey, SequenceTable};
 use crate::sip::{HeaderKey, Transport, is_token};
 
 /// Every `[[rule]]`, in order, each name used once.
@@ -64,13 +61,14 @@ pub(super) fn compile_rule(
             "rule name must be a non-empty single line",
         );
     }
-    let requirement = rule_requirement(rule, auth, diag);
+    let requirement = super::rule_auth::rule_requirement(rule, auth, diag);
     let mut matcher = compile_matcher(&rule.conditions, diag);
     matcher.scope = rule
         .scope
         .as_ref()
         .and_then(|scope| compile_scope(scope, diag));
-    matcher.auth = compile_auth_test(&rule.conditions, requirement.as_ref(), auth, diag);
+    matcher.auth =
+        super::rule_auth::compile_auth_test(&rule.conditions, requirement.as_ref(), auth, diag);
     let mut policies = PolicyCompiler {
         diag,
         captures: matcher
@@ -116,14 +114,7 @@ pub(super) fn compile_rule(
         Choice::One(Arc::new(policies.policy(&own, rule.name.span())?))
     };
     let uses_captures = policies.uses_captures;
-    let every = match &rule.every {
-        Some(every) if *every.get_ref() == 0 => {
-            diag.error(every.span(), "every must be at least 1");
-            1
-        }
-        Some(every) => *every.get_ref(),
-        None => 1,
-    };
+    let every = compile_every(rule, diag);
     warn_about_message_bodies(&matcher, &choice, name, rule, diag);
     Some(
         Rule::new(name.as_str().into(), matcher, choice, every, uses_captures)
@@ -131,60 +122,16 @@ pub(super) fn compile_rule(
     )
 }
 
-/// What the rule asks before it is taken: its `auth`, or the `auth` of its
-/// own `register` (the same thing, written where the registrar is). The
-/// rule owns it: credentials are checked before any policy is chosen, so
-/// an outcome's or a sequence step's `register.auth` is an error.
-fn rule_requirement(
-    rule: &RuleSection,
-    auth: &mut AuthDefaults,
-    diag: &mut Diagnostics<'_>,
-) -> Option<Arc<Requirement>> {
-    let own = rule.policy();
-    let in_register = own
-        .register
-        .as_ref()
-        .and_then(|register| register.get_ref().auth.as_ref());
-    for nested in super::lints::policies_of(rule).iter().skip(1) {
-        if let Some(register) = &nested.register
-            && let Some(auth) = &register.get_ref().auth
-        {
-            diag.error(auth.span(), format!("rule `{}`: credentials are checked before an outcome or a sequence step is chosen: write `auth` on the rule, not in this `register`", rule.name.get_ref()));
+/// `every`: at least 1 (the default).
+fn compile_every(rule: &RuleSection, diag: &mut Diagnostics<'_>) -> u64 {
+    match &rule.every {
+        Some(every) if *every.get_ref() == 0 => {
+            diag.error(every.span(), "every must be at least 1");
+            1
         }
+        Some(every) => *every.get_ref(),
+        None => 1,
     }
-    match (&rule.auth, in_register) {
-        (Some(_), Some(second)) => {
-            diag.error(second.span(), format!("rule `{}` has `auth` and `register.auth`: keep one (they are the same requirement)", rule.name.get_ref()));
-            None
-        }
-        (Some(section), None) | (None, Some(section)) => auth.requirement(section, diag),
-        (None, None) => None,
-    }
-}
-
-/// `match.auth`: checked against the rule's `auth`, else the `[auth]`
-/// defaults.
-fn compile_auth_test(
-    section: &MatchSection,
-    requirement: Option<&Arc<Requirement>>,
-    auth: &AuthDefaults,
-    diag: &mut Diagnostics<'_>,
-) -> Option<AuthTest> {
-    let word = section.auth.as_ref()?;
-    let Some(state) = AuthState::parse(word.get_ref()) else {
-        diag.error(
-            word.span(),
-            format!(
-                "match.auth `{}`: expected \"valid\", \"invalid\" or \"absent\"",
-                word.get_ref()
-            ),
-        );
-        return None;
-    };
-    Some(AuthTest {
-        state,
-        requirement: requirement.unwrap_or(&auth.requirement).clone(),
-    })
 }
 
 /// A rule's `scope`: what a request's scope can be.

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::sip::{Cause, Transport};
 
+mod auth;
 mod media;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -78,12 +79,6 @@ struct StateLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ChallengeLabels {
-    status: u16,
-    stale: &'static str,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TransportLabels {
     transport: &'static str,
 }
@@ -110,9 +105,8 @@ pub struct Metrics {
     connections: Family<TransportLabels, Gauge>,
     bounds: Family<StateLabels, Counter>,
     media: media::MediaMetrics,
-    auth_challenges: Family<ChallengeLabels, Counter>,
-    auth_successes: Counter,
-    auth_failures: Family<ReasonLabels, Counter>,
+    /// Digest authentication (challenges, successes, failures).
+    pub auth: auth::AuthMetrics,
 }
 
 impl Metrics {
@@ -135,9 +129,7 @@ impl Metrics {
             connections: Family::default(),
             bounds: Family::default(),
             media: media::MediaMetrics::default(),
-            auth_challenges: Family::default(),
-            auth_successes: Counter::default(),
-            auth_failures: Family::default(),
+            auth: auth::AuthMetrics::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -207,21 +199,7 @@ impl Metrics {
             metrics.bounds.clone(),
         );
         metrics.media.register(&mut registry);
-        registry.register(
-            "auth_challenges",
-            "Digest challenges sent (401 or 407), by status and whether the nonce was stale",
-            metrics.auth_challenges.clone(),
-        );
-        registry.register(
-            "auth_successes",
-            "Requests whose credentials were accepted",
-            metrics.auth_successes.clone(),
-        );
-        registry.register(
-            "auth_failures",
-            "Credentials refused, by reason (wrong_password, unknown_user, malformed, replayed_nonce, stale_nonce, not_owner)",
-            metrics.auth_failures.clone(),
-        );
+        metrics.auth.register(&mut registry);
         metrics.last_reload_success.set(1);
         Self {
             registry,
@@ -305,26 +283,6 @@ impl Metrics {
     /// creates").
     pub fn bound_reached(&self, state: &'static str) {
         self.bounds.get_or_create(&StateLabels { state }).inc();
-    }
-
-    /// A challenge went out.
-    pub fn auth_challenge(&self, status: u16, stale: bool) {
-        let stale = if stale { "true" } else { "false" };
-        self.auth_challenges
-            .get_or_create(&ChallengeLabels { status, stale })
-            .inc();
-    }
-
-    pub fn auth_success(&self) {
-        self.auth_successes.inc();
-    }
-
-    /// Credentials were refused for `reason` (one of `auth::FailReason`'s
-    /// names: a fixed set).
-    pub fn auth_failure(&self, reason: &'static str) {
-        self.auth_failures
-            .get_or_create(&ReasonLabels { reason })
-            .inc();
     }
 
     /// A registrar binding was removed at its expiry.

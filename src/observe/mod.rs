@@ -107,7 +107,7 @@ impl Observer {
 
     /// Request `id` authenticated as `user` in `realm`.
     pub fn authenticated(&self, id: Option<u64>, user: &str, realm: &str) {
-        self.metrics.auth_success();
+        self.metrics.auth.success();
         if let Some(id) = id {
             let record = AuthRecord::new(Some(user), realm, "valid");
             self.journal.set_auth(id, record);
@@ -118,10 +118,10 @@ impl Observer {
     /// had none) and answered `status` (a challenge, stale or not, or 403).
     pub fn auth_refused(&self, id: Option<u64>, refusal: &AuthRefusal<'_>) {
         if let Some(reason) = refusal.reason {
-            self.metrics.auth_failure(reason);
+            self.metrics.auth.failure(reason);
         }
         if refusal.status != 403 {
-            self.metrics.auth_challenge(refusal.status, refusal.stale);
+            self.metrics.auth.challenge(refusal.status, refusal.stale);
         }
         if let Some(id) = id {
             let result = refusal.reason.unwrap_or("absent");
