@@ -158,6 +158,18 @@ fn verdicts(out: &mut String, rules: &crate::rules::RuleSet, input: &MatchInput<
                         ),
                     );
                 }
+                if let Some(auth) = &rule.auth {
+                    let word = input
+                        .auth
+                        .map_or("absent", |checker| checker.verdict(Some(auth)).word());
+                    line(
+                        out,
+                        format!(
+                            "   requires: {} (this request's: {word}; a fresh daemon issued no nonce, so what came is stale at best)",
+                            auth.describe()
+                        ),
+                    );
+                }
                 out.push_str(&rule.choice.to_string());
             }
             Err(mismatch) => line(
