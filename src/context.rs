@@ -105,44 +105,15 @@ impl ServerContext {
         verb: Verb,
         options: ReplyOptions<'_>,
     ) -> Result<(), ContextError> {
-        let status = options
-            .status
-            .or(verb.default_status())
-            .ok_or(ContextError::OutOfRange { verb, status: 0 })?;
-        if !verb.allows(status) {
-            return Err(ContextError::OutOfRange { verb, status });
-        }
-        let parts = ResponseParts {
-            status,
-            reason: options.reason.unwrap_or_else(|| reason_phrase(status)),
-            extra_headers: options.extra_headers,
-            content_type: options.content_type,
-            body: options.body,
-        };
+        let parts = parts(verb, &options)?;
         self.transaction.respond(&parts).await?;
         Ok(())
     }
 
-    /// One final response sent once, with no transaction state kept (a
-    /// challenge: RFC 3261 §26.3.2.4).
+    /// One failure response (`reject`'s range) sent once, with no
+    /// transaction state kept (a challenge: RFC 3261 §26.3.2.4).
     pub async fn respond_once(self, options: ReplyOptions<'_>) -> Result<(), ContextError> {
-        let status = options.status.ok_or(ContextError::OutOfRange {
-            verb: Verb::Reply,
-            status: 0,
-        })?;
-        if !(300..700).contains(&status) {
-            return Err(ContextError::OutOfRange {
-                verb: Verb::Reject,
-                status,
-            });
-        }
-        let parts = ResponseParts {
-            status,
-            reason: options.reason.unwrap_or_else(|| reason_phrase(status)),
-            extra_headers: options.extra_headers,
-            content_type: options.content_type,
-            body: options.body,
-        };
+        let parts = parts(Verb::Reject, &options)?;
         self.transaction.respond_once(&parts).await?;
         Ok(())
     }
@@ -206,6 +177,25 @@ impl ServerContext {
     pub fn rule(&self) -> &Arc<str> {
         &self.rule
     }
+}
+
+/// The response `verb` sends with `options`: its status (the verb's
+/// default when none is given) within the verb's range.
+fn parts<'a>(verb: Verb, options: &ReplyOptions<'a>) -> Result<ResponseParts<'a>, ContextError> {
+    let status = options
+        .status
+        .or(verb.default_status())
+        .ok_or(ContextError::OutOfRange { verb, status: 0 })?;
+    if !verb.allows(status) {
+        return Err(ContextError::OutOfRange { verb, status });
+    }
+    Ok(ResponseParts {
+        status,
+        reason: options.reason.unwrap_or_else(|| reason_phrase(status)),
+        extra_headers: options.extra_headers,
+        content_type: options.content_type,
+        body: options.body,
+    })
 }
 
 /// Reports what becomes of one request: journal, metrics and the
