@@ -489,6 +489,7 @@ accept = {}
 /// Authorization values masked.
 #[tokio::test]
 async fn the_journal_names_the_user_and_masks_credentials() {
+    let logs = LogCapture::start();
     let daemon = TestDaemon::start(&config("", CALL_RULES));
     let client = UdpClient::new(daemon.udp()).await;
     let message = request("MESSAGE", "sip:bob@lab", "journal", "", "hi");
@@ -538,9 +539,11 @@ async fn the_journal_names_the_user_and_masks_credentials() {
         "Digest username=\"alice\", realm=\"lab\", (credentials masked)"
     );
     // A malformed request (no Call-ID) is journalled with its 400's
-    // reason, and its credentials masked all the same.
-    let broken =
-        retry(&message, 3, &format!("Authorization: {value}")).replace("Call-ID: journal\r\n", "");
+    // reason, and its credentials masked all the same; they come first, so
+    // the log's excerpt of it shows them.
+    let broken = retry(&message, 3, "X-Last: 1")
+        .replace("Call-ID: journal\r\n", "")
+        .replacen("\r\n", &format!("\r\nAuthorization: {value}\r\n"), 1);
     assert_eq!(client.request(&broken).await.status, 400);
     let journal = get(daemon.admin(), "/requests?method=MESSAGE").await.body;
     assert!(
@@ -559,6 +562,20 @@ async fn the_journal_names_the_user_and_masks_credentials() {
         last["headers"].to_string().contains("(credentials masked)"),
         "{last}"
     );
+    // The event log: who, never the credentials (the malformed request's
+    // excerpt masked too).
+    let text = logs.text();
+    assert!(
+        !text.contains(&secret),
+        "the digest reached the log:\n{text}"
+    );
+    assert!(
+        !logs
+            .lines_with(&["credentials accepted", "auth.user=\"alice\"", "rule=\"im\""])
+            .is_empty(),
+        "{text}"
+    );
+    assert!(text.contains("(credentials masked)"), "{text}");
 }
 
 /// `auth = { proxy = true }`: 407 with Proxy-Authenticate, answered in

@@ -158,3 +158,28 @@ async fn contact_star_refused(rules: &str, transport: &str) {
         2.0
     );
 }
+
+/// `aors` gives a user more addresses-of-record: alice binds sip:1000@lab
+/// as well as her own, and still not bob's.
+#[tokio::test]
+async fn a_user_binds_the_aors_it_is_given() {
+    let rules = r#"
+[[rule]]
+name = "registrar"
+match.method = "REGISTER"
+register = { auth = "required", aors = { alice = ["sip:1000@LAB"] } }
+"#;
+    let daemon = TestDaemon::start(&config("", rules));
+    let mut client = client(&daemon, "udp").await;
+    for (aor, status) in [("1000", 200), ("alice", 200), ("bob", 403)] {
+        let message = register(
+            aor,
+            &format!("aors-{aor}"),
+            "Contact: <sip:alice@127.0.0.1:5999>\r\n",
+        );
+        let answer = authenticated(&mut client, &message, "alice", "secret").await;
+        assert_eq!(answer.status, status, "{aor}: {}", answer.raw);
+    }
+    let bound = get(daemon.admin(), "/registrations").await.body;
+    assert!(bound.contains("sip:1000@lab"), "{bound}");
+}
