@@ -91,6 +91,7 @@ fn per_message_cost() {
                 source,
                 transport: Transport::Udp,
                 scope: config.server.scope.of(&request),
+                auth: None,
             };
             let selected = config.rules.select(&input);
             let step = selected.policy.steps().last().expect("a step");
@@ -102,6 +103,7 @@ fn per_message_cost() {
                 rule: &selected.rule,
                 counter: selected.counter,
                 captures: &selected.captures,
+                auth: None,
             };
             let Ok(rendered) =
                 step.render(&vars, || Ok::<_, std::convert::Infallible>(String::new()));

@@ -12,7 +12,7 @@ use tracing::info;
 
 use crate::engine::protocol;
 use crate::events::{self, EventContext};
-use crate::observe::{Endpoints, Observer};
+use crate::observe::{AuthRefusal, Endpoints, Observer};
 use crate::rules::{NearMiss, RenderedStep};
 use crate::sip::{Cause, Request, ResponseParts, Verb, reason_phrase};
 use crate::transaction::{
@@ -105,21 +105,16 @@ impl ServerContext {
         verb: Verb,
         options: ReplyOptions<'_>,
     ) -> Result<(), ContextError> {
-        let status = options
-            .status
-            .or(verb.default_status())
-            .ok_or(ContextError::OutOfRange { verb, status: 0 })?;
-        if !verb.allows(status) {
-            return Err(ContextError::OutOfRange { verb, status });
-        }
-        let parts = ResponseParts {
-            status,
-            reason: options.reason.unwrap_or_else(|| reason_phrase(status)),
-            extra_headers: options.extra_headers,
-            content_type: options.content_type,
-            body: options.body,
-        };
+        let parts = parts(verb, &options)?;
         self.transaction.respond(&parts).await?;
+        Ok(())
+    }
+
+    /// One failure response (`reject`'s range) sent once, with no
+    /// transaction state kept (a challenge: RFC 3261 §26.3.2.4).
+    pub async fn respond_once(self, options: ReplyOptions<'_>) -> Result<(), ContextError> {
+        let parts = parts(Verb::Reject, &options)?;
+        self.transaction.respond_once(&parts).await?;
         Ok(())
     }
 
@@ -182,6 +177,25 @@ impl ServerContext {
     pub fn rule(&self) -> &Arc<str> {
         &self.rule
     }
+}
+
+/// The response `verb` sends with `options`: its status (the verb's
+/// default when none is given) within the verb's range.
+fn parts<'a>(verb: Verb, options: &ReplyOptions<'a>) -> Result<ResponseParts<'a>, ContextError> {
+    let status = options
+        .status
+        .or(verb.default_status())
+        .ok_or(ContextError::OutOfRange { verb, status: 0 })?;
+    if !verb.allows(status) {
+        return Err(ContextError::OutOfRange { verb, status });
+    }
+    Ok(ResponseParts {
+        status,
+        reason: options.reason.unwrap_or_else(|| reason_phrase(status)),
+        extra_headers: options.extra_headers,
+        content_type: options.content_type,
+        body: options.body,
+    })
 }
 
 /// Reports what becomes of one request: journal, metrics and the
@@ -251,6 +265,25 @@ impl EventReporter {
     /// Whether the request is in the journal.
     pub fn is_journalled(&self) -> bool {
         self.journalled().is_some()
+    }
+
+    /// Who the request authenticated as (journal and metrics).
+    pub fn authenticated(&self, user: &str, realm: &str) {
+        if let Some(observer) = self.observer() {
+            observer.authenticated(self.record(), user, realm);
+        }
+    }
+
+    /// The request's credentials were refused (journal and metrics).
+    pub fn auth_refused(&self, refusal: &AuthRefusal<'_>) {
+        if let Some(observer) = self.observer() {
+            observer.auth_refused(self.record(), refusal);
+        }
+    }
+
+    /// The journal id of the request, once the layer took it as new.
+    fn record(&self) -> Option<u64> {
+        self.noisy.as_ref()?.record.get().copied()
     }
 
     /// The rules that came closest, for a request no rule took.

@@ -14,6 +14,7 @@
 //! `engine` dispatches a request to its rule; `daemon` binds, logs and runs.
 
 pub mod admin;
+pub mod auth;
 pub mod capture;
 pub mod cli;
 pub mod config;

@@ -46,6 +46,7 @@ fn template(text: &str) {
         rule: "fuzz",
         counter: 3,
         captures: &captures,
+        auth: None,
     };
     let rendered = template.render(&vars);
     if template.is_static() {

@@ -18,6 +18,8 @@ use crate::rules::{ReplyPolicy, RuleSet};
 use crate::sip::{Limits, is_token};
 use std::net::SocketAddr;
 
+use toml::Spanned;
+
 pub(crate) fn compile(
     sections: &Sections,
     name: &str,
@@ -35,7 +37,8 @@ pub(crate) fn compile(
         ring_timeout: server.ring_timeout,
         max_duration: server.dialog.max_duration,
     };
-    let rules = compile_rules(&sections.rules, limits, diag);
+    let mut auth = super::auth::compile_auth(sections.auth.as_ref(), diag);
+    let rules = compile_rules(&sections.rules, limits, &mut auth, diag);
     let fallback = match &sections.fallback {
         Some(section) => {
             let mut compiler = PolicyCompiler {
@@ -44,14 +47,22 @@ pub(crate) fn compile(
                 uses_captures: false,
                 limits,
             };
+            if let Some(register) = &section.get_ref().register
+                && register.get_ref().auth.is_some()
+            {
+                compiler.diag.error(register.span(), "the fallback cannot ask for credentials (nothing of it is a rule to take after them): answer REGISTER with a [[rule]] whose match.method = \"REGISTER\"");
+            }
             compiler.policy(section.get_ref(), section.span())?
         }
         None => ReplyPolicy::default_fallback(),
     };
+    let span = sections.auth.as_ref().map_or(0..0, Spanned::span);
+    auth.warn_without_users(&rules, span, diag);
     Some(Config {
         source: name.to_owned(),
         server,
         listeners,
+        auth: auth.finish(),
         rules: Arc::new(RuleSet::new(rules, fallback, sections.server.seed)),
         warnings: Vec::new(),
     })

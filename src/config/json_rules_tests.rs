@@ -6,6 +6,7 @@ fn limits() -> RuleLimits {
     RuleLimits {
         ring_timeout: Duration::from_secs(180),
         max_duration: Duration::from_secs(3600),
+        auth: std::sync::Arc::default(),
     }
 }
 

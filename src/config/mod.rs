@@ -2,6 +2,7 @@
 //! that one bad rule does not hide the errors of the next) → compiled
 //! [`Config`]. TOML stops here: nothing past this module sees it.
 
+mod auth;
 mod collect;
 mod compile;
 mod delays;
@@ -15,6 +16,7 @@ mod log_level;
 mod media;
 pub mod model;
 mod policy;
+mod rule_auth;
 mod rules;
 mod runtime;
 mod suggest;
@@ -40,8 +42,8 @@ use crate::rules::RuleSet;
 use crate::sip::{Limits, Timers, Transport};
 use error::Diagnostics;
 use model::{
-    AdminSection, CaptureSection, DialogSection, ListenSection, LogSection, MediaSection,
-    PolicySection, RuleSection, SdpSection, ServerSection, TimersSection,
+    AdminSection, AuthSection, CaptureSection, DialogSection, ListenSection, LogSection,
+    MediaSection, PolicySection, RuleSection, SdpSection, ServerSection, TimersSection,
 };
 
 /// The embedded default config (config/default.toml).
@@ -199,6 +201,8 @@ pub struct Config {
     pub server: ServerSettings,
     pub listeners: Vec<ListenerSpec>,
     pub rules: Arc<RuleSet>,
+    /// `[auth]`: users (HA1 for every realm the rules name), nonce lifetime.
+    pub auth: Arc<crate::auth::AuthSettings>,
     /// Things that load but are probably mistakes (`check` prints them,
     /// `run` logs them, `check --strict` refuses them).
     pub warnings: Vec<ConfigError>,
@@ -269,11 +273,12 @@ pub(crate) struct Sections {
     pub(crate) sdp: SdpSection,
     pub(crate) media: MediaSection,
     pub(crate) capture: Option<Spanned<CaptureSection>>,
+    pub(crate) auth: Option<Spanned<AuthSection>>,
 }
 
-const SECTIONS: [&str; 11] = [
-    "server", "timers", "dialog", "log", "admin", "sdp", "media", "capture", "listen", "rule",
-    "fallback",
+const SECTIONS: [&str; 12] = [
+    "server", "timers", "dialog", "log", "admin", "sdp", "media", "capture", "auth", "listen",
+    "rule", "fallback",
 ];
 
 fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
@@ -296,6 +301,7 @@ fn read_sections(root: DeTable<'_>, diag: &mut Diagnostics<'_>) -> Sections {
             "fallback" => sections.fallback = section(value, "[fallback]", diag),
             "admin" => sections.admin = section(value, "[admin]", diag),
             "capture" => sections.capture = section(value, "[capture]", diag),
+            "auth" => sections.auth = section(value, "[auth]", diag),
             "sdp" => {
                 if let Some(sdp) = section::<SdpSection>(value, "[sdp]", diag) {
                     sections.sdp = sdp.into_inner();
@@ -368,6 +374,8 @@ fn array_of<'de, T: Deserialize<'de>>(
     }
 }
 
+#[cfg(test)]
+mod auth_tests;
 #[cfg(test)]
 mod checker_tests;
 #[cfg(test)]

@@ -4,9 +4,11 @@
 
 use std::collections::BTreeMap;
 
+mod auth;
 mod media;
 mod policy;
 mod timing;
+pub use auth::{AuthRequirementSection, AuthRuleSection, AuthSection};
 pub use media::*;
 pub use policy::*;
 pub use timing::{DialogSection, TimersSection};
@@ -339,4 +341,6 @@ pub struct MatchSection {
     pub source: Option<Spanned<OneOrMany>>,
     /// Transport(s) the request arrived on.
     pub transport: Option<Spanned<OneOrMany>>,
+    /// The request's credentials: "valid", "invalid" or "absent".
+    pub auth: Option<Spanned<String>>,
 }

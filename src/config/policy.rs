@@ -361,6 +361,7 @@ impl PolicyCompiler<'_, '_> {
             default_expires,
             max_contacts,
             replace_oldest,
+            owners: super::auth::compile_owners(register, self.diag),
         }))
     }
 

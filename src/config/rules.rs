@@ -9,6 +9,7 @@ use ipnet::IpNet;
 use regex::Regex;
 use toml::Spanned;
 
+use super::auth::AuthDefaults;
 use super::delays::DelayLimits;
 use super::error::Diagnostics;
 use super::model::{HeaderCondition, MatchSection, OneOrMany, RuleSection, SequenceSection};
@@ -20,6 +21,7 @@ use crate::sip::{HeaderKey, Transport, is_token};
 pub(super) fn compile_rules(
     sections: &[toml::Spanned<crate::config::model::RuleSection>],
     limits: DelayLimits,
+    auth: &mut AuthDefaults,
     diag: &mut Diagnostics<'_>,
 ) -> Vec<crate::rules::Rule> {
     let mut seen = HashMap::new();
@@ -38,7 +40,7 @@ pub(super) fn compile_rules(
         } else {
             seen.insert(name.get_ref().clone(), name.span());
         }
-        if let Some(rule) = compile_rule(section, limits, diag) {
+        if let Some(rule) = compile_rule(section, limits, auth, diag) {
             rules.push(rule);
         }
     }
@@ -48,6 +50,7 @@ pub(super) fn compile_rules(
 pub(super) fn compile_rule(
     section: &Spanned<RuleSection>,
     limits: DelayLimits,
+    auth: &mut AuthDefaults,
     diag: &mut Diagnostics<'_>,
 ) -> Option<Rule> {
     let rule = section.get_ref();
@@ -58,11 +61,14 @@ pub(super) fn compile_rule(
             "rule name must be a non-empty single line",
         );
     }
+    let requirement = super::rule_auth::rule_requirement(rule, auth, diag);
     let mut matcher = compile_matcher(&rule.conditions, diag);
     matcher.scope = rule
         .scope
         .as_ref()
         .and_then(|scope| compile_scope(scope, diag));
+    matcher.auth =
+        super::rule_auth::compile_auth_test(&rule.conditions, requirement.as_ref(), auth, diag);
     let mut policies = PolicyCompiler {
         diag,
         captures: matcher
@@ -108,22 +114,24 @@ pub(super) fn compile_rule(
         Choice::One(Arc::new(policies.policy(&own, rule.name.span())?))
     };
     let uses_captures = policies.uses_captures;
-    let every = match &rule.every {
+    let every = compile_every(rule, diag);
+    warn_about_message_bodies(&matcher, &choice, name, rule, diag);
+    Some(
+        Rule::new(name.as_str().into(), matcher, choice, every, uses_captures)
+            .with_auth(requirement),
+    )
+}
+
+/// `every`: at least 1 (the default).
+fn compile_every(rule: &RuleSection, diag: &mut Diagnostics<'_>) -> u64 {
+    match &rule.every {
         Some(every) if *every.get_ref() == 0 => {
             diag.error(every.span(), "every must be at least 1");
             1
         }
         Some(every) => *every.get_ref(),
         None => 1,
-    };
-    warn_about_message_bodies(&matcher, &choice, name, rule, diag);
-    Some(Rule::new(
-        name.as_str().into(),
-        matcher,
-        choice,
-        every,
-        uses_captures,
-    ))
+    }
 }
 
 /// A rule's `scope`: what a request's scope can be.
@@ -299,6 +307,7 @@ fn compile_matcher(section: &MatchSection, diag: &mut Diagnostics<'_>) -> Matche
         }),
         sources,
         transports,
+        auth: None,
     }
 }
 

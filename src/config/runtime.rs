@@ -8,20 +8,26 @@ use std::time::Duration;
 
 use toml::de::DeTable;
 
+use super::auth::AuthDefaults;
 use super::compile::compile_server;
 use super::delays::DelayLimits;
 use super::error::Diagnostics;
 use super::rules::compile_rules;
 use super::{Config, ConfigError, ConfigErrors, Sections, array_of, lints};
+use crate::auth::AuthSettings;
 use crate::rules::{Origin, ReplyPolicy, Rule, RuleSet};
 
-/// The running config's limits a rule's delays are checked against.
-#[derive(Debug, Clone, Copy)]
+/// What of the running config a rule is checked against: the limits of
+/// its delays, and the `[auth]` its credentials are asked under.
+#[derive(Debug, Clone)]
 pub struct RuleLimits {
     /// `[timers] ring_timeout_ms`.
     pub ring_timeout: Duration,
     /// `[dialog] max_duration_ms`.
     pub max_duration: Duration,
+    /// `[auth]`: the defaults of `auth = "required"`, and the realms (with
+    /// their users) a rule's `auth` may name.
+    pub auth: Arc<AuthSettings>,
 }
 
 /// Rules compiled from text, with the warnings found in it.
@@ -67,10 +73,12 @@ pub fn parse_rules(
         ring_timeout: limits.ring_timeout,
         max_duration: limits.max_duration,
     };
-    let compiled = compile_rules(&sections.rules, delay_limits, &mut diag)
+    let mut auth = AuthDefaults::running(limits.auth);
+    let compiled: Vec<Rule> = compile_rules(&sections.rules, delay_limits, &mut auth, &mut diag)
         .into_iter()
         .map(|rule| rule.with_origin(Origin::Api))
         .collect();
+    auth.warn_without_users(&compiled, 0..0, &mut diag);
     let set = Arc::new(RuleSet::new(
         compiled,
         ReplyPolicy::default_fallback(),
@@ -83,6 +91,7 @@ pub fn parse_rules(
             source: name.to_owned(),
             server: compile_server(&Sections::default(), &mut diag),
             listeners: Vec::new(),
+            auth: auth.finish(),
             rules: set.clone(),
             warnings: Vec::new(),
         };

@@ -8,8 +8,10 @@ use std::sync::atomic::Ordering;
 
 use tracing::info;
 
+use super::auth::{Selection, take_rule};
 use super::runner::{Job, Services};
 use super::{Engine, JobGuard, Snapshot, protocol};
+use crate::auth::Checker;
 use crate::context::{EventReporter, ReplyOptions, ServerContext};
 use crate::rules::{FALLBACK_RULE, MAX_NEAR_MISSES, MatchInput, ReplyPolicy, Selected};
 use crate::sip::{Request, reason_phrase};
@@ -55,14 +57,20 @@ impl Engine {
             let context = context(transaction, &reporter, protocol::RULE.into());
             return refuse(context, 503, "Retry-After: 5\r\n").await;
         }
-        let input = MatchInput {
-            request: &request,
-            source: source.peer,
-            transport: source.transport,
-            scope,
-        };
-        let selected = match select(&input, snapshot, dialog.as_deref(), early_dialog) {
-            Ok(selected) => selected,
+        let selected = self.choose(
+            &request,
+            (&source, scope),
+            snapshot,
+            (dialog.as_deref(), early_dialog),
+            &reporter,
+        );
+        let selected = match selected {
+            Ok(Selection::Taken(selected)) => selected,
+            Ok(Selection::Refused(refusal)) => {
+                return self
+                    .refuse_credentials(transaction, &request, &reporter, refusal)
+                    .await;
+            }
             Err(refusal) => {
                 // A refusal depends on the request alone: no state is kept.
                 transaction.answer_statelessly();
@@ -70,9 +78,6 @@ impl Engine {
                 return refuse(context, refusal.status, &refusal.extra_headers).await;
             }
         };
-        if *selected.rule == *FALLBACK_RULE && reporter.is_journalled() {
-            reporter.near_misses(snapshot.rules.near_misses(&input, MAX_NEAR_MISSES));
-        }
         // A rule without side effects answers without transaction state;
         // any other keeps it, so retransmissions never run the rule twice.
         if selected.stateless {
@@ -91,6 +96,37 @@ impl Engine {
             snapshot,
         )
         .await;
+    }
+
+    /// The rule that answers `request` (see [`select`]), its credentials
+    /// checked when it asks for them; records near misses when no rule
+    /// took it, and who authenticated when one did.
+    fn choose(
+        &self,
+        request: &Request,
+        (source, scope): (&Flow, Option<&str>),
+        snapshot: &Snapshot,
+        dialog: (Option<&Dialog>, bool),
+        reporter: &EventReporter,
+    ) -> Result<Selection, protocol::Refusal> {
+        let checker = Checker::new(request, &snapshot.auth, &self.auth);
+        let input = MatchInput {
+            request,
+            source: source.peer,
+            transport: source.transport,
+            scope,
+            auth: Some(&checker),
+        };
+        let selection = select(&input, &checker, snapshot, dialog.0, dialog.1)?;
+        if let Selection::Taken(selected) = &selection {
+            if *selected.rule == *FALLBACK_RULE && reporter.is_journalled() {
+                reporter.near_misses(snapshot.rules.near_misses(&input, MAX_NEAR_MISSES));
+            }
+            if let Some(identity) = &selected.auth {
+                self.authenticated(identity, selected, request, reporter);
+            }
+        }
+        Ok(selection)
     }
 
     /// The scope of `request`, read only when a rule or the journal asks
@@ -130,6 +166,7 @@ impl Engine {
             context,
             selected,
             scope: reporter.scope(),
+            reporter: reporter.clone(),
             request,
             source,
             sent_by: listener.sent_by.clone(),
@@ -184,14 +221,16 @@ impl Engine {
 }
 
 /// The rule that answers: the §8.2 checks first (a refusal), then the first
-/// rule that takes the request, else the dialog's default (§12.2.2), the
-/// early dialog's (RFC 3311) or the fallback.
+/// rule that takes the request (or asks for credentials it lacks), else the
+/// dialog's default (§12.2.2), the early dialog's (RFC 3311) or the
+/// fallback.
 fn select(
     input: &MatchInput<'_>,
+    checker: &Checker<'_>,
     snapshot: &Snapshot,
     dialog: Option<&Dialog>,
     early_dialog: bool,
-) -> Result<Selected, protocol::Refusal> {
+) -> Result<Selection, protocol::Refusal> {
     let request = input.request;
     let rules = &snapshot.rules;
     let allowed = snapshot.settings.allowed_methods.as_deref();
@@ -199,16 +238,16 @@ fn select(
     if let Some(refusal) = protocol::refusal(request, rules, allowed, reliable, input) {
         return Err(refusal);
     }
-    Ok(match (dialog, rules.find(input)) {
-        (_, Some(selected)) => selected,
-        (Some(dialog), None) => protocol::in_dialog_default(request, dialog),
-        (None, None) if early_dialog => protocol::early_dialog_default(),
-        (None, None) => rules.fallback_selection(),
+    Ok(match (dialog, take_rule(rules, input, checker)) {
+        (_, Some(selection)) => selection,
+        (Some(dialog), None) => Selection::Taken(protocol::in_dialog_default(request, dialog)),
+        (None, None) if early_dialog => Selection::Taken(protocol::early_dialog_default()),
+        (None, None) => Selection::Taken(rules.fallback_selection()),
     })
 }
 
 /// The context a request is answered through on behalf of `rule`.
-fn context(
+pub(super) fn context(
     transaction: ServerTransaction,
     reporter: &EventReporter,
     rule: Arc<str>,

@@ -58,7 +58,7 @@ impl Engine {
     async fn answer_malformed(&self, rejected: &Rejected, flow: Flow, snapshot: &Snapshot) {
         let peer = flow.peer;
         let transport = flow.transport.name();
-        let data = sip::excerpt(rejected.message.as_bytes());
+        let data = sip::excerpt(&crate::auth::masked_message(rejected.message.as_bytes()));
         let is_ack = rejected.message.method() == Some("ACK");
         // Over a connection an answer always reaches the sender; over UDP it
         // needs a top Via to go back to.
@@ -180,7 +180,7 @@ impl MessageHandler for Engine {
                         peer = %flow.peer,
                         transport = flow.transport.name(),
                         %error,
-                        data = %sip::excerpt(data),
+                        data = %sip::excerpt(&crate::auth::masked_message(data)),
                         "dropped unparseable message"
                     )
                 );

@@ -3,6 +3,7 @@
 //! policy. Everything reloadable arrives as one [`Snapshot`], loaded once
 //! per message.
 
+mod auth;
 mod auto_reply;
 mod dispatch;
 mod handler;
@@ -60,6 +61,8 @@ pub struct Engine {
     guard: Arc<crate::transport::SourceGuard>,
     /// Sequence keys evicted by rule sets a reload replaced.
     retired_evictions: std::sync::atomic::AtomicU64,
+    /// The nonce secret and nonce counts (kept across reloads).
+    auth: crate::auth::AuthService,
 }
 
 /// Counts a running job until dropped.
@@ -100,6 +103,7 @@ impl Engine {
             limiter: ratelimit::SourceLimiter::default(),
             guard: Arc::default(),
             retired_evictions: std::sync::atomic::AtomicU64::new(0),
+            auth: crate::auth::AuthService::default(),
         }
     }
 
@@ -202,5 +206,11 @@ impl Engine {
 
     pub fn registrar(&self) -> &Registrar {
         &self.registrar
+    }
+
+    /// Nonces whose counts were forgotten at their bound
+    /// (`auth::MAX_NONCES`).
+    pub fn nonces_forgotten(&self) -> u64 {
+        self.auth.nonces_forgotten()
     }
 }

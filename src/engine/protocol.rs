@@ -169,5 +169,6 @@ fn accept_200(rule: Arc<str>, content_type: Option<Box<str>>, body: Body) -> Sel
         captures: Vec::new(),
         seed: 0,
         stateless: false,
+        auth: None,
     }
 }

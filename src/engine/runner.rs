@@ -12,7 +12,7 @@ use super::Snapshot;
 use super::auto_reply::AutoReply;
 use super::registrar::Registrar;
 use super::sdp::SdpService;
-use crate::context::{ContextError, ReplyOptions, ServerContext};
+use crate::context::{ContextError, EventReporter, ReplyOptions, ServerContext};
 use crate::rules::template::Vars;
 use crate::rules::{RegisterPolicy, ReplyPolicy, Selected, Step};
 use crate::sip::Request;
@@ -45,6 +45,9 @@ pub(super) struct Job {
     pub(super) selected: Selected,
     /// The test the request belongs to, if any.
     pub(super) scope: Option<Arc<str>>,
+    /// What becomes of the request (a registrar's refusal of a non-owner
+    /// goes to the journal and metrics through it).
+    pub(super) reporter: Arc<EventReporter>,
     pub(super) request: Request,
     /// The flow the request came from.
     pub(super) source: Flow,
@@ -72,6 +75,7 @@ impl Job {
             rule: self.context.rule(),
             counter: self.selected.counter,
             captures: &self.selected.captures,
+            auth: self.selected.auth.as_ref(),
         }
     }
 
@@ -164,12 +168,19 @@ impl Job {
         Ok(Sent::Step)
     }
 
-    /// The registrar answers REGISTER (RFC 3261 §10.3).
+    /// The registrar answers REGISTER (RFC 3261 §10.3); one its rule
+    /// authenticated first checks that the user owns the address-of-record
+    /// (§10.3 step 3: 403 otherwise, `Contact: *` included).
     async fn register(mut self, policy: &RegisterPolicy) {
-        let answer = self
-            .services
-            .registrar
-            .register(&self.request, policy, &self.source);
+        let reporter = &self.reporter;
+        let answer =
+            match super::auth::refuse_non_owner(&self.request, policy, &self.selected, reporter) {
+                Some(refusal) => refusal,
+                None => self
+                    .services
+                    .registrar
+                    .register(&self.request, policy, &self.source),
+            };
         let options = ReplyOptions {
             status: Some(answer.status),
             reason: answer.reason.as_deref(),

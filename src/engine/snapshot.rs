@@ -24,6 +24,8 @@ pub struct Snapshot {
     /// `[media]` (its port range is the one at start: changing it takes a
     /// restart).
     pub media: Arc<crate::media::MediaSettings>,
+    /// `[auth]`: users and nonce lifetime.
+    pub auth: Arc<crate::auth::AuthSettings>,
 }
 
 impl Snapshot {
@@ -35,6 +37,7 @@ impl Snapshot {
             layer: Arc::new(layer_settings(&config.server)),
             sdp: Arc::new(sdp_settings(&config.server)),
             media: Arc::new(config.server.media.clone()),
+            auth: config.auth.clone(),
         }
     }
 }

@@ -118,11 +118,16 @@ fn describe(
         }
         _ => {}
     }
+    // A fresh daemon's nonce secret: credentials in the file hold a nonce
+    // it never issued, so they count as absent (their digest may be right).
+    let service = crate::auth::AuthService::default();
+    let checker = crate::auth::Checker::new(request, &config.auth, &service);
     let input = MatchInput {
         request,
         source,
         transport,
         scope: config.server.scope.of(request),
+        auth: Some(&checker),
     };
     let rules = &config.rules;
     let allowed = config.server.allowed_methods.as_deref();
@@ -150,6 +155,18 @@ fn verdicts(out: &mut String, rules: &crate::rules::RuleSet, input: &MatchInput<
                         format!(
                             "   (it takes only every {}th matching request; the others go on to the next rules)",
                             rule.every
+                        ),
+                    );
+                }
+                if let Some(auth) = &rule.auth {
+                    let word = input
+                        .auth
+                        .map_or("absent", |checker| checker.verdict(Some(auth)).word());
+                    line(
+                        out,
+                        format!(
+                            "   requires: {} (this request's: {word}; a fresh daemon issued no nonce, so what came is stale at best)",
+                            auth.describe()
                         ),
                     );
                 }

@@ -400,3 +400,26 @@ fn a_ringing_invite_is_answered_at_the_ring_timeout() {
         "{text}"
     );
 }
+
+/// A rule that asks for credentials says so, and the dry run shows the
+/// challenge the request would get (sent once, then the client's ACK).
+#[test]
+fn a_rule_with_auth_shows_what_it_requires_and_the_challenge() {
+    let text = "[auth]\nrealm = \"lab\"\nusers = { alice = \"secret\" }\n\n\
+                [[listen]]\ntransport = \"udp\"\naddress = \"192.0.2.1:5060\"\n\n\
+                [[rule]]\nname = \"call\"\nmatch.method = \"INVITE\"\nauth = \"required\"\naccept = {}\n";
+    let config = Config::parse(text, "auth.toml").expect("valid config");
+    let message = invite("sip:bob@example.com", "");
+    let shown = explain(&config, message.as_bytes(), source(), Transport::Udp).expect("explained");
+    assert!(
+        shown.contains("rule call: MATCH\n   requires: credentials for realm \"lab\" (MD5; qop auth), else 401 (this request's: absent;"),
+        "{shown}"
+    );
+    assert!(shown.contains("    SIP/2.0 401 Unauthorized\n"), "{shown}");
+    assert_eq!(
+        shown.matches("SIP/2.0 401").count(),
+        1,
+        "sent once: {shown}"
+    );
+    assert!(shown.contains("the client sends ACK"), "{shown}");
+}

@@ -20,6 +20,8 @@ pub struct RuleInfo {
     pub conditions: Vec<String>,
     /// It takes only every Nth matching request.
     pub every: u64,
+    /// The credentials it asks before it is taken (its `auth`), if any.
+    pub requires: Option<String>,
     /// What it replies, as `check` describes it, one line per policy.
     pub replies: Vec<String>,
 }
@@ -34,6 +36,7 @@ impl RuleInfo {
             scope: rule.matcher.scope.as_deref().map(str::to_owned),
             conditions: rule.matcher.describe(),
             every: rule.every,
+            requires: rule.auth.as_ref().map(|auth| auth.describe()),
             replies: rule
                 .choice
                 .to_string()

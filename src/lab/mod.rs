@@ -115,13 +115,15 @@ impl Lab {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The delay limits a new rule is checked against (the running
-    /// config's ring timeout and longest dialog).
+    /// What a new rule is checked against: the running config's ring
+    /// timeout and longest dialog (its delays), and its `[auth]` (its
+    /// credentials).
     pub fn rule_limits(&self) -> RuleLimits {
         let snapshot = self.engine.snapshot();
         RuleLimits {
             ring_timeout: snapshot.layer.ring_timeout,
             max_duration: snapshot.layer.dialog.max_duration,
+            auth: snapshot.auth.clone(),
         }
     }
 
@@ -264,6 +266,17 @@ impl Lab {
         }
         if keep_api_rules && !dropped.is_empty() {
             warn!(rules = ?dropped, "API rules dropped: the config file now has rules of these names");
+        }
+        for api in &state.api {
+            if let Some(asked) = api.rule.credentials()
+                && !snapshot.auth.realms.contains(&asked.realm)
+            {
+                warn!(
+                    rule = &*api.rule.name,
+                    realm = &*asked.realm,
+                    "API rule asks for credentials in a realm the config no longer names: its requests are refused as from unknown users"
+                );
+            }
         }
         snapshot.rules = Arc::new(live);
         self.engine.replace(snapshot);

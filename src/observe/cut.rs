@@ -47,7 +47,9 @@ impl Cutter {
         text
     }
 
-    /// Header fields, each name and value cut, at most [`MAX_FIELDS`].
+    /// Header fields, each name and value cut, at most [`MAX_FIELDS`];
+    /// credentials (`Authorization`, `Proxy-Authorization`) masked, so they
+    /// never reach the journal nor its file.
     pub(super) fn fields<'a>(
         &mut self,
         fields: impl Iterator<Item = (&'a str, &'a str)>,
@@ -58,7 +60,12 @@ impl Cutter {
                 self.cut = true;
                 break;
             }
-            out.push((self.text(name, VALUE_LIMIT), self.text(value, VALUE_LIMIT)));
+            let value = if crate::auth::carries_credentials(name) {
+                std::borrow::Cow::Owned(crate::auth::mask_credentials(value))
+            } else {
+                std::borrow::Cow::Borrowed(value)
+            };
+            out.push((self.text(name, VALUE_LIMIT), self.text(&value, VALUE_LIMIT)));
         }
         self.bytes += out.len() * 2 * std::mem::size_of::<String>();
         out
@@ -85,5 +92,25 @@ mod tests {
         let mut fields = Cutter::default();
         assert_eq!(fields.fields(many).len(), MAX_FIELDS);
         assert!(fields.cut);
+    }
+
+    #[test]
+    fn credentials_are_masked_as_they_are_copied() {
+        let mut cutter = Cutter::default();
+        let fields = [
+            (
+                "Authorization",
+                r#"Digest username="alice", realm="lab", response="feed""#,
+            ),
+            ("proxy-authorization", "Basic YWxpY2U6c2VjcmV0"),
+            ("X-Other", "feed"),
+        ];
+        let copied = cutter.fields(fields.into_iter());
+        assert_eq!(
+            copied[0].1,
+            r#"Digest username="alice", realm="lab", (credentials masked)"#
+        );
+        assert_eq!(copied[1].1, "Basic (credentials masked)");
+        assert_eq!(copied[2].1, "feed");
     }
 }

@@ -147,6 +147,11 @@ impl Journal {
         self.change(id, |record| record.set_rule(rule));
     }
 
+    /// Who request `id` authenticated as (or why not).
+    pub fn set_auth(&self, id: u64, auth: super::AuthRecord) {
+        self.change(id, |record| record.set_auth(auth));
+    }
+
     pub fn set_near_misses(&self, id: u64, misses: Vec<crate::rules::NearMiss>) {
         self.change(id, |record| record.set_near_misses(misses));
     }

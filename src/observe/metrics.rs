@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::sip::{Cause, Transport};
 
+mod auth;
 mod media;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -104,6 +105,8 @@ pub struct Metrics {
     connections: Family<TransportLabels, Gauge>,
     bounds: Family<StateLabels, Counter>,
     media: media::MediaMetrics,
+    /// Digest authentication (challenges, successes, failures).
+    pub auth: auth::AuthMetrics,
 }
 
 impl Metrics {
@@ -126,6 +129,7 @@ impl Metrics {
             connections: Family::default(),
             bounds: Family::default(),
             media: media::MediaMetrics::default(),
+            auth: auth::AuthMetrics::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -195,6 +199,7 @@ impl Metrics {
             metrics.bounds.clone(),
         );
         metrics.media.register(&mut registry);
+        metrics.auth.register(&mut registry);
         metrics.last_reload_success.set(1);
         Self {
             registry,

@@ -3,6 +3,7 @@
 //! daemon feed an [`Observer`]; nothing is collected when the admin
 //! listener is off.
 
+mod auth;
 mod cut;
 mod exposition;
 mod filter;
@@ -15,6 +16,7 @@ mod sent;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+pub use auth::{AUTH_VALUE_LIMIT, AuthRecord};
 pub use cut::{BODY_LIMIT, MAX_FIELDS, VALUE_LIMIT};
 pub use exposition::{OPENMETRICS, PROMETHEUS_TEXT, wants_openmetrics};
 pub use filter::JournalFilter;
@@ -27,6 +29,20 @@ use crate::rules::NearMiss;
 use crate::sip::{Cause, Message, Request};
 use crate::transaction::{ClientOutcome, SentLog, SentResponse};
 use crate::transport::Flow;
+
+/// Credentials refused, as the journal and the metrics see it.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthRefusal<'a> {
+    /// The username the credentials named, if any.
+    pub user: Option<&'a str>,
+    pub realm: &'a str,
+    /// Why (`auth::FailReason`'s names); `None`: no credentials came.
+    pub reason: Option<&'static str>,
+    /// The challenge says `stale=true`.
+    pub stale: bool,
+    /// 401, 407 or 403.
+    pub status: u16,
+}
 
 /// The journal and the metrics of one daemon.
 #[derive(Debug)]
@@ -87,6 +103,31 @@ impl Observer {
     /// The rule (or "fallback", "protocol", a dialog's rule) that answers.
     pub fn rule(&self, id: u64, rule: &str) {
         self.journal.set_rule(id, rule);
+    }
+
+    /// Request `id` authenticated as `user` in `realm`.
+    pub fn authenticated(&self, id: Option<u64>, user: &str, realm: &str) {
+        self.metrics.auth.success();
+        if let Some(id) = id {
+            let record = AuthRecord::new(Some(user), realm, "valid");
+            self.journal.set_auth(id, record);
+        }
+    }
+
+    /// Request `id` was refused for its credentials (`reason` `None`: it
+    /// had none) and answered `status` (a challenge, stale or not, or 403).
+    pub fn auth_refused(&self, id: Option<u64>, refusal: &AuthRefusal<'_>) {
+        if let Some(reason) = refusal.reason {
+            self.metrics.auth.failure(reason);
+        }
+        if refusal.status != 403 {
+            self.metrics.auth.challenge(refusal.status, refusal.stale);
+        }
+        if let Some(id) = id {
+            let result = refusal.reason.unwrap_or("absent");
+            let record = AuthRecord::new(refusal.user, refusal.realm, result);
+            self.journal.set_auth(id, record);
+        }
     }
 
     /// The rules that came closest to taking a request no rule took.

@@ -13,6 +13,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use serde::ser::SerializeStruct;
 
+use super::auth::{AUTH_ALLOWANCE, AuthRecord};
 use super::cut::{Cutter, VALUE_LIMIT};
 use super::sent::{ResponseRecord, SentOutcome, split};
 use crate::rules::NearMiss;
@@ -94,6 +95,8 @@ pub struct Record {
 #[derive(Debug, Default)]
 struct Outcome {
     rule: Option<String>,
+    /// Who the credentials named and the verdict, when a rule asked.
+    auth: Option<AuthRecord>,
     near_misses: Vec<NearMiss>,
     retransmissions: u32,
     responses: Vec<ResponseRecord>,
@@ -192,7 +195,9 @@ impl Record {
             error: parts.error,
             at: Instant::now(),
             outcome: Mutex::default(),
-            size: AtomicUsize::new(cutter.bytes + std::mem::size_of::<Self>() + OUTCOME_ALLOWANCE),
+            size: AtomicUsize::new(
+                cutter.bytes + std::mem::size_of::<Self>() + OUTCOME_ALLOWANCE + AUTH_ALLOWANCE,
+            ),
             written: AtomicBool::new(false),
             media_held: AtomicBool::new(false),
         }
@@ -229,6 +234,14 @@ impl Record {
         if outcome.rule.is_none() {
             outcome.rule = Some(rule.to_owned());
         }
+    }
+
+    pub fn auth(&self) -> Option<AuthRecord> {
+        self.lock().auth.clone()
+    }
+
+    pub(super) fn set_auth(&self, auth: AuthRecord) {
+        self.lock().auth = Some(auth);
     }
 
     pub(super) fn set_near_misses(&self, misses: Vec<NearMiss>) {
@@ -316,6 +329,7 @@ impl Serialize for Record {
         out.serialize_field("error", &self.error)?;
         let outcome = self.lock();
         out.serialize_field("rule", &outcome.rule)?;
+        out.serialize_field("auth", &outcome.auth)?;
         out.serialize_field("near_misses", &outcome.near_misses)?;
         out.serialize_field("retransmissions", &outcome.retransmissions)?;
         out.serialize_field("responses", &outcome.responses)?;

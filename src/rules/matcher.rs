@@ -3,9 +3,12 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
+use std::sync::Arc;
+
 use ipnet::IpNet;
 use regex::Regex;
 
+use crate::auth::{Checker, Requirement, Verdict};
 use crate::sip::{HeaderKey, Request, Transport};
 
 /// What a rule is matched against: the request and where it came from.
@@ -16,6 +19,45 @@ pub struct MatchInput<'a> {
     pub transport: Transport,
     /// The request's scope (see `scope.rs`), if it has one.
     pub scope: Option<&'a str>,
+    /// Checks the request's credentials for `match.auth` (`None`: the
+    /// request is taken to carry none).
+    pub auth: Option<&'a Checker<'a>>,
+}
+
+/// `match.auth`: what the request's credentials must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthState {
+    Valid,
+    Invalid,
+    /// None for this realm, or only an expired nonce.
+    Absent,
+}
+
+impl AuthState {
+    pub fn parse(word: &str) -> Option<Self> {
+        match word {
+            "valid" => Some(Self::Valid),
+            "invalid" => Some(Self::Invalid),
+            "absent" => Some(Self::Absent),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Valid => "valid",
+            Self::Invalid => "invalid",
+            Self::Absent => "absent",
+        }
+    }
+}
+
+/// A `match.auth` condition and the requirement its credentials are
+/// checked against (the rule's `auth`, else `[auth]`'s defaults).
+#[derive(Debug, Clone)]
+pub struct AuthTest {
+    pub state: AuthState,
+    pub requirement: Arc<Requirement>,
 }
 
 /// A header condition.
@@ -40,6 +82,7 @@ pub struct Matcher {
     pub body: Option<regex::bytes::Regex>,
     pub sources: Option<Vec<IpNet>>,
     pub transports: Option<Vec<Transport>>,
+    pub auth: Option<AuthTest>,
 }
 
 /// The first condition of a rule that did not hold (for `explain`).
@@ -54,6 +97,7 @@ pub enum Mismatch {
     Body,
     Source,
     Transport,
+    Auth,
 }
 
 impl fmt::Display for Mismatch {
@@ -68,6 +112,7 @@ impl fmt::Display for Mismatch {
             Self::Body => f.write_str("body"),
             Self::Source => f.write_str("source"),
             Self::Transport => f.write_str("transport"),
+            Self::Auth => f.write_str("auth"),
         }
     }
 }
@@ -131,7 +176,25 @@ impl Matcher {
         {
             return Err(Mismatch::Body);
         }
+        // Last: the only condition that hashes.
+        if let Some(test) = &self.auth {
+            let verdict = input.auth.map_or(Verdict::Absent, |checker| {
+                checker.verdict(Some(&test.requirement))
+            });
+            if verdict.word() != test.state.name() {
+                return Err(Mismatch::Auth);
+            }
+        }
         Ok(())
+    }
+
+    /// The requirement whose valid credentials this matcher asks for
+    /// (`match.auth = "valid"`): taking the rule commits them.
+    pub fn valid_credentials(&self) -> Option<&Arc<Requirement>> {
+        self.auth
+            .as_ref()
+            .filter(|test| test.state == AuthState::Valid)
+            .map(|test| &test.requirement)
     }
 
     /// Named captures of every regex condition, for `${match.NAME}` (the
@@ -223,6 +286,7 @@ impl Matcher {
             + usize::from(self.to.is_some())
             + self.headers.len()
             + usize::from(self.body.is_some())
+            + usize::from(self.auth.is_some())
     }
 
     /// The place of `mismatch`'s condition among the rule's conditions.
@@ -254,6 +318,9 @@ impl Matcher {
                         .unwrap_or(0)
             }
             Mismatch::Body => before(&singles) + self.headers.len(),
+            Mismatch::Auth => {
+                before(&singles) + self.headers.len() + usize::from(self.body.is_some())
+            }
         }
     }
 
@@ -293,6 +360,13 @@ impl Matcher {
         }
         if let Some(re) = &self.body {
             out.push(format!("body =~ /{re}/"));
+        }
+        if let Some(test) = &self.auth {
+            out.push(format!(
+                "credentials for realm \"{}\" are {}",
+                test.requirement.realm,
+                test.state.name()
+            ));
         }
         out
     }

@@ -16,8 +16,10 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::auth::{Identity, Requirement};
+
 pub use choice::{Choice, SequenceKey};
-pub use matcher::{HeaderTest, MatchInput, Matcher, Mismatch};
+pub use matcher::{AuthState, AuthTest, HeaderTest, MatchInput, Matcher, Mismatch};
 pub use near_miss::{MAX_NEAR_MISSES, NearMiss};
 pub use policy::{
     AutoMessage, Body, Delay, HeaderLines, RegisterPolicy, RenderedStep, ReplyPolicy, Step,
@@ -57,6 +59,9 @@ pub struct Rule {
     /// state (`ReplyPolicy::is_stateless`, one policy, every request).
     pub stateless: bool,
     pub origin: Origin,
+    /// Credentials the request must carry before the rule is taken; without
+    /// them it gets a challenge and nothing of the rule moves.
+    pub auth: Option<Arc<Requirement>>,
     matched: AtomicU64,
     taken: AtomicU64,
 }
@@ -79,6 +84,7 @@ impl Rule {
             uses_captures,
             stateless,
             origin: Origin::File,
+            auth: None,
             matched: AtomicU64::new(0),
             taken: AtomicU64::new(0),
         }
@@ -114,6 +120,24 @@ impl Rule {
             _ => 0,
         }
     }
+
+    /// The rule asks for credentials first. It then keeps transaction
+    /// state: a retransmission must not look like a replayed nonce count.
+    pub fn with_auth(mut self, auth: Option<Arc<Requirement>>) -> Self {
+        if auth.is_some() || self.matcher.valid_credentials().is_some() {
+            self.stateless = false;
+        }
+        self.auth = auth;
+        self
+    }
+
+    /// The requirement whose credentials taking the rule commits: its
+    /// `auth`, else that of a `match.auth = "valid"` condition.
+    pub fn credentials(&self) -> Option<&Arc<Requirement>> {
+        self.auth
+            .as_ref()
+            .or_else(|| self.matcher.valid_credentials())
+    }
 }
 
 /// The rule chosen for a request: its name, the policy the transaction
@@ -131,6 +155,8 @@ pub struct Selected {
     pub seed: u64,
     /// The request needs no transaction state (see `Rule::stateless`).
     pub stateless: bool,
+    /// Who authenticated, when the rule asked (`${auth.user}`).
+    pub auth: Option<Identity>,
 }
 
 /// The name events carry when no rule matched.
@@ -199,39 +225,54 @@ impl RuleSet {
             .unwrap_or_else(|| self.fallback_selection())
     }
 
-    /// The first rule that takes the request, if any.
+    /// The first rule that takes the request, if any (credentials aside:
+    /// the engine checks them between [`Self::matching`] and
+    /// [`Self::take`]).
     pub fn find(&self, input: &MatchInput<'_>) -> Option<Selected> {
-        for rule in &self.rules {
-            if rule.matcher.check(input).is_err() {
-                continue;
-            }
-            if rule.every > 1
-                && (rule.matched.fetch_add(1, Ordering::Relaxed) + 1) % rule.every != 0
-            {
-                continue;
-            }
-            let counter = rule.taken.fetch_add(1, Ordering::Relaxed) + 1;
-            let (policy, seed) = {
-                let mut rng = self
-                    .rng
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                (rule.choice.pick(input.request, &mut rng), rng.u64(..))
-            };
-            return Some(Selected {
-                rule: rule.name.clone(),
-                policy,
-                counter,
-                captures: if rule.uses_captures {
-                    rule.matcher.captures(input)
-                } else {
-                    Vec::new()
-                },
-                seed,
-                stateless: rule.stateless,
-            });
+        self.matching(input).find_map(|rule| self.take(rule, input))
+    }
+
+    /// The rules whose conditions hold, in order. Nothing moves: no
+    /// `every`, counter, outcome or sequence state.
+    pub fn matching<'s>(
+        &'s self,
+        input: &'s MatchInput<'_>,
+    ) -> impl Iterator<Item = &'s Rule> + 's {
+        self.rules
+            .iter()
+            .map(|rule| &**rule)
+            .filter(move |rule| rule.matcher.check(input).is_ok())
+    }
+
+    /// Takes `rule` (one of [`Self::matching`]) for the request: its
+    /// `every` counts the request, and when it lets the rule take it the
+    /// counter, the outcome draw and the sequence move. `None` when `every`
+    /// passes the request on to later rules.
+    pub fn take(&self, rule: &Rule, input: &MatchInput<'_>) -> Option<Selected> {
+        if rule.every > 1 && (rule.matched.fetch_add(1, Ordering::Relaxed) + 1) % rule.every != 0 {
+            return None;
         }
-        None
+        let counter = rule.taken.fetch_add(1, Ordering::Relaxed) + 1;
+        let (policy, seed) = {
+            let mut rng = self
+                .rng
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (rule.choice.pick(input.request, &mut rng), rng.u64(..))
+        };
+        Some(Selected {
+            rule: rule.name.clone(),
+            policy,
+            counter,
+            captures: if rule.uses_captures {
+                rule.matcher.captures(input)
+            } else {
+                Vec::new()
+            },
+            seed,
+            stateless: rule.stateless,
+            auth: None,
+        })
     }
 
     /// Sequence keys evicted to make room, over every rule.
@@ -272,6 +313,7 @@ impl RuleSet {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .u64(..),
             stateless: self.fallback.is_stateless(),
+            auth: None,
         }
     }
 
@@ -303,6 +345,9 @@ impl fmt::Display for RuleSet {
             }
             if rule.every > 1 {
                 writeln!(f, "   takes: every {}th matching request", rule.every)?;
+            }
+            if let Some(auth) = &rule.auth {
+                writeln!(f, "   requires: {}", auth.describe())?;
             }
             write!(f, "{}", rule.choice)?;
         }

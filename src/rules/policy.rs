@@ -207,7 +207,7 @@ pub struct AutoMessage {
 
 /// The built-in registrar: 200 echoing each Contact with its granted
 /// expiry (clamped), 423 below the minimum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisterPolicy {
     pub min_expires: u32,
     pub max_expires: u32,
@@ -217,6 +217,11 @@ pub struct RegisterPolicy {
     /// At `max_contacts`: replace the least recently refreshed binding
     /// (true) or refuse with 503 (false).
     pub replace_oldest: bool,
+    /// Who owns which address-of-record (`aor`, `aors`). Applied to every
+    /// REGISTER the rule authenticated: only the owner changes or lists an
+    /// AOR's bindings. The rule, not this policy, holds what credentials it
+    /// asks for (`Rule::auth`).
+    pub owners: std::sync::Arc<crate::auth::AorOwners>,
 }
 
 /// What a rule answers.

@@ -50,6 +50,9 @@ pub enum Variable {
     Rule,
     Counter,
     Random,
+    /// Who authenticated (empty when the rule asked no credentials).
+    AuthUser,
+    AuthRealm,
     Match(Box<str>),
 }
 
@@ -81,6 +84,8 @@ pub struct Vars<'a> {
     pub counter: u64,
     /// Named captures of the rule's regexes.
     pub captures: &'a [(Box<str>, String)],
+    /// Who authenticated, when the rule asked for credentials.
+    pub auth: Option<&'a crate::auth::Identity>,
 }
 
 impl Template {
@@ -233,6 +238,8 @@ pub const VARIABLE_NAMES: &[&str] = &[
     "rule",
     "counter",
     "random",
+    "auth.user",
+    "auth.realm",
 ];
 
 fn variable(name: &str) -> Result<Variable, TemplateError> {
@@ -285,6 +292,8 @@ fn variable(name: &str) -> Result<Variable, TemplateError> {
         "rule" => Variable::Rule,
         "counter" => Variable::Counter,
         "random" => Variable::Random,
+        "auth.user" => Variable::AuthUser,
+        "auth.realm" => Variable::AuthRealm,
         _ => return Err(unknown()),
     })
 }
@@ -342,6 +351,8 @@ fn write_variable(out: &mut String, var: &Variable, vars: &Vars<'_>) {
             let _ = write!(out, "{}", vars.counter);
         }
         Variable::Random => out.push_str(&crate::transaction::new_tag()),
+        Variable::AuthUser => out.push_str(vars.auth.map_or("", |a| &a.user)),
+        Variable::AuthRealm => out.push_str(vars.auth.map_or("", |a| &a.realm)),
         Variable::Match(name) => {
             if let Some((_, value)) = vars.captures.iter().find(|(n, _)| n == name) {
                 out.push_str(value);
@@ -392,6 +403,7 @@ mod tests {
             rule: "r1",
             counter: 3,
             captures: &captures,
+            auth: None,
         };
         Template::parse(text)
             .expect("compiles")
@@ -430,6 +442,32 @@ mod tests {
     }
 
     #[test]
+    fn auth_variables_name_who_authenticated() {
+        let request = request();
+        let identity = crate::auth::Identity {
+            user: "alice".into(),
+            realm: "lab".into(),
+        };
+        let vars = |auth| Vars {
+            request: &request,
+            source: "192.0.2.1:5070".parse().expect("addr"),
+            transport: Transport::Udp,
+            local: "127.0.0.1:5060".parse().expect("addr"),
+            rule: "r",
+            counter: 1,
+            captures: &[],
+            auth,
+        };
+        let template = Template::parse("${auth.user}@${auth.realm}").expect("compiles");
+        assert_eq!(template.render(&vars(Some(&identity))), "alice@lab");
+        assert_eq!(
+            template.render(&vars(None)),
+            "@",
+            "empty without credentials"
+        );
+    }
+
+    #[test]
     fn compile_errors() {
         assert_eq!(
             Template::parse("${nope}").err(),
@@ -461,6 +499,7 @@ mod tests {
             rule: "r",
             counter: 1,
             captures: &[],
+            auth: None,
         };
         let template = Template::parse("X-Echo: ${body}").expect("compiles");
         assert_eq!(template.render_header(&vars), Err("X-Echo: ${body}"));

@@ -238,6 +238,33 @@ impl ServerTransaction {
         Ok(())
     }
 
+    /// Sends one final response and keeps no state (RFC 3261 §26.3.2.4: a
+    /// challenge is stateless and not retransmitted). An INVITE's
+    /// transaction leaves the table and frees its dialog place: a
+    /// retransmission of the request is answered anew, and the ACK for
+    /// this response matches nothing and is absorbed.
+    pub async fn respond_once(mut self, parts: &ResponseParts<'_>) -> Result<(), RespondError> {
+        self.check_open().map_err(RespondError::Ended)?;
+        if self.shared.is_invite {
+            {
+                let mut state = self.shared.lock();
+                state.ended = Some(Ended::Final(parts.status));
+                // Terminated without a response: the driver removes it.
+                if let Some(fsm) = state.invite() {
+                    fsm.abandon();
+                }
+            }
+            self.shared.changed.notify_waiters();
+            self.extras.seed = None;
+        } else {
+            self.answer_statelessly();
+        }
+        let bytes = self.shared.render(&mut self.buf, parts);
+        self.shared.flow.send(&bytes).await?;
+        self.shared.report(&bytes, parts.status, parts.reason, None);
+        Ok(())
+    }
+
     /// Records a response in the state machine; false when the transaction
     /// can take no more (a final response went).
     fn record(

@@ -4,6 +4,7 @@ mod common;
 
 mod admin;
 mod amplification;
+mod auth;
 mod capture;
 mod cli;
 mod conformance;

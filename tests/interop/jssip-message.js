@@ -11,6 +11,9 @@
 //              → 'succeeded', then the UA receives a MESSAGE back ('newMessage',
 //              originator 'remote') whose body is --reply-body.
 //
+// --user and --password give JsSIP digest credentials for a challenge (the
+// result's flow shows the 401 and the retry).
+//
 // The server URL may also come from SIP_WS_URL.
 
 import JsSIP from 'jssip';
@@ -25,6 +28,9 @@ const args = setup('jssip-message', {
   body: { type: 'string', default: 'Hello from JsSIP' },
   'reply-body': { type: 'string' },
   uri: { type: 'string', default: 'sip:jssip@interop.invalid' },
+  // Digest credentials: JsSIP answers a 401/407 to the MESSAGE with them.
+  user: { type: 'string' },
+  password: { type: 'string' },
 });
 
 const DEFAULT_TARGETS = {
@@ -52,6 +58,7 @@ function run() {
     sockets: [socket],
     uri: args.uri,
     register: false,
+    ...(args.password !== undefined && { authorization_user: args.user, password: args.password }),
     user_agent: `JsSIP ${JsSIP.version} (sip-autoresponder interop)`,
     connection_recovery_min_interval: 30,
     connection_recovery_max_interval: 30,

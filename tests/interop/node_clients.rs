@@ -75,6 +75,21 @@ pub const TESTS: &[InteropTest] = &[
         requires: &[Tool::NodeClients],
         run: sipjs_cancel_while_ringing_gets_200_and_487_over_ws,
     },
+    InteropTest {
+        name: "node::jssip_message_with_credentials_passes_the_challenge_over_ws",
+        requires: &[Tool::NodeClients],
+        run: jssip_message_with_credentials_passes_the_challenge_over_ws,
+    },
+    InteropTest {
+        name: "node::jssip_message_with_a_wrong_password_fails_with_403_over_ws",
+        requires: &[Tool::NodeClients],
+        run: jssip_message_with_a_wrong_password_fails_with_403_over_ws,
+    },
+    InteropTest {
+        name: "node::sipjs_call_with_credentials_passes_the_challenge_over_ws",
+        requires: &[Tool::NodeClients],
+        run: sipjs_call_with_credentials_passes_the_challenge_over_ws,
+    },
 ];
 
 /// `node`; the harness has checked it and installed the clients.
@@ -318,4 +333,121 @@ fn sipjs_cancel_while_ringing_gets_200_and_487_over_ws() {
         ],
     );
     daemon.expect_log(&["failed", "rule=\"call-ring\"", "Canceled"]);
+}
+
+// ---------------------------------------------------------------------------
+// Digest authentication (issue 17): JsSIP and SIP.js answer the challenge
+
+/// JsSIP sends MESSAGE to sip:auth@, gets 401 and retries with alice's
+/// credentials; the retry is accepted and the daemon logs who it was.
+fn jssip_message_with_credentials_passes_the_challenge_over_ws() {
+    let node = node();
+    let daemon = Daemon::start_with(&[("ws", "")], crate::harness::daemon::AUTH);
+    let url = format!("ws://{}", daemon.addr("ws"));
+    let args = [
+        "--server",
+        &url,
+        "--scenario",
+        "accept",
+        "--target",
+        "sip:auth@interop.invalid",
+        "--uri",
+        "sip:alice@interop.invalid",
+        "--user",
+        "alice",
+        "--password",
+        "secret",
+    ];
+    node_scenario(
+        &node,
+        &daemon,
+        "jssip-message.js",
+        &args,
+        &[
+            "\"event\":\"succeeded\"",
+            "\"status\":200",
+            "< SIP/2.0 401 Unauthorized",
+        ],
+    );
+    daemon.expect_log(&[
+        "credentials accepted",
+        "auth.user=\"alice\"",
+        "rule=\"im-auth\"",
+    ]);
+}
+
+/// A wrong password: JsSIP's retry gets 403, `failed` with cause Rejected.
+fn jssip_message_with_a_wrong_password_fails_with_403_over_ws() {
+    let node = node();
+    let daemon = Daemon::start_with(&[("ws", "")], crate::harness::daemon::AUTH);
+    let url = format!("ws://{}", daemon.addr("ws"));
+    let args = [
+        "--server",
+        &url,
+        "--scenario",
+        "reject",
+        "--target",
+        "sip:auth@interop.invalid",
+        "--uri",
+        "sip:alice@interop.invalid",
+        "--user",
+        "alice",
+        "--password",
+        "guess",
+        "--status",
+        "403",
+        "--cause",
+        "Rejected",
+    ];
+    node_scenario(
+        &node,
+        &daemon,
+        "jssip-message.js",
+        &args,
+        &["\"status\":403", "< SIP/2.0 401 Unauthorized"],
+    );
+    daemon.expect_log(&[
+        "credentials refused",
+        "reason=\"wrong_password\"",
+        "auth.user=\"alice\"",
+    ]);
+}
+
+/// SIP.js calls sip:auth@: 401, ACK, the INVITE again with credentials,
+/// 180, 200 with the SDP answer, ACK, BYE.
+fn sipjs_call_with_credentials_passes_the_challenge_over_ws() {
+    let node = node();
+    let daemon = Daemon::start_with(&[("ws", "")], crate::harness::daemon::AUTH);
+    let url = format!("ws://{}", daemon.addr("ws"));
+    let args = [
+        "--server",
+        &url,
+        "--scenario",
+        "answer",
+        "--target",
+        "sip:auth@interop.invalid",
+        "--uri",
+        "sip:alice@interop.invalid",
+        "--user",
+        "alice",
+        "--password",
+        "secret",
+    ];
+    node_scenario(
+        &node,
+        &daemon,
+        "sipjs-call.js",
+        &args,
+        &[
+            "\"final_status\":200",
+            "\"bye_status\":200",
+            "< SIP/2.0 401 Unauthorized",
+            "> ACK ",
+        ],
+    );
+    daemon.expect_log(&[
+        "credentials accepted",
+        "auth.user=\"alice\"",
+        "rule=\"call-auth\"",
+    ]);
 }

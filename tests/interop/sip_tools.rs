@@ -35,7 +35,26 @@ pub const TESTS: &[InteropTest] = &[
         requires: &[Tool::Sipp],
         run: sipp_calls_requiring_100rel_pracks_over_udp_succeed,
     },
+    InteropTest {
+        name: "sip_tools::sipp_calls_with_digest_credentials_over_udp_succeed",
+        requires: &[Tool::Sipp],
+        run: sipp_calls_with_digest_credentials_over_udp_succeed,
+    },
+    InteropTest {
+        name: "sip_tools::sipp_calls_with_digest_credentials_over_tcp_succeed",
+        requires: &[Tool::Sipp],
+        run: sipp_calls_with_digest_credentials_over_tcp_succeed,
+    },
 ];
+
+/// How a SIPp run is set up: its scenario (built-in `uac` when `None`),
+/// the service it calls, its credentials and the rule that must answer.
+struct SippRun<'a> {
+    scenario: Option<&'a str>,
+    service: &'a str,
+    credentials: Option<(&'a str, &'a str)>,
+    rule: &'a str,
+}
 
 /// sipsak sends OPTIONS over `transport` and must see a 200.
 fn sipsak_options(transport: &str) {
@@ -83,17 +102,33 @@ fn sipsak_options_over_tcp_gets_200() {
 /// "t1"), with its built-in `uac` scenario or tests/interop/sipp/`scenario`;
 /// every call must succeed (SIPp exits 0 only then).
 fn sipp_calls(transport: &str, scenario: Option<&str>, calls: u32) {
+    let run = SippRun {
+        scenario,
+        service: "answer",
+        credentials: None,
+        rule: "call-answer",
+    };
+    sipp_run(transport, &run, calls);
+}
+
+fn sipp_run(transport: &str, setup: &SippRun<'_>, calls: u32) {
+    let scenario = setup.scenario;
     let test = &format!("SIPp {} over {transport}", scenario.unwrap_or("uac"));
     let sipp = on_path("sipp").expect("checked by the harness");
     let listener = if transport == "t1" { "tcp" } else { "udp" };
-    let daemon = Daemon::start(&[(listener, "")]);
+    let extra = if setup.credentials.is_some() {
+        crate::harness::daemon::AUTH
+    } else {
+        ""
+    };
+    let daemon = Daemon::start_with(&[(listener, "")], extra);
     let server = daemon.addr(listener);
     // SIPp writes its logs to the working directory, and binds a media
     // port (6000 by default): a scratch directory and a free port.
     let scratch = std::env::temp_dir().join(format!(
         "sip-autoresponder-sipp-{}-{transport}-{}",
         std::process::id(),
-        scenario.is_some()
+        scenario.unwrap_or("uac")
     ));
     std::fs::create_dir_all(&scratch).expect("scratch dir");
     let media_port = std::net::UdpSocket::bind("127.0.0.1:0")
@@ -110,16 +145,19 @@ fn sipp_calls(transport: &str, scenario: Option<&str>, calls: u32) {
     };
     command
         .arg(server.to_string())
-        .args(["-s", "answer", "-i", "127.0.0.1", "-t", transport])
+        .args(["-s", setup.service, "-i", "127.0.0.1", "-t", transport])
         .args(["-mp", &media_port.to_string()])
-        .args(["-m", &calls.to_string(), "-r", "20", "-l", "20"])
-        .args([
-            "-nostdin",
-            "-timeout",
-            "15s",
-            "-timeout_error",
-            "-trace_err",
-        ]);
+        .args(["-m", &calls.to_string(), "-r", "20", "-l", "20"]);
+    if let Some((user, password)) = setup.credentials {
+        command.args(["-au", user, "-ap", password]);
+    }
+    command.args([
+        "-nostdin",
+        "-timeout",
+        "15s",
+        "-timeout_error",
+        "-trace_err",
+    ]);
     let run = run_bounded(command, CLIENT_WAIT);
     let errors: String = std::fs::read_dir(&scratch)
         .into_iter()
@@ -137,7 +175,11 @@ fn sipp_calls(transport: &str, scenario: Option<&str>, calls: u32) {
         run.stderr,
         daemon.log()
     );
-    daemon.expect_log(&["accepted", "rule=\"call-answer\"", "INVITE"]);
+    let rule = format!("rule=\"{}\"", setup.rule);
+    daemon.expect_log(&["accepted", &rule, "INVITE"]);
+    if let Some((user, _)) = setup.credentials {
+        daemon.expect_log(&["credentials accepted", &format!("auth.user=\"{user}\"")]);
+    }
 }
 
 fn sipp_uac_calls_over_udp_succeed() {
@@ -152,4 +194,26 @@ fn sipp_uac_calls_over_tcp_succeed() {
 /// PRACK gets 200 before the 200 to the INVITE (checked by the scenario).
 fn sipp_calls_requiring_100rel_pracks_over_udp_succeed() {
     sipp_calls("u1", Some("uac-100rel.xml"), 10);
+}
+
+/// SIPp with `-au`/`-ap` (tests/interop/sipp/uac-auth.xml): each call's
+/// INVITE gets 401, SIPp ACKs it and sends the INVITE again with its
+/// digest (CSeq 2); the call is answered and hung up. SIPp exits 0 only
+/// when every call went so.
+fn sipp_digest_calls(transport: &str) {
+    let run = SippRun {
+        scenario: Some("uac-auth.xml"),
+        service: "auth",
+        credentials: Some(("sipp", "sipp-secret")),
+        rule: "call-auth",
+    };
+    sipp_run(transport, &run, 10);
+}
+
+fn sipp_calls_with_digest_credentials_over_udp_succeed() {
+    sipp_digest_calls("u1");
+}
+
+fn sipp_calls_with_digest_credentials_over_tcp_succeed() {
+    sipp_digest_calls("t1");
 }

@@ -11,6 +11,8 @@
 //          then inviter.cancel() while ringing → 200 to the CANCEL and 487 to
 //          the INVITE, session Terminated.
 //
+// --user and --password give SIP.js digest credentials: a challenge to
+// the INVITE is answered with them (the result's flow shows the 401).
 // --rel100 required makes SIP.js send `Require: 100rel` (RFC 3262): the
 // provisional response must then come reliably and SIP.js PRACKs it; the
 // answer scenario also checks the PRACK got 200.
@@ -30,6 +32,9 @@ const args = setup('sipjs-call', {
   progress: { type: 'string', default: '180' },
   rel100: { type: 'string' },
   uri: { type: 'string', default: 'sip:sipjs@interop.invalid' },
+  // Digest credentials: SIP.js answers a 401/407 to the INVITE with them.
+  user: { type: 'string' },
+  password: { type: 'string' },
 });
 
 const DEFAULT_TARGETS = {
@@ -120,6 +125,10 @@ async function run() {
     },
     userAgentString: 'SIP.js interop (sip-autoresponder)',
     ...(args.rel100 === 'required' && { sipExtension100rel: SIPExtension.Required }),
+    ...(args.password !== undefined && {
+      authorizationUsername: args.user,
+      authorizationPassword: args.password,
+    }),
   });
   userAgent.delegate = {
     onDisconnect: (error) => fail(`transport disconnected: ${error?.message || error}`, outcome),

@@ -6,6 +6,7 @@
 //! Diagnostics<'_>)` that calls `diag.warn(span, message)` with the span of
 //! the value it is about (from `input.sections`), and list it in [`LINTS`].
 
+mod auth;
 mod bodies;
 pub(crate) mod shadow;
 
@@ -31,6 +32,8 @@ const LINTS: &[Lint] = &[
     unknown_codecs,
     misplaced_policies,
     bodies::bodies,
+    auth::open_registrar,
+    auth::unreachable_branch,
 ];
 
 /// Runs every lint over a compiled config.

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::MatchSection;
+use super::{AuthRequirementSection, MatchSection};
 
 /// One response step of a policy (the options of a ServerContext verb).
 /// `reason`, `extra_headers` and `body` may use `${...}` substitutions.
@@ -108,6 +108,15 @@ pub struct RegisterSection {
     /// refreshed binding makes room).
     #[serde(default = "default_max_contacts_action")]
     pub max_contacts_action: Spanned<String>,
+    /// `"required"` (or a table like a rule's `auth`): REGISTER needs
+    /// credentials, and changes only the bindings the user owns.
+    pub auth: Option<Spanned<super::AuthRequirementSection>>,
+    /// Which AOR a user owns: "user" (its user part is the user name, the
+    /// default) or "user@host".
+    pub aor: Option<Spanned<String>>,
+    /// user → more addresses-of-record it owns.
+    #[serde(default)]
+    pub aors: std::collections::BTreeMap<String, Spanned<Vec<String>>>,
 }
 
 fn default_max_contacts() -> Spanned<usize> {
@@ -231,6 +240,9 @@ policy_fields!(
         pub conditions: MatchSection,
         /// Only every Nth matching request takes this rule.
         pub every: Option<Spanned<u64>>,
+        /// Credentials required before the rule is taken: "required" or
+        /// { realm, proxy, algorithms, qop, on_failure }.
+        pub auth: Option<Spanned<AuthRequirementSection>>,
         #[serde(default)]
         pub outcome: Vec<Spanned<OutcomeSection>>,
         pub sequence: Option<Spanned<SequenceSection>>,

@@ -6,13 +6,16 @@ use std::time::Duration;
 use super::*;
 use crate::sip::{Limits, parse_datagram};
 
-const POLICY: RegisterPolicy = RegisterPolicy {
-    min_expires: 60,
-    max_expires: 3600,
-    default_expires: 3600,
-    max_contacts: 3,
-    replace_oldest: false,
-};
+fn policy() -> RegisterPolicy {
+    RegisterPolicy {
+        min_expires: 60,
+        max_expires: 3600,
+        default_expires: 3600,
+        max_contacts: 3,
+        replace_oldest: false,
+        owners: std::sync::Arc::default(),
+    }
+}
 
 /// A UDP flow on loopback (the registrar only stores it).
 async fn flow() -> Flow {
@@ -62,27 +65,28 @@ async fn the_total_bound_refuses_new_bindings_only() {
     };
     let flow = flow().await;
     for user in ["a", "b"] {
-        let answer = registrar.register(&register(user, "Contact: <sip:x@h>\r\n"), &POLICY, &flow);
+        let answer =
+            registrar.register(&register(user, "Contact: <sip:x@h>\r\n"), &policy(), &flow);
         assert_eq!(answer.status, 200);
     }
-    let refused = registrar.register(&register("c", "Contact: <sip:x@h>\r\n"), &POLICY, &flow);
+    let refused = registrar.register(&register("c", "Contact: <sip:x@h>\r\n"), &policy(), &flow);
     assert_eq!(
         (refused.status, refused.headers.as_slice()),
         (503, &b"Retry-After: 60\r\n"[..])
     );
     let refresh = registrar.register(
         &register("a", "Contact: <sip:x@h>;expires=120\r\n"),
-        &POLICY,
+        &policy(),
         &flow,
     );
     assert_eq!(contacts(&refresh), ["<sip:x@h>;expires=120"]);
     let removal = registrar.register(
         &register("b", "Contact: <sip:x@h>;expires=0\r\n"),
-        &POLICY,
+        &policy(),
         &flow,
     );
     assert_eq!((removal.status, registrar.len()), (200, 1));
-    let now_fits = registrar.register(&register("c", "Contact: <sip:x@h>\r\n"), &POLICY, &flow);
+    let now_fits = registrar.register(&register("c", "Contact: <sip:x@h>\r\n"), &policy(), &flow);
     assert_eq!((now_fits.status, registrar.len()), (200, 2));
 }
 
@@ -93,7 +97,7 @@ async fn a_register_applies_all_or_nothing() {
     let flow = flow().await;
     let answer = registrar.register(
         &register("a", "Contact: <sip:one@h>, <sip:two@h>;expires=10\r\n"),
-        &POLICY,
+        &policy(),
         &flow,
     );
     assert_eq!(answer.status, 423);
@@ -112,9 +116,9 @@ async fn instance_and_reg_id_name_the_binding() {
     let moved = format!("Contact: <sip:l@192.0.2.1:40002;transport=tcp>;{instance};reg-id=1\r\n");
     let second = format!("Contact: <sip:l@192.0.2.1:40003;transport=tcp>;{instance};reg-id=2\r\n");
     for contact in [&first, &moved] {
-        registrar.register(&register("l", contact), &POLICY, &flow);
+        registrar.register(&register("l", contact), &policy(), &flow);
     }
-    let answer = registrar.register(&register("l", &second), &POLICY, &flow);
+    let answer = registrar.register(&register("l", &second), &policy(), &flow);
     assert_eq!(
         contacts(&answer),
         [
@@ -124,7 +128,7 @@ async fn instance_and_reg_id_name_the_binding() {
     );
     let gone = registrar.register(
         &register("l", &moved.replace("reg-id=1", "reg-id=1;expires=0")),
-        &POLICY,
+        &policy(),
         &flow,
     );
     assert_eq!(contacts(&gone).len(), 1);
@@ -138,12 +142,12 @@ async fn bindings_expire_without_traffic() {
     let flow = flow().await;
     registrar.register(
         &register("a", "Contact: <sip:x@h>;expires=60\r\n"),
-        &POLICY,
+        &policy(),
         &flow,
     );
     registrar.register(
         &register("b", "Contact: <sip:y@h>;expires=300\r\n"),
-        &POLICY,
+        &policy(),
         &flow,
     );
     assert_eq!(registrar.len(), 2);
@@ -152,7 +156,7 @@ async fn bindings_expire_without_traffic() {
     // A shorter binding added while the task sleeps for a longer one.
     registrar.register(
         &register("c", "Contact: <sip:z@h>;expires=60\r\n"),
-        &POLICY,
+        &policy(),
         &flow,
     );
     tokio::time::sleep(Duration::from_secs(61)).await;

@@ -43,6 +43,11 @@ pub const TESTS: &[InteropTest] = &[
         run: call_is_answered_with_sdp_and_hung_up_over_tcp,
     },
     InteropTest {
+        name: "baresip::register_with_a_password_passes_the_challenge_over_udp",
+        requires: &[Tool::Baresip],
+        run: register_with_a_password_passes_the_challenge_over_udp,
+    },
+    InteropTest {
         name: "baresip::call_through_kamailio_over_ipv6",
         requires: &[Tool::Baresip, Tool::Kamailio],
         run: call_through_kamailio_over_ipv6,
@@ -217,4 +222,32 @@ fn call_through_kamailio_over_ipv6() {
         kamailio.log()
     );
     assert!(!daemon.log().contains("malformed"), "{}", daemon.log());
+}
+
+/// baresip registers to a registrar that requires credentials (issue 17):
+/// the REGISTER gets 401, baresip answers with `auth_pass` and is bound;
+/// the daemon logs who authenticated. A wrong password leaves it unbound
+/// (403), and its account shows the failure.
+fn register_with_a_password_passes_the_challenge_over_udp() {
+    let binary = baresip();
+    let daemon = Daemon::start_with(&[("udp", "")], crate::harness::daemon::AUTH);
+    let server = daemon.addr("udp");
+    let account = format!("<sip:alice@{server};transport=udp>;auth_pass=secret;regint=600");
+    let mut baresip = Baresip::start(&binary, &account, server.ip());
+    baresip.wait_until("reginfo", |data| data.contains("OK"));
+    daemon.expect_log(&[
+        "credentials accepted",
+        "auth.user=\"alice\"",
+        "rule=\"registrar-auth\"",
+    ]);
+    daemon.expect_log(&["challenged", "method=\"REGISTER\"", "status=401"]);
+    baresip.quit();
+
+    let account = format!("<sip:alice@{server};transport=udp>;auth_pass=guess;regint=600");
+    let mut wrong = Baresip::start(&binary, &account, server.ip());
+    wrong.wait_until("reginfo", |data| {
+        data.contains("403") || data.contains("ERR")
+    });
+    daemon.expect_log(&["credentials refused", "reason=\"wrong_password\""]);
+    wrong.quit();
 }

@@ -70,6 +70,36 @@ match.method = "BYE"
 accept = {}
 "#;
 
+/// Digest authentication (issue 17), for `Daemon::start_with`: the users,
+/// and rules before the shared ones that ask credentials of MESSAGE and
+/// INVITE to sip:auth@… and of every REGISTER. MD5 only: JsSIP and SIP.js
+/// read only the first challenge and give up on any other algorithm.
+pub const AUTH: &str = r#"
+[auth]
+realm = "interop"
+users = { alice = "secret", sipp = "sipp-secret" }
+
+[[rule]]
+name = "im-auth"
+match.method = "MESSAGE"
+match.request_uri = '^sips?:auth@'
+auth = "required"
+accept = {}
+
+[[rule]]
+name = "call-auth"
+match.method = "INVITE"
+match.request_uri = '^sips?:auth@'
+auth = "required"
+progress = [{ status = 180 }]
+accept = { delay_ms = 300, body.sdp = "answer" }
+
+[[rule]]
+name = "registrar-auth"
+match.method = "REGISTER"
+register = { auth = "required", min_expires = 60, max_expires = 3600 }
+"#;
+
 /// The daemon's stderr so far (ANSI colour codes stripped), and whether it
 /// has closed.
 #[derive(Default)]
