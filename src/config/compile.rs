@@ -34,6 +34,7 @@ pub(crate) fn compile(
         );
     }
     let limits = DelayLimits {
+        media_files: true,
         ring_timeout: server.ring_timeout,
         max_duration: server.dialog.max_duration,
     };

@@ -13,9 +13,14 @@ use crate::rules::{Delay, Step};
 use crate::sip::Verb;
 
 /// What no delay of a policy may exceed: a wait beyond them would never
-/// end in the response it waits for.
+/// end in the response it waits for; and whether its media may name files.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct DelayLimits {
+    /// Whether `play` and `record` may name files on the daemon's host:
+    /// for the config file's rules, not for rules given through the admin
+    /// API (whoever may post a rule could otherwise read any WAV file the
+    /// daemon can, or write recordings into any directory it can).
+    pub(super) media_files: bool,
     /// `[timers] ring_timeout_ms`: the delays before a final response add
     /// up to at most this (the layer answers an INVITE by then).
     pub(super) ring_timeout: Duration,

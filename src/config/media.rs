@@ -17,6 +17,9 @@ use crate::media::dtmf::valid_digits;
 use crate::rules::media::{Clip, DtmfRule, Media, MediaPlan, RecordSpec, Sender, Tone};
 use crate::sip::Verb;
 
+/// Why a rule given at run time may not name a file.
+const API_FILES: &str = "play and record name files on the daemon's host: only rules in the config file may use them (a rule given through the admin API may use echo, silence, tone and dtmf)";
+
 /// Longest clip `play` loads (it is kept in memory, resampled per rate).
 const MAX_CLIP: Duration = Duration::from_secs(300);
 
@@ -221,6 +224,10 @@ impl PolicyCompiler<'_, '_> {
             return Some(Sender::Tone(Arc::new(Tone::new(hz))));
         }
         if let Some(path) = &table.play {
+            if !self.limits.media_files {
+                self.diag.error(span, API_FILES);
+                return None;
+            }
             return match load_wav(Path::new(path), table.looped.unwrap_or(false)) {
                 Ok(clip) => Some(Sender::Play(Arc::new(clip))),
                 Err(problem) => {
@@ -239,6 +246,10 @@ impl PolicyCompiler<'_, '_> {
     /// `record = "/dir/name.wav"`: the directory must exist; the name may
     /// use `${…}`.
     fn record(&mut self, path: &str, span: std::ops::Range<usize>) -> Option<RecordSpec> {
+        if !self.limits.media_files {
+            self.diag.error(span, API_FILES);
+            return None;
+        }
         let path_buf = PathBuf::from(path);
         let (Some(dir), Some(file)) = (
             path_buf.parent(),

@@ -70,6 +70,7 @@ pub fn parse_rules(
         diag.error(0..0, "no [[rule]] table: give at least one rule");
     }
     let delay_limits = DelayLimits {
+        media_files: false,
         ring_timeout: limits.ring_timeout,
         max_duration: limits.max_duration,
     };

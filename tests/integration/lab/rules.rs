@@ -342,3 +342,31 @@ async fn the_api_rules_are_bounded() {
         "names are bounded too"
     );
 }
+
+#[tokio::test]
+async fn a_rule_given_at_run_time_names_no_file_on_the_host() {
+    let daemon = lab_daemon("", FILE);
+    let admin = daemon.admin();
+    let dir = std::env::temp_dir();
+    for media in [
+        format!("{{ play = \"{}\" }}", dir.join("any.wav").display()),
+        format!("{{ record = \"{}\" }}", dir.join("call.wav").display()),
+    ] {
+        let toml = format!(
+            "[[rule]]\nname = \"files\"\nmatch.method = \"INVITE\"\naccept = {{ body.sdp = \"answer\", media = {media} }}\n"
+        );
+        let refused = post_rules(admin, "", &toml).await;
+        assert_eq!(refused.status, 400, "{media}: {}", refused.body);
+        assert!(
+            refused
+                .body
+                .contains("only rules in the config file may use them"),
+            "{media}: {}",
+            refused.body
+        );
+    }
+    // What names no file is allowed.
+    let tone = "[[rule]]\nname = \"tone\"\nmatch.method = \"INVITE\"\naccept = { body.sdp = \"answer\", media = { tone = 440 } }\n";
+    assert_eq!(post_rules(admin, "", tone).await.status, 201);
+    assert_eq!(rule_names(admin).await, ["ping", "tone"]);
+}
