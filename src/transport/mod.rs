@@ -271,7 +271,7 @@ impl Flow {
     /// error of the flow. Never waits on a connection (its queue takes the
     /// message or refuses at once: closed, or full because the peer stopped
     /// reading) and waits at most [`UDP_SEND_WAIT`] on a UDP socket. From a
-    /// receive loop, a UDP send joins the loop's batch ([`udp::outbox`]):
+    /// receive loop, a UDP send joins the loop's batch (`udp::outbox`):
     /// a failure at its flush is logged there, not returned here.
     pub async fn send(&self, bytes: &[u8]) -> Result<(), Error> {
         if let Some(meter) = &self.meter
