@@ -39,7 +39,15 @@ impl Drop for Scratch {
     }
 }
 
-/// A port nobody uses right now on `ip`.
+/// A TCP port nobody uses right now on 127.0.0.1.
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free TCP port")
+        .port()
+}
+
+/// A UDP port nobody uses right now on `ip`.
 pub fn free_port(ip: IpAddr) -> u16 {
     UdpSocket::bind(SocketAddr::new(ip, 0))
         .and_then(|socket| socket.local_addr())
@@ -62,8 +70,25 @@ pub struct Baresip {
 impl Baresip {
     /// Starts baresip with `account` (an accounts line), bound to `local`.
     pub fn start(binary: &Path, account: &str, local: IpAddr) -> Self {
+        // The control port is picked free, then bound by baresip: another
+        // test may take it in between, so a start that cannot be reached
+        // is tried again (a few times, each bounded by STEP_WAIT).
+        let mut attempt = 1;
+        loop {
+            match Self::start_once(binary, account, local) {
+                Ok(baresip) => return baresip,
+                Err(why) if attempt < 3 => {
+                    eprintln!("baresip start {attempt} failed, again: {why}");
+                    attempt += 1;
+                }
+                Err(why) => panic!("{why}"),
+            }
+        }
+    }
+
+    fn start_once(binary: &Path, account: &str, local: IpAddr) -> Result<Self, String> {
         let dir = Scratch::new("baresip");
-        let control_port = free_port(IpAddr::from([127, 0, 0, 1]));
+        let control_port = free_tcp_port();
         let listen = SocketAddr::new(local, 0);
         let config = format!(
             "poll_method\tepoll\nsip_listen\t{listen}\nnet_interface\t{local}\n\
@@ -76,7 +101,7 @@ impl Baresip {
         std::fs::write(dir.0.join("config"), config).expect("baresip config");
         std::fs::write(dir.0.join("accounts"), format!("{account}\n")).expect("accounts");
         let output = File::create(dir.0.join("output.log")).expect("baresip log");
-        let child = Command::new(binary)
+        let mut child = Command::new(binary)
             .arg("-f")
             .arg(&dir.0)
             .arg("-s")
@@ -90,10 +115,17 @@ impl Baresip {
         let control = loop {
             match TcpStream::connect(("127.0.0.1", control_port)) {
                 Ok(stream) => break stream,
-                Err(_) if Instant::now() < deadline => {
+                Err(_) if Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) => {
                     std::thread::sleep(Duration::from_millis(50))
                 }
-                Err(error) => panic!("baresip's ctrl_tcp on {control_port}: {error}"),
+                Err(error) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let log = std::fs::read_to_string(dir.0.join("output.log")).unwrap_or_default();
+                    return Err(format!(
+                        "baresip's ctrl_tcp on {control_port}: {error}\n{log}"
+                    ));
+                }
             }
         };
         control
@@ -110,7 +142,7 @@ impl Baresip {
         // Events reach only a connection baresip has accepted, which it
         // does once running: a command's answer says it is.
         baresip.wait_until("reginfo", |data| data.contains("User Agents (1)"));
-        baresip
+        Ok(baresip)
     }
 
     pub fn command(&mut self, command: &str, params: &str) {
