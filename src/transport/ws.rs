@@ -164,8 +164,7 @@ struct ReadWatch {
     idle_deadline: Instant,
     tick: Duration,
     whole_messages: u64,
-    pings_window: Instant,
-    pings: u32,
+    pings: PingRate,
 }
 
 impl ReadWatch {
@@ -178,8 +177,7 @@ impl ReadWatch {
             idle_deadline: now + options.first_message_timeout.min(options.idle_timeout),
             tick: (options.message_timeout / 4).max(Duration::from_millis(50)),
             whole_messages: 0,
-            pings_window: now,
-            pings: 0,
+            pings: PingRate::new(now),
         }
     }
 
@@ -224,21 +222,47 @@ impl ReadWatch {
     /// Counts a ping; past the rate, stops reading for the rest of the
     /// second. True when the connection ended meanwhile.
     async fn ping_pause(&mut self, cancel: &CancellationToken, tasks: &ConnectionTasks) -> bool {
-        let now = Instant::now();
-        if now - self.pings_window >= Duration::from_secs(1) {
-            self.pings_window = now;
-            self.pings = 0;
-        }
-        self.pings += 1;
-        if self.pings <= PINGS_PER_SECOND {
+        let Some(next_window) = self.pings.admit(Instant::now()) else {
             return false;
-        }
-        let pause = (self.pings_window + Duration::from_secs(1)).saturating_duration_since(now);
+        };
         tokio::select! {
             () = cancel.cancelled() => true,
             () = tasks.queue.aborted() => true,
-            () = tokio::time::sleep(pause) => false,
+            () = tokio::time::sleep_until(next_window) => false,
         }
+    }
+}
+
+/// Pings answered: at most [`PINGS_PER_SECOND`] in any one-second window.
+#[derive(Debug)]
+struct PingRate {
+    window: Instant,
+    count: u32,
+}
+
+impl PingRate {
+    fn new(now: Instant) -> Self {
+        Self {
+            window: now,
+            count: 0,
+        }
+    }
+
+    /// A ping at `now`: `None` to answer it at once, or the instant until
+    /// which reading stops (the ping then counts as the first of the next
+    /// window, so no window answers more than the rate).
+    fn admit(&mut self, now: Instant) -> Option<Instant> {
+        if now - self.window >= Duration::from_secs(1) {
+            self.window = now;
+            self.count = 0;
+        }
+        self.count += 1;
+        if self.count <= PINGS_PER_SECOND {
+            return None;
+        }
+        self.window += Duration::from_secs(1);
+        self.count = 1;
+        Some(self.window)
     }
 }
 
@@ -366,3 +390,6 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod ping_rate_tests;
