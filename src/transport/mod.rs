@@ -339,8 +339,8 @@ impl Flow {
             source,
         };
         match &self.sink {
-            // Fast path: most sends complete without waiting for writability.
             Sink::Udp(socket) if self.batched(socket, bytes).await => Ok(()),
+            // Fast path: most sends complete without waiting for writability.
             Sink::Udp(socket) => match socket.try_send_to(bytes, self.peer) {
                 Ok(_) => Ok(()),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {

@@ -50,16 +50,14 @@ impl Inbox {
             // used only within this call.
             if cached
                 .as_ref()
-                .is_none_or(|headers| headers.len < buffers.len())
+                .is_some_and(|headers| headers.len < buffers.len())
             {
-                *cached = Some(Headers {
-                    len: buffers.len(),
-                    raw: MultiHeaders::preallocate(buffers.len(), None),
-                });
+                *cached = None;
             }
-            let Some(headers) = cached.as_mut() else {
-                return Ok(0);
-            };
+            let headers = cached.get_or_insert_with(|| Headers {
+                len: buffers.len(),
+                raw: MultiHeaders::preallocate(buffers.len(), None),
+            });
             let mut slices: Vec<[IoSliceMut<'_>; 1]> = buffers
                 .iter_mut()
                 .map(|buffer| [IoSliceMut::new(buffer)])
