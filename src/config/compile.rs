@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::delays::DelayLimits;
+use super::delays::PolicyLimits;
 use super::error::Diagnostics;
 use super::listeners::compile_listeners;
 use super::model::{AdminSection, CaptureSection, SdpSection, ServerSection};
@@ -33,7 +33,7 @@ pub(crate) fn compile(
             "no listeners: add at least one [[listen]] section (transport and address)",
         );
     }
-    let limits = DelayLimits {
+    let limits = PolicyLimits {
         media_files: true,
         ring_timeout: server.ring_timeout,
         max_duration: server.dialog.max_duration,

@@ -12,10 +12,11 @@ use super::policy::PolicyCompiler;
 use crate::rules::{Delay, Step};
 use crate::sip::Verb;
 
-/// What no delay of a policy may exceed: a wait beyond them would never
-/// end in the response it waits for; and whether its media may name files.
+/// What a policy may do: the delays no wait may exceed (a wait beyond them
+/// would never end in the response it waits for), and whether its media
+/// may name files.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct DelayLimits {
+pub(super) struct PolicyLimits {
     /// Whether `play` and `record` may name files on the daemon's host:
     /// for the config file's rules, not for rules given through the admin
     /// API (whoever may post a rule could otherwise read any WAV file the

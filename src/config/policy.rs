@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::delays::DelayLimits;
+use super::delays::PolicyLimits;
 use super::error::Diagnostics;
 use super::header_lines::{check_extra_header, is_header_safe};
 use super::model::{BodySection, MessageSection, PolicySection, RegisterSection, StepSection};
@@ -23,7 +23,7 @@ pub(super) struct PolicyCompiler<'a, 'd> {
     pub(super) captures: Vec<String>,
     /// Set when a template uses `${match.NAME}`.
     pub(super) uses_captures: bool,
-    pub(super) limits: DelayLimits,
+    pub(super) limits: PolicyLimits,
 }
 
 impl PolicyCompiler<'_, '_> {

@@ -10,7 +10,7 @@ use regex::Regex;
 use toml::Spanned;
 
 use super::auth::AuthDefaults;
-use super::delays::DelayLimits;
+use super::delays::PolicyLimits;
 use super::error::Diagnostics;
 use super::model::{HeaderCondition, MatchSection, OneOrMany, RuleSection, SequenceSection};
 use super::policy::PolicyCompiler;
@@ -20,7 +20,7 @@ use crate::sip::{HeaderKey, Transport, is_token};
 /// Every `[[rule]]`, in order, each name used once.
 pub(super) fn compile_rules(
     sections: &[toml::Spanned<crate::config::model::RuleSection>],
-    limits: DelayLimits,
+    limits: PolicyLimits,
     auth: &mut AuthDefaults,
     diag: &mut Diagnostics<'_>,
 ) -> Vec<crate::rules::Rule> {
@@ -49,7 +49,7 @@ pub(super) fn compile_rules(
 
 pub(super) fn compile_rule(
     section: &Spanned<RuleSection>,
-    limits: DelayLimits,
+    limits: PolicyLimits,
     auth: &mut AuthDefaults,
     diag: &mut Diagnostics<'_>,
 ) -> Option<Rule> {

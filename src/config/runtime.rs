@@ -10,7 +10,7 @@ use toml::de::DeTable;
 
 use super::auth::AuthDefaults;
 use super::compile::compile_server;
-use super::delays::DelayLimits;
+use super::delays::PolicyLimits;
 use super::error::Diagnostics;
 use super::rules::compile_rules;
 use super::{Config, ConfigError, ConfigErrors, Sections, array_of, lints};
@@ -69,13 +69,13 @@ pub fn parse_rules(
     if sections.rules.is_empty() && diag.errors.is_empty() {
         diag.error(0..0, "no [[rule]] table: give at least one rule");
     }
-    let delay_limits = DelayLimits {
+    let policy_limits = PolicyLimits {
         media_files: false,
         ring_timeout: limits.ring_timeout,
         max_duration: limits.max_duration,
     };
     let mut auth = AuthDefaults::running(limits.auth);
-    let compiled: Vec<Rule> = compile_rules(&sections.rules, delay_limits, &mut auth, &mut diag)
+    let compiled: Vec<Rule> = compile_rules(&sections.rules, policy_limits, &mut auth, &mut diag)
         .into_iter()
         .map(|rule| rule.with_origin(Origin::Api))
         .collect();
