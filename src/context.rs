@@ -181,7 +181,13 @@ impl ServerContext {
 
 /// The response `verb` sends with `options`: its status (the verb's
 /// default when none is given) within the verb's range.
-fn parts<'a>(verb: Verb, options: &ReplyOptions<'a>) -> Result<ResponseParts<'a>, ContextError> {
+/// What `verb` with `options` sends: the verb's default status and the
+/// status's reason phrase filled in; an error when the verb does not allow
+/// the status.
+pub(crate) fn parts<'a>(
+    verb: Verb,
+    options: &ReplyOptions<'a>,
+) -> Result<ResponseParts<'a>, ContextError> {
     let status = options
         .status
         .or(verb.default_status())

@@ -9,13 +9,14 @@ use std::sync::atomic::Ordering;
 use tracing::info;
 
 use super::auth::{Selection, take_rule};
+use super::quick::quick_step;
 use super::runner::{Job, Services};
 use super::{Engine, JobGuard, Snapshot, protocol};
 use crate::auth::Checker;
 use crate::context::{EventReporter, ReplyOptions, ServerContext};
 use crate::rules::{FALLBACK_RULE, MAX_NEAR_MISSES, MatchInput, ReplyPolicy, Selected};
 use crate::sip::{Request, reason_phrase};
-use crate::transaction::{Dialog, NewRequest, Received, Report as _, ServerTransaction};
+use crate::transaction::{Dialog, NewRequest, Pending, Received, Report as _, ServerTransaction};
 use crate::transport::{Flow, ListenerInfo};
 
 impl Engine {
@@ -39,7 +40,7 @@ impl Engine {
             .receive(&request, flow, listener, &snapshot.layer, reporter.clone())
             .await;
         let NewRequest {
-            mut transaction,
+            transaction: pending,
             dialog,
             early_dialog,
         } = match received {
@@ -53,6 +54,7 @@ impl Engine {
             Received::New(new) => *new,
         };
         if dialog.is_none() && !early_dialog && self.draining.load(Ordering::Acquire) {
+            let mut transaction = pending.open(&request);
             transaction.answer_statelessly();
             let context = context(transaction, &reporter, protocol::RULE.into());
             return refuse(context, 503, "Retry-After: 5\r\n").await;
@@ -67,16 +69,30 @@ impl Engine {
         let selected = match selected {
             Ok(Selection::Taken(selected)) => selected,
             Ok(Selection::Refused(refusal)) => {
+                let transaction = pending.open(&request);
                 return self
                     .refuse_credentials(transaction, &request, &reporter, refusal)
                     .await;
             }
             Err(refusal) => {
                 // A refusal depends on the request alone: no state is kept.
+                let mut transaction = pending.open(&request);
                 transaction.answer_statelessly();
                 let context = context(transaction, &reporter, protocol::RULE.into());
                 return refuse(context, refusal.status, &refusal.extra_headers).await;
             }
+        };
+        let mut transaction = match pending {
+            Pending::Deferred(deferred) => match quick_step(&selected, &request) {
+                Some(step) => {
+                    let request_and_source = (&request, &source);
+                    return self
+                        .answer_quickly(deferred, step, &selected, &reporter, request_and_source)
+                        .await;
+                }
+                None => deferred.open(&request),
+            },
+            Pending::Opened(transaction) => transaction,
         };
         // A rule without side effects answers without transaction state;
         // any other keeps it, so retransmissions never run the rule twice.

@@ -9,6 +9,7 @@ mod dispatch;
 mod handler;
 mod media;
 pub mod protocol;
+mod quick;
 mod ratelimit;
 pub mod registrar;
 mod runner;

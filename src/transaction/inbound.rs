@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 use tracing::info;
 
+use super::deferred::{Deferred, Pending};
 use super::dialog::{Dialog, DialogSeed};
 use super::handle::{Extras, PrackSeed};
 use super::reliable::{EarlyRefusal, PrackMatch};
@@ -223,7 +224,7 @@ impl TransactionLayer {
     ) -> Received {
         match self.open(&incoming, extras, None) {
             Ok(transaction) => Received::New(Box::new(NewRequest {
-                transaction,
+                transaction: Pending::Opened(transaction),
                 dialog,
                 early_dialog,
             })),
@@ -235,13 +236,19 @@ impl TransactionLayer {
     }
 
     /// An out-of-dialog non-INVITE request for the rules, not yet in the
-    /// table: its To-tag is derived from the request, so a stateless answer
-    /// to a retransmission is byte for byte the same.
+    /// table: its rule decides whether it gets a transaction
+    /// ([`Deferred`]).
     fn open_deferred(&self, incoming: Incoming<'_>) -> Received {
-        let tag = super::server::derived_tag(incoming.request);
-        let transaction = self.build(&incoming, Extras::default(), tag);
+        let deferred = Deferred {
+            layer: self.clone(),
+            key: incoming.key,
+            flow: incoming.flow,
+            contact: incoming.listener.contact.clone(),
+            settings: incoming.settings.clone(),
+            reporter: incoming.reporter,
+        };
         Received::New(Box::new(NewRequest {
-            transaction,
+            transaction: Pending::Deferred(deferred),
             dialog: None,
             early_dialog: false,
         }))
@@ -395,16 +402,36 @@ impl TransactionLayer {
     }
 
     /// A transaction for `incoming`, not yet stored.
-    fn build(&self, incoming: &Incoming<'_>, mut extras: Extras, tag: String) -> ServerTransaction {
-        let request = incoming.request;
-        let template = ResponseTemplate::for_request(
-            request,
-            incoming.flow.peer,
-            &tag,
+    fn build(&self, incoming: &Incoming<'_>, extras: Extras, tag: String) -> ServerTransaction {
+        self.build_transaction(
+            incoming.request,
+            incoming.key,
+            incoming.flow.clone(),
             &incoming.listener.contact,
-        );
+            incoming.settings,
+            incoming.reporter.clone(),
+            extras,
+            tag,
+        )
+    }
+
+    /// A transaction for `request` from `flow`, not yet stored; `contact`
+    /// is the listener's Contact URI, `tag` the To-tag it adds.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn build_transaction(
+        &self,
+        request: &Request,
+        key: TransactionKey,
+        flow: Flow,
+        contact: &str,
+        settings: &Arc<LayerSettings>,
+        reporter: Reporter,
+        mut extras: Extras,
+        tag: String,
+    ) -> ServerTransaction {
+        let template = ResponseTemplate::for_request(request, flow.peer, &tag, contact);
         let invite = request.method() == "INVITE";
-        if invite && sends_reliably(request, incoming.settings.reliable) {
+        if invite && sends_reliably(request, settings.reliable) {
             extras.prack = Some(PrackSeed {
                 call_id: request.call_id().into(),
                 local_tag: request.to_tag().unwrap_or(&tag).into(),
@@ -413,26 +440,21 @@ impl TransactionLayer {
             });
         }
         let via = request.top_via();
-        let flow = self.response_flow(
-            incoming.flow.clone(),
-            via.port,
-            via.rport,
-            incoming.settings,
-        );
+        let flow = self.response_flow(flow, via.port, via.rport, settings);
         let shared = Arc::new(TxShared::new(
             flow,
             invite,
             request.cseq(),
             Arc::new(template),
-            incoming.settings.clone(),
+            settings.clone(),
         ));
-        shared.set_reporter(incoming.reporter.clone());
+        shared.set_reporter(reporter);
         if let Some(dialog) = &extras.dialog
             && invite
         {
             shared.lock().dialog = Some(dialog.clone());
         }
-        ServerTransaction::new(self.core.clone(), Some(incoming.key), shared, extras)
+        ServerTransaction::new(self.core.clone(), Some(key), shared, extras)
     }
 }
 

@@ -62,6 +62,24 @@ impl TransactionKey {
         Self(hasher.finish())
     }
 
+    /// A To-tag derived from the key under a second per-process secret: as
+    /// unpredictable as a random one, and the same for a retransmission, so
+    /// a stateless answer repeats itself byte for byte (as Kamailio's sl
+    /// module does). The key is already a keyed hash of the request's
+    /// transaction fields; a bijective mix spreads it over the tag.
+    pub(crate) fn derived_tag(self) -> String {
+        static SECRET: OnceLock<u64> = OnceLock::new();
+        // 64 token characters: six bits each, 60 bits in ten.
+        const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-.";
+        let secret =
+            *SECRET.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0u8));
+        let mut bits = (self.0 ^ secret).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        bits ^= bits >> 29;
+        let mut tag = String::with_capacity(10);
+        tag.extend((0..10).map(|n| char::from(ALPHABET[((bits >> (6 * n)) & 63) as usize])));
+        tag
+    }
+
     /// The shard of a table this key belongs to.
     pub(crate) fn shard(self, shards: usize) -> usize {
         // The low bits of a SipHash are as good as any.
@@ -115,5 +133,17 @@ mod tests {
             bare,
             "same fields, same key"
         );
+    }
+
+    #[test]
+    fn derived_tags_repeat_for_a_retransmission_only() {
+        let first = TransactionKey::of(&request("OPTIONS", "z9hG4bK1", "OPTIONS"));
+        let again = TransactionKey::of(&request("OPTIONS", "z9hG4bK1", "OPTIONS"));
+        let other = TransactionKey::of(&request("OPTIONS", "z9hG4bK2", "OPTIONS"));
+        let tag = first.derived_tag();
+        assert_eq!(tag, again.derived_tag());
+        assert_ne!(tag, other.derived_tag());
+        assert_eq!(tag.len(), 10);
+        assert!(crate::sip::is_token(&tag), "{tag}");
     }
 }

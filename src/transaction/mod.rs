@@ -13,6 +13,7 @@
 mod answers;
 mod bounds;
 mod client;
+mod deferred;
 mod dialog;
 mod dialogs;
 mod driver;
@@ -37,6 +38,7 @@ use tokio::time::Instant;
 
 pub use bounds::Bound;
 pub use client::ClientOutcome;
+pub use deferred::{Deferred, Pending};
 pub use dialog::{ByeReason, Dialog};
 pub use fsm::Phase;
 pub use handle::{RespondError, ServerTransaction, TableFull};
@@ -183,7 +185,9 @@ pub enum Received {
 /// A new request and, for in-dialog requests, its dialog.
 #[derive(Debug)]
 pub struct NewRequest {
-    pub transaction: ServerTransaction,
+    /// Deferred for an out-of-dialog non-INVITE request: its rule decides
+    /// whether it needs one.
+    pub transaction: Pending,
     pub dialog: Option<Arc<Dialog>>,
     /// An UPDATE in an early dialog (RFC 3311): not new, but with no
     /// confirmed dialog yet.

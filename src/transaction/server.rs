@@ -27,36 +27,6 @@ pub fn new_tag() -> String {
         .collect()
 }
 
-/// A To-tag derived from the request (its Call-ID, From tag, CSeq and top
-/// branch) under a per-process secret: as unpredictable as a random one,
-/// and the same for a retransmission, so a stateless answer repeats
-/// itself byte for byte (as Kamailio's sl module does).
-pub(crate) fn derived_tag(request: &crate::sip::Request) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    static SECRET: std::sync::OnceLock<std::collections::hash_map::RandomState> =
-        std::sync::OnceLock::new();
-    // 64 token characters: six bits each, 60 bits in ten.
-    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-.";
-    let mut hasher = SECRET
-        .get_or_init(std::collections::hash_map::RandomState::new)
-        .build_hasher();
-    // Fields written raw, each ended by 0xFF (no byte of UTF-8 text), so no
-    // two requests' fields run into the same input.
-    for field in [
-        request.call_id(),
-        request.from_tag().unwrap_or(""),
-        request.top_via().branch.unwrap_or(""),
-    ] {
-        hasher.write(field.as_bytes());
-        hasher.write_u8(0xFF);
-    }
-    hasher.write_u32(request.cseq());
-    let bits = hasher.finish();
-    let mut tag = String::with_capacity(10);
-    tag.extend((0..10).map(|n| char::from(ALPHABET[((bits >> (6 * n)) & 63) as usize])));
-    tag
-}
-
 /// The final response the layer sends when an INVITE rings for the ring
 /// timeout (the rule's `no_answer`, else 480 with a Reason).
 #[derive(Debug, Clone, PartialEq, Eq)]

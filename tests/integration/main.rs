@@ -19,6 +19,7 @@ mod man_page;
 mod matchers;
 mod media;
 mod offers;
+mod quick_answers;
 mod registrar;
 mod reliable;
 mod responses;
