@@ -92,7 +92,7 @@ impl Engine {
                 }
                 None => deferred.open(&request),
             },
-            Pending::Opened(transaction) => transaction,
+            Pending::Opened(transaction) => *transaction,
         };
         // A rule without side effects answers without transaction state;
         // any other keeps it, so retransmissions never run the rule twice.

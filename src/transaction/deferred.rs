@@ -17,7 +17,7 @@ use crate::transport::Flow;
 /// A new request's transaction: opened already, or still to be.
 #[derive(Debug)]
 pub enum Pending {
-    Opened(ServerTransaction),
+    Opened(Box<ServerTransaction>),
     Deferred(Deferred),
 }
 
@@ -26,7 +26,7 @@ impl Pending {
     /// user stores it or declares it stateless).
     pub fn open(self, request: &Request) -> ServerTransaction {
         match self {
-            Self::Opened(transaction) => transaction,
+            Self::Opened(transaction) => *transaction,
             Self::Deferred(deferred) => deferred.open(request),
         }
     }

@@ -224,7 +224,7 @@ impl TransactionLayer {
     ) -> Received {
         match self.open(&incoming, extras, None) {
             Ok(transaction) => Received::New(Box::new(NewRequest {
-                transaction: Pending::Opened(transaction),
+                transaction: Pending::Opened(Box::new(transaction)),
                 dialog,
                 early_dialog,
             })),
