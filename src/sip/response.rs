@@ -280,6 +280,25 @@ fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
 }
 
 fn host_is(host: &str, ip: IpAddr) -> bool {
+    // The common case, an IPv4 sent-by written as the source writes it:
+    // compared as text, with no parsing and no allocation.
+    if let IpAddr::V4(v4) = ip.to_canonical() {
+        let mut text = [0u8; 15];
+        let mut len = 0;
+        let mut number = itoa::Buffer::new();
+        for (n, octet) in v4.octets().into_iter().enumerate() {
+            if n > 0 {
+                text[len] = b'.';
+                len += 1;
+            }
+            let digits = number.format(octet).as_bytes();
+            text[len..len + digits.len()].copy_from_slice(digits);
+            len += digits.len();
+        }
+        if host.as_bytes() == &text[..len] {
+            return true;
+        }
+    }
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     bare.parse::<IpAddr>()
         .is_ok_and(|parsed| parsed.to_canonical() == ip.to_canonical())

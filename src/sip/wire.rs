@@ -108,6 +108,11 @@ pub(crate) fn is_forbidden_control(byte: u8) -> bool {
 /// character as its byte.
 fn push_restored(out: &mut Vec<u8>, text: &str, mut plain: impl FnMut(&mut Vec<u8>, &[u8])) {
     let bytes = text.as_bytes();
+    // Escapes are never ASCII; ASCII is what nearly every field is, and a
+    // word-at-a-time check costs less than setting up the search.
+    if bytes.is_ascii() {
+        return plain(out, bytes);
+    }
     let mut from = 0;
     for at in memchr::memchr_iter(LEAD[0], bytes) {
         if at >= from && escape_at(bytes, at) {
