@@ -47,8 +47,7 @@ impl Engine {
             Received::Handled => return,
             Received::PrackOffer(transaction) => {
                 let context = context(*transaction, &reporter, protocol::RULE.into());
-                return self
-                    .answer_prack_offer(context, &request, listener, snapshot)
+                return Box::pin(self.answer_prack_offer(context, &request, listener, snapshot))
                     .await;
             }
             Received::New(new) => *new,
@@ -57,7 +56,7 @@ impl Engine {
             let mut transaction = pending.open(&request);
             transaction.answer_statelessly();
             let context = context(transaction, &reporter, protocol::RULE.into());
-            return refuse(context, 503, "Retry-After: 5\r\n").await;
+            return Box::pin(refuse(context, 503, "Retry-After: 5\r\n")).await;
         }
         let selected = self.choose(
             &request,
@@ -70,16 +69,15 @@ impl Engine {
             Ok(Selection::Taken(selected)) => selected,
             Ok(Selection::Refused(refusal)) => {
                 let transaction = pending.open(&request);
-                return self
-                    .refuse_credentials(transaction, &request, &reporter, refusal)
-                    .await;
+                let refused = self.refuse_credentials(transaction, &request, &reporter, refusal);
+                return Box::pin(refused).await;
             }
             Err(refusal) => {
                 // A refusal depends on the request alone: no state is kept.
                 let mut transaction = pending.open(&request);
                 transaction.answer_statelessly();
                 let context = context(transaction, &reporter, protocol::RULE.into());
-                return refuse(context, refusal.status, &refusal.extra_headers).await;
+                return Box::pin(refuse(context, refusal.status, &refusal.extra_headers)).await;
             }
         };
         let mut transaction = match pending {
@@ -100,9 +98,11 @@ impl Engine {
             transaction.answer_statelessly();
         } else if transaction.store().is_err() {
             let context = context(transaction, &reporter, protocol::RULE.into());
-            return refuse(context, 503, "Retry-After: 5\r\n").await;
+            return Box::pin(refuse(context, 503, "Retry-After: 5\r\n")).await;
         }
-        self.answer_with_rule(
+        // Boxed, as every path but the quick answer: the future of
+        // `dispatch` (moved by each caller) stays small.
+        Box::pin(self.answer_with_rule(
             transaction,
             selected,
             &reporter,
@@ -110,7 +110,7 @@ impl Engine {
             source,
             listener,
             snapshot,
-        )
+        ))
         .await;
     }
 

@@ -48,7 +48,8 @@ impl Engine {
                 if let Some(observer) = &self.observer {
                     observer.metrics.parse_error();
                 }
-                self.answer_malformed(&rejected, flow, snapshot).await
+                // Boxed: the common path's future stays small.
+                Box::pin(self.answer_malformed(&rejected, flow, snapshot)).await
             }
         }
     }
@@ -189,9 +190,8 @@ impl MessageHandler for Engine {
                 if flow.transport.is_reliable() {
                     let reason = format!("{} ({error})", reason_phrase(400));
                     let layer = &self.transactions;
-                    let _ = layer
-                        .answer_minimal(&flow, &snapshot.layer, 400, &reason)
-                        .await;
+                    let answer = layer.answer_minimal(&flow, &snapshot.layer, 400, &reason);
+                    let _ = Box::pin(answer).await;
                 }
             }
         }

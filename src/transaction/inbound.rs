@@ -58,9 +58,10 @@ impl TransactionLayer {
             return Received::Handled;
         }
         let key = TransactionKey::of(request);
+        // Every arm but the deferred one is boxed: the receive future stays
+        // small, so the quick answer's futures above it move few bytes.
         if let Some(existing) = self.core.table().get(key, Instant::now()) {
-            self.retransmitted(request, existing, flow, listener, settings)
-                .await;
+            Box::pin(self.retransmitted(request, existing, flow, listener, settings)).await;
             return Received::Handled;
         }
         reporter.received(request);
@@ -73,15 +74,15 @@ impl TransactionLayer {
             reporter,
         };
         match (method, request.to_tag()) {
-            ("CANCEL", _) => self.receive_cancel(incoming).await,
-            ("PRACK", _) => return self.receive_prack(incoming).await,
+            ("CANCEL", _) => Box::pin(self.receive_cancel(incoming)).await,
+            ("PRACK", _) => return Box::pin(self.receive_prack(incoming)).await,
             // §12.2.2 / §15.1.2: a BYE outside a dialog matches nothing.
-            ("BYE", None) => self.answer(&incoming, 481, None).await,
-            ("INVITE", None) => return self.receive_initial_invite(incoming).await,
+            ("BYE", None) => Box::pin(self.answer(&incoming, 481, None)).await,
+            ("INVITE", None) => return Box::pin(self.receive_initial_invite(incoming)).await,
             // Stored only once its rule needs state (`ServerTransaction::
             // store`): a rule without side effects answers statelessly.
             (_, None) => return self.open_deferred(incoming),
-            (_, Some(to_tag)) => return self.receive_in_dialog(incoming, to_tag).await,
+            (_, Some(to_tag)) => return Box::pin(self.receive_in_dialog(incoming, to_tag)).await,
         }
         Received::Handled
     }

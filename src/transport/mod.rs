@@ -327,7 +327,9 @@ impl Flow {
             Queued::Yes => true,
             Queued::NotHere => false,
             Queued::Full => {
-                outbox::flush(UDP_SEND_WAIT).await;
+                // Boxed, as the waiting send below: rare, and every
+                // response's future would otherwise carry them.
+                Box::pin(outbox::flush(UDP_SEND_WAIT)).await;
                 outbox::queue(socket, self.peer, bytes) == Queued::Yes
             }
         }
@@ -344,9 +346,9 @@ impl Flow {
             Sink::Udp(socket) => match socket.try_send_to(bytes, self.peer) {
                 Ok(_) => Ok(()),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    match tokio::time::timeout(UDP_SEND_WAIT, socket.send_to(bytes, self.peer))
-                        .await
-                    {
+                    let wait =
+                        tokio::time::timeout(UDP_SEND_WAIT, socket.send_to(bytes, self.peer));
+                    match Box::pin(wait).await {
                         Ok(sent) => sent.map(|_| ()).map_err(send_error),
                         Err(_) => Err(send_error(io::ErrorKind::TimedOut.into())),
                     }
