@@ -13,21 +13,25 @@ use super::wire::{push_wire, push_wire_scrubbed};
 
 /// The parts of every response to one request that do not change between
 /// responses of its transaction, in one buffer (one allocation a
-/// transaction): the Via and From lines, the To value as received, the
-/// To-tag this transaction adds, the Call-ID and CSeq lines, then the
-/// Record-Route and Contact lines of a response that creates a dialog.
+/// transaction), already in response form: the Via and From lines, the To
+/// line with the To-tag this transaction adds, the Call-ID and CSeq lines,
+/// then the Record-Route and Contact lines of a response that creates a
+/// dialog.
 #[derive(Debug, Clone)]
 pub struct ResponseTemplate {
     bytes: Vec<u8>,
-    /// Where the Via and From lines end in `bytes`.
-    via_from_end: usize,
-    /// Where the To value ends (the To-tag follows).
-    to_value_end: usize,
-    /// Where the To-tag ends; equal to `to_value_end` when To had a tag.
-    to_tag_end: usize,
-    /// Where the Call-ID and CSeq lines end (the dialog lines follow).
-    call_id_cseq_end: usize,
+    fields: Fields,
     creates_dialog: bool,
+}
+
+/// Where the copied fields' parts lie in a buffer.
+#[derive(Debug, Clone)]
+struct Fields {
+    /// `;tag=…` in the To line: left out of 100 Trying. Empty when the
+    /// request's To had a tag.
+    tag: std::ops::Range<usize>,
+    /// Where the CSeq line ends (the dialog lines follow).
+    end: usize,
 }
 
 /// What a response carries besides the copied fields.
@@ -45,26 +49,41 @@ impl ResponseTemplate {
     /// The template for a valid request. `to_tag` is this transaction's tag;
     /// `contact` is the URI this listener puts in Contact.
     pub fn for_request(request: &Request, source: SocketAddr, to_tag: &str, contact: &str) -> Self {
-        let message = request.message();
-        let to_tag = request.to_tag().is_none().then_some(to_tag);
-        let copied = Copied {
-            top_via: Some(request.top_via_raw()),
-            copy: Copy::Exact,
-        };
-        let mut template = Self::build(message, copied, source, to_tag);
-        // RFC 3261 §12.1.1 (INVITE) and RFC 6665 §4.2.1.1 (SUBSCRIBE): the
-        // responses that create a dialog copy Record-Route and carry Contact.
-        if matches!(request.method(), "INVITE" | "SUBSCRIBE") {
-            let out = &mut template.bytes;
-            for value in message.header_values(HeaderName::RecordRoute) {
-                push_line(out, "Record-Route", value, Copy::Exact);
-            }
-            out.extend_from_slice(b"Contact: <");
-            out.extend_from_slice(contact.as_bytes());
-            out.extend_from_slice(b">\r\n");
-            template.creates_dialog = true;
+        let mut bytes = Vec::with_capacity(request.message().head().len() + 128);
+        let fields = copy_request_fields(&mut bytes, request, source, to_tag);
+        let creates_dialog = creates_dialog(request);
+        if creates_dialog {
+            push_dialog_lines(&mut bytes, request, contact);
         }
-        template
+        Self {
+            bytes,
+            fields,
+            creates_dialog,
+        }
+    }
+
+    /// The one response to `request`, written straight into `out` (cleared
+    /// first), for an answer that keeps no template: the same bytes as
+    /// [`Self::for_request`] then [`Self::write`].
+    pub fn write_once(
+        request: &Request,
+        (source, to_tag, contact): (SocketAddr, &str, &str),
+        server: &[u8],
+        parts: &ResponseParts<'_>,
+        out: &mut Vec<u8>,
+    ) {
+        out.clear();
+        out.reserve(request.message().head().len() + server.len() + tail_len(parts) + 128);
+        push_status_line(out, parts);
+        let start = out.len();
+        let fields = copy_request_fields(out, request, source, to_tag);
+        if parts.status == 100 {
+            out.drain(start + fields.tag.start..start + fields.tag.end);
+        }
+        if creates_dialog(request) && (101..=299).contains(&parts.status) {
+            push_dialog_lines(out, request, contact);
+        }
+        push_tail(out, server, parts);
     }
 
     /// The template for a 400/505 to a request that failed validation; `None`
@@ -82,103 +101,147 @@ impl ResponseTemplate {
             top_via: Some(&via),
             copy: Copy::Scrubbed,
         };
-        Some(Self::build(message, copied, source, to_tag))
-    }
-
-    fn build(
-        message: &Message,
-        copied: Copied<'_>,
-        source: SocketAddr,
-        to_tag: Option<&str>,
-    ) -> Self {
-        let copy = copied.copy;
-        // The copied lines are a part of the head; the rest is a margin for
-        // received/rport, the tag and the dialog lines.
-        let mut out = Vec::with_capacity(message.head().len() + 128);
-        let mut first_via = true;
-        for header in message.headers.iter().filter(|h| h.name == HeaderName::Via) {
-            out.extend_from_slice(b"Via: ");
-            match copied.top_via {
-                Some(via) if first_via => {
-                    write_top_via(&mut out, message, header.value, via, source, copy);
-                }
-                _ => copy.push(&mut out, message.text(header.value)),
-            }
-            out.extend_from_slice(b"\r\n");
-            first_via = false;
-        }
-        if let Some(from) = message.header(HeaderName::From) {
-            push_line(&mut out, "From", from, copy);
-        }
-        let via_from_end = out.len();
-        copy.push(&mut out, message.header(HeaderName::To).unwrap_or_default());
-        let to_value_end = out.len();
-        if let Some(tag) = to_tag {
-            out.extend_from_slice(tag.as_bytes());
-        }
-        let to_tag_end = out.len();
-        if let Some(call_id) = message.header(HeaderName::CallId) {
-            push_line(&mut out, "Call-ID", call_id, copy);
-        }
-        if let Some(cseq) = message.header(HeaderName::CSeq) {
-            push_line(&mut out, "CSeq", cseq, copy);
-        }
-        Self {
-            call_id_cseq_end: out.len(),
-            bytes: out,
-            via_from_end,
-            to_value_end,
-            to_tag_end,
+        let mut bytes = Vec::with_capacity(message.head().len() + 128);
+        let fields = copy_fields(&mut bytes, message, copied, source, to_tag);
+        Some(Self {
+            bytes,
+            fields,
             creates_dialog: false,
-        }
+        })
     }
 
     /// The To-tag responses of this transaction carry (except 100).
     pub fn to_tag(&self) -> Option<&str> {
-        let tag = &self.bytes[self.to_value_end..self.to_tag_end];
-        // The tag was written from a `str`.
+        let tag = self.bytes.get(self.fields.tag.clone())?;
+        // The tag was written from a `str`, after `;tag=`.
         (!tag.is_empty())
-            .then(|| std::str::from_utf8(tag).ok())
+            .then(|| std::str::from_utf8(&tag[b";tag=".len()..]).ok())
             .flatten()
     }
 
     /// Writes one complete response into `out` (cleared first).
     pub fn write(&self, out: &mut Vec<u8>, server: &[u8], parts: &ResponseParts<'_>) {
         out.clear();
-        out.reserve(
-            self.bytes.len() + server.len() + parts.extra_headers.len() + parts.body.len() + 96,
-        );
-        let mut number = itoa::Buffer::new();
-        out.extend_from_slice(b"SIP/2.0 ");
-        out.extend_from_slice(number.format(parts.status).as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(parts.reason.as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&self.bytes[..self.via_from_end]);
-        out.extend_from_slice(b"To: ");
-        out.extend_from_slice(&self.bytes[self.via_from_end..self.to_value_end]);
+        out.reserve(self.bytes.len() + server.len() + tail_len(parts));
+        push_status_line(out, parts);
+        let Fields { tag, end } = self.fields.clone();
         // RFC 3261 §8.2.6.2: a tag on every response but 100 Trying.
-        if self.to_tag_end > self.to_value_end && parts.status != 100 {
-            out.extend_from_slice(b";tag=");
-            out.extend_from_slice(&self.bytes[self.to_value_end..self.to_tag_end]);
+        if parts.status == 100 {
+            out.extend_from_slice(&self.bytes[..tag.start]);
+            out.extend_from_slice(&self.bytes[tag.end..end]);
+        } else {
+            out.extend_from_slice(&self.bytes[..end]);
         }
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&self.bytes[self.to_tag_end..self.call_id_cseq_end]);
         // RFC 3261 §12.1.1: dialog-creating responses copy Record-Route and
         // carry Contact.
         if self.creates_dialog && (101..=299).contains(&parts.status) {
-            out.extend_from_slice(&self.bytes[self.call_id_cseq_end..]);
+            out.extend_from_slice(&self.bytes[end..]);
         }
-        out.extend_from_slice(server);
-        out.extend_from_slice(parts.extra_headers);
-        if let Some(content_type) = parts.content_type.filter(|_| !parts.body.is_empty()) {
-            push_line(out, "Content-Type", content_type, Copy::Exact);
-        }
-        out.extend_from_slice(b"Content-Length: ");
-        out.extend_from_slice(number.format(parts.body.len()).as_bytes());
-        out.extend_from_slice(b"\r\n\r\n");
-        out.extend_from_slice(parts.body);
+        push_tail(out, server, parts);
     }
+}
+
+/// RFC 3261 §12.1.1 (INVITE) and RFC 6665 §4.2.1.1 (SUBSCRIBE): the
+/// responses that create a dialog copy Record-Route and carry Contact.
+fn creates_dialog(request: &Request) -> bool {
+    matches!(request.method(), "INVITE" | "SUBSCRIBE")
+}
+
+fn push_dialog_lines(out: &mut Vec<u8>, request: &Request, contact: &str) {
+    for value in request.message().header_values(HeaderName::RecordRoute) {
+        push_line(out, "Record-Route", value, Copy::Exact);
+    }
+    out.extend_from_slice(b"Contact: <");
+    out.extend_from_slice(contact.as_bytes());
+    out.extend_from_slice(b">\r\n");
+}
+
+/// The copied fields of a valid request, byte for byte.
+fn copy_request_fields(
+    out: &mut Vec<u8>,
+    request: &Request,
+    source: SocketAddr,
+    to_tag: &str,
+) -> Fields {
+    let to_tag = request.to_tag().is_none().then_some(to_tag);
+    let copied = Copied {
+        top_via: Some(request.top_via_raw()),
+        copy: Copy::Exact,
+    };
+    copy_fields(out, request.message(), copied, source, to_tag)
+}
+
+/// Appends the Via, From, To (with `to_tag`), Call-ID and CSeq lines;
+/// offsets are relative to where it started writing.
+fn copy_fields(
+    out: &mut Vec<u8>,
+    message: &Message,
+    copied: Copied<'_>,
+    source: SocketAddr,
+    to_tag: Option<&str>,
+) -> Fields {
+    let start = out.len();
+    let copy = copied.copy;
+    let mut first_via = true;
+    for header in message.headers.iter().filter(|h| h.name == HeaderName::Via) {
+        out.extend_from_slice(b"Via: ");
+        match copied.top_via {
+            Some(via) if first_via => {
+                write_top_via(out, message, header.value, via, source, copy);
+            }
+            _ => copy.push(out, message.text(header.value)),
+        }
+        out.extend_from_slice(b"\r\n");
+        first_via = false;
+    }
+    if let Some(from) = message.header(HeaderName::From) {
+        push_line(out, "From", from, copy);
+    }
+    out.extend_from_slice(b"To: ");
+    copy.push(out, message.header(HeaderName::To).unwrap_or_default());
+    let tag_start = out.len() - start;
+    if let Some(tag) = to_tag {
+        out.extend_from_slice(b";tag=");
+        out.extend_from_slice(tag.as_bytes());
+    }
+    let tag = tag_start..out.len() - start;
+    out.extend_from_slice(b"\r\n");
+    if let Some(call_id) = message.header(HeaderName::CallId) {
+        push_line(out, "Call-ID", call_id, copy);
+    }
+    if let Some(cseq) = message.header(HeaderName::CSeq) {
+        push_line(out, "CSeq", cseq, copy);
+    }
+    Fields {
+        tag,
+        end: out.len() - start,
+    }
+}
+
+fn push_status_line(out: &mut Vec<u8>, parts: &ResponseParts<'_>) {
+    out.extend_from_slice(b"SIP/2.0 ");
+    out.extend_from_slice(itoa::Buffer::new().format(parts.status).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(parts.reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// What follows the copied fields, roughly: for the buffer's reservation.
+fn tail_len(parts: &ResponseParts<'_>) -> usize {
+    parts.reason.len() + parts.extra_headers.len() + parts.body.len() + 96
+}
+
+/// Server, the extra lines, Content-Type, Content-Length and the body.
+fn push_tail(out: &mut Vec<u8>, server: &[u8], parts: &ResponseParts<'_>) {
+    out.extend_from_slice(server);
+    out.extend_from_slice(parts.extra_headers);
+    if let Some(content_type) = parts.content_type.filter(|_| !parts.body.is_empty()) {
+        push_line(out, "Content-Type", content_type, Copy::Exact);
+    }
+    out.extend_from_slice(b"Content-Length: ");
+    out.extend_from_slice(itoa::Buffer::new().format(parts.body.len()).as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(parts.body);
 }
 
 /// A response with no copied fields, for stream input too broken to copy
@@ -363,6 +426,34 @@ mod tests {
             !busy.contains("Record-Route")
                 && busy.ends_with("Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi")
         );
+    }
+
+    #[test]
+    fn a_response_written_once_is_the_template_s() {
+        let invite = "INVITE sip:u@h SIP/2.0\r\nVia: SIP/2.0/UDP client.example;rport;branch=z9hG4bK1\r\nf: <sip:a@h>;tag=1\r\nt: <sip:u@h>\r\ni: c1\r\nCSeq: 1 INVITE\r\nRecord-Route: <sip:p1;lr>\r\n\r\n";
+        let options = "OPTIONS sip:u@h SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:u@h>;tag=x\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\n\r\n";
+        let source: SocketAddr = "192.0.2.7:40000".parse().expect("addr");
+        for text in [invite, options] {
+            let r = request(text);
+            let template = ResponseTemplate::for_request(&r, source, "abc", "sip:192.0.2.1");
+            for status in [100, 180, 200, 486] {
+                let parts = ResponseParts {
+                    status,
+                    reason: "R",
+                    extra_headers: b"X-A: 1\r\n",
+                    content_type: Some("text/plain"),
+                    body: b"hi",
+                };
+                let (mut kept, mut once) = (Vec::new(), b"stale".to_vec());
+                template.write(&mut kept, b"Server: t\r\n", &parts);
+                let copied = (source, "abc", "sip:192.0.2.1");
+                ResponseTemplate::write_once(&r, copied, b"Server: t\r\n", &parts, &mut once);
+                assert_eq!(
+                    String::from_utf8_lossy(&once),
+                    String::from_utf8_lossy(&kept)
+                );
+            }
+        }
     }
 
     #[test]

@@ -68,9 +68,10 @@ impl Deferred {
         parts: &ResponseParts<'_>,
     ) -> Result<(), crate::transport::Error> {
         let tag = self.key.derived_tag();
-        let template = ResponseTemplate::for_request(request, self.flow.peer, &tag, &self.contact);
         let mut bytes = Vec::new();
-        template.write(&mut bytes, &self.settings.server_header, parts);
+        let copied = (self.flow.peer, tag.as_str(), &*self.contact);
+        let server = &self.settings.server_header;
+        ResponseTemplate::write_once(request, copied, server, parts, &mut bytes);
         let via = request.top_via();
         let flow = self
             .layer
