@@ -137,7 +137,7 @@ pub(super) fn in_dialog_default(request: &Request, dialog: &Dialog) -> Selected 
         .filter(|_| offers)
         .and_then(|b| String::from_utf8(b.to_vec()).ok());
     accept_200(
-        dialog.rule.clone(),
+        dialog.rule(),
         answer.is_some().then(|| "application/sdp".into()),
         answer.map_or(Body::None, |sdp| Body::Text(Template::literal(&sdp))),
     )

@@ -96,7 +96,7 @@ impl Lab {
         let dialogs = self
             .engine
             .transactions()
-            .end_dialogs(|dialog| dialog.scope.as_deref() == Some(scope));
+            .end_dialogs(|dialog| dialog.scope().as_deref() == Some(scope));
         let records = self
             .engine
             .observer()

@@ -97,7 +97,7 @@ impl DialogTable {
 
     /// Adds a dialog and schedules its first deadline.
     pub(crate) fn insert(&self, dialog: Arc<Dialog>) {
-        if let Some(old) = self.lock().insert(dialog.key.clone(), dialog.clone()) {
+        if let Some(old) = self.lock().insert(dialog.key, dialog.clone()) {
             old.ended.cancel();
         }
         self.schedule(&dialog);
@@ -111,6 +111,7 @@ impl DialogTable {
     ) -> Option<Arc<Dialog>> {
         self.lock()
             .get(&DialogKey::new(call_id, local_tag, remote_tag))
+            .filter(|d| &*d.call_id == call_id && &*d.local_tag == local_tag)
             .cloned()
     }
 

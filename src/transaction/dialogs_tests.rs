@@ -33,8 +33,6 @@ fn dialog(table: &DialogTable, call_id: &str, session: Option<SessionTerms>) -> 
     let settings = LayerSettings::default();
     let start = DialogStart {
         local_tag: "l".into(),
-        rule: "r".into(),
-        scope: None,
         reporter: Arc::new(Silent),
         settings: Arc::new(settings),
         answer: None,

@@ -315,8 +315,6 @@ impl ServerTransaction {
             .then(|| Bytes::copy_from_slice(parts.body));
         let start = DialogStart {
             local_tag: self.shared.to_tag().unwrap_or_default().into(),
-            rule: self.rule(),
-            scope: self.shared.reporter().and_then(|r| r.scope()),
             reporter: self
                 .shared
                 .reporter()
@@ -330,12 +328,6 @@ impl ServerTransaction {
         let dialog = Arc::new(Dialog::new(seed, start, Instant::now()));
         self.core.dialogs.insert(dialog.clone());
         dialog
-    }
-
-    fn rule(&self) -> Arc<str> {
-        self.shared
-            .reporter()
-            .map_or_else(|| "protocol".into(), |r| r.rule())
     }
 
     /// The rule drops the request: nothing is sent, and retransmissions are

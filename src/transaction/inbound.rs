@@ -140,7 +140,7 @@ impl TransactionLayer {
         match request.method() {
             "BYE" => {
                 self.core.dialogs.remove(&dialog);
-                info!(sip.call_id = request.call_id(), rule = &*dialog.rule, peer = %incoming.flow.peer, "dialog ended by BYE");
+                info!(sip.call_id = request.call_id(), rule = &*dialog.rule(), peer = %incoming.flow.peer, "dialog ended by BYE");
                 self.answer(&incoming, 200, None).await;
                 Received::Handled
             }

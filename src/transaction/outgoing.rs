@@ -135,9 +135,10 @@ impl Core {
             content_type: None,
             body: b"",
         };
+        let (rule, scope) = (dialog.rule(), dialog.scope());
         let behalf = Behalf {
-            rule: &dialog.rule,
-            scope: dialog.scope.as_deref(),
+            rule: &rule,
+            scope: scope.as_deref(),
         };
         self.send(&dialog.settings, &flow, &request, behalf, must_go)
             .await

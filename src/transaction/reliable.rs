@@ -294,7 +294,7 @@ impl ReliableTable {
         invite_offer: bool,
     ) -> Arc<Reliable> {
         let key = DialogKey::new(call_id, local_tag, remote_tag);
-        let reliable = Arc::new(Reliable::new(key.clone(), invite_cseq, invite_offer));
+        let reliable = Arc::new(Reliable::new(key, invite_cseq, invite_offer));
         self.lock().insert(key, reliable.clone());
         reliable
     }
