@@ -5,7 +5,9 @@
 
 mod body;
 mod cause;
+mod class;
 mod contact;
+mod cursor;
 mod error;
 mod framing;
 mod header;

@@ -1,11 +1,12 @@
 //! From / To / Contact / Record-Route values: `name-addr` or `addr-spec`
 //! followed by parameters (RFC 3261 §20.10, §20.20, §20.39, §25.1).
 
-use super::header::is_token_byte;
+use super::class::Class;
+use super::cursor::{Cursor, is_lws};
 use super::message::Span;
 use super::syntax::{find_byte, quoted_string_len, trim_lws};
 use super::uri::is_valid_uri;
-use super::via::parse_param;
+use super::via::read_param;
 
 /// A parsed name-addr, as spans into the message head.
 #[derive(Debug, Clone, Copy)]
@@ -20,48 +21,25 @@ pub(crate) struct NameAddr {
 /// Parses one `(name-addr / addr-spec) *(SEMI param)`; `None` when malformed.
 pub(crate) fn parse_name_addr(head: &str, text: &str) -> Option<NameAddr> {
     let text = trim_lws(text);
-    let (display, uri, mut rest) = if text.starts_with('"') {
-        let quoted_len = quoted_string_len(text)?;
-        let after = trim_lws(&text[quoted_len..]);
-        let (uri, rest) = bracketed_uri(after)?;
-        (Some(&text[..quoted_len]), uri, rest)
-    } else if let Some(open) = angle_before_params(text) {
-        // display-name = *(token LWS): unquoted commas or quotes are invalid
-        // (RFC 4475 baddn).
-        let display = trim_lws(&text[..open]);
-        if !display
-            .bytes()
-            .all(|b| is_token_byte(b) || b == b' ' || b == b'\t')
-        {
-            return None;
-        }
-        let (uri, rest) = bracketed_uri(&text[open..])?;
-        ((!display.is_empty()).then_some(display), uri, rest)
-    } else {
-        // addr-spec: the URI ends at the first ';', and may not carry
-        // headers, commas or quotes outside <> (RFC 4475 regbadct).
-        let end = find_byte(text, b';').unwrap_or(text.len());
-        let uri = trim_lws(&text[..end]);
-        if uri.bytes().any(|b| matches!(b, b'?' | b',' | b'"' | b' ')) {
-            return None;
-        }
-        (None, uri, &text[end..])
-    };
+    let mut cursor = Cursor::new(text);
+    let (display, uri) = read_address(&mut cursor)?;
     if !is_valid_uri(uri) {
         return None;
     }
-    let params = Span::of(head, rest);
+    let params = Span::of(head, cursor.rest());
     let mut tag = None;
     loop {
-        rest = trim_lws(rest);
-        if rest.is_empty() {
+        cursor.skip_lws();
+        if cursor.at_end() {
             break;
         }
-        let (_, name, value, after) = parse_param(rest.strip_prefix(';')?)?;
-        if name.eq_ignore_ascii_case("tag") {
-            tag = Some(Span::of(head, value?));
+        if !cursor.eat(b';') {
+            return None;
         }
-        rest = after;
+        let param = read_param(&mut cursor)?;
+        if param.name.eq_ignore_ascii_case("tag") {
+            tag = Some(Span::of(head, param.value?));
+        }
     }
     Some(NameAddr {
         display: display.map(|d| Span::of(head, d)),
@@ -71,23 +49,53 @@ pub(crate) fn parse_name_addr(head: &str, text: &str) -> Option<NameAddr> {
     })
 }
 
-/// Position of a `<` that opens the URI of a name-addr, if the value has one
-/// before any parameter.
-fn angle_before_params(text: &str) -> Option<usize> {
-    let open = find_byte(text, b'<')?;
-    find_byte(&text[..open], b';').is_none().then_some(open)
+/// The display name, if any, and the URI: a quoted display name, or a `<`
+/// before any `;` (a name-addr), or else an addr-spec that ends at the
+/// first `;`. One scan for the first `<` or `;` tells the last two apart.
+fn read_address<'a>(cursor: &mut Cursor<'a>) -> Option<(Option<&'a str>, &'a str)> {
+    if cursor.peek() == Some(b'"') {
+        let display = cursor.take_len(quoted_string_len(cursor.rest())?);
+        cursor.skip_lws();
+        return Some((Some(display), read_bracketed_uri(cursor)?));
+    }
+    let rest = cursor.rest();
+    let stop = rest.bytes().position(|b| b == b'<' || b == b';');
+    match stop {
+        Some(open) if rest.as_bytes()[open] == b'<' => {
+            // display-name = *(token LWS): unquoted commas or quotes are
+            // invalid (RFC 4475 baddn).
+            let display = trim_lws(cursor.take_len(open));
+            if !display.bytes().all(|b| Class::TOKEN.or(Class::LWS).has(b)) {
+                return None;
+            }
+            let uri = read_bracketed_uri(cursor)?;
+            Some(((!display.is_empty()).then_some(display), uri))
+        }
+        _ => {
+            // addr-spec: may not carry headers, commas or quotes outside
+            // <> (RFC 4475 regbadct).
+            let uri = trim_lws(cursor.take_len(stop.unwrap_or(rest.len())));
+            if uri.bytes().any(|b| matches!(b, b'?' | b',' | b'"' | b' ')) {
+                return None;
+            }
+            Some((None, uri))
+        }
+    }
 }
 
 /// `< URI >` with no whitespace inside the brackets (RFC 4475 badaspec).
-fn bracketed_uri(text: &str) -> Option<(&str, &str)> {
-    let inner = text.strip_prefix('<')?;
-    let close = find_byte(inner, b'>')?;
-    let uri = &inner[..close];
-    let is_ws = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
-    if uri.is_empty() || is_ws(uri.as_bytes().first()) || is_ws(uri.as_bytes().last()) {
+fn read_bracketed_uri<'a>(cursor: &mut Cursor<'a>) -> Option<&'a str> {
+    if !cursor.eat(b'<') {
         return None;
     }
-    Some((uri, &inner[close + 1..]))
+    let close = find_byte(cursor.rest(), b'>')?;
+    let uri = cursor.take_len(close);
+    cursor.eat(b'>');
+    let edges = [uri.as_bytes().first(), uri.as_bytes().last()];
+    if uri.is_empty() || edges.into_iter().flatten().any(|&b| is_lws(b)) {
+        return None;
+    }
+    Some(uri)
 }
 
 #[cfg(test)]

@@ -1,45 +1,66 @@
 //! URI checks a UAS needs: scheme syntax (RFC 3986 §3.1), and for sip/sips
 //! the host part and the absence of headers in a Request-URI (RFC 3261 §19.1.1).
 
+use super::class::Class;
+use super::cursor::Cursor;
 use super::syntax::{find_byte, split_once_byte};
-use super::via::parse_host_port;
+use super::via::read_host_port;
 
 /// The scheme of an absolute URI, if `uri` starts with a syntactically valid one.
 pub fn scheme(uri: &str) -> Option<&str> {
-    let (scheme, _) = split_once_byte(uri, b':')?;
-    let mut bytes = scheme.bytes();
-    let first = bytes.next()?;
-    (first.is_ascii_alphabetic()
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))
-    .then_some(scheme)
+    read_scheme(&mut Cursor::new(uri))
+}
+
+/// `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"` (RFC 3986 §3.1): the
+/// scheme, with the cursor after its colon.
+fn read_scheme<'a>(cursor: &mut Cursor<'a>) -> Option<&'a str> {
+    let start = cursor.position();
+    if !cursor.peek()?.is_ascii_alphabetic() {
+        return None;
+    }
+    cursor.skip_while(|b| Class::SCHEME.has(b));
+    let scheme = cursor.since(start);
+    cursor.eat(b':').then_some(scheme)
+}
+
+/// Whether a URI may carry a `?headers` part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UriHeaders {
+    Allowed,
+    /// In a Request-URI (RFC 3261 §19.1.1; RFC 4475 escruri).
+    Refused,
 }
 
 /// Whether `uri` is a well-formed absolute URI (any scheme); for sip and sips
 /// the host and port must parse.
 pub(crate) fn is_valid_uri(uri: &str) -> bool {
-    match scheme(uri) {
-        Some(s) if is_sip_scheme(s) => sip_host_port(uri).is_some(),
-        // Something after the colon.
-        Some(s) => uri.len() > s.len() + 1,
-        None => false,
-    }
-}
-
-fn is_sip_scheme(scheme: &str) -> bool {
-    scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")
+    check_uri(uri, UriHeaders::Allowed)
 }
 
 /// A Request-URI is valid when it is a valid URI and, for sip/sips, carries
 /// no `?headers` part (RFC 4475 escruri).
 pub(crate) fn is_valid_request_uri(uri: &str) -> bool {
-    match scheme(uri) {
-        Some(s) if is_sip_scheme(s) => {
-            let host = host_part(uri);
-            sip_host_port_of(host).is_some() && find_byte(host, b'?').is_none()
-        }
-        Some(_) => is_valid_uri(uri),
-        None => false,
+    check_uri(uri, UriHeaders::Refused)
+}
+
+/// One pass over `uri`: the scheme, then for sip/sips the host and port
+/// after any user part, and what may follow them.
+fn check_uri(uri: &str, headers: UriHeaders) -> bool {
+    let mut cursor = Cursor::new(uri);
+    let Some(scheme) = read_scheme(&mut cursor) else {
+        return false;
+    };
+    if !is_sip_scheme(scheme) {
+        // Something after the colon.
+        return !cursor.at_end();
     }
+    let mut host = Cursor::new(after_user(cursor.rest()));
+    read_host_port_then_params(&mut host).is_some()
+        && (headers == UriHeaders::Allowed || find_byte(host.rest(), b'?').is_none())
+}
+
+fn is_sip_scheme(scheme: &str) -> bool {
+    scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")
 }
 
 /// The user part of a sip/sips URI (before the first '@'), or None.
@@ -55,9 +76,13 @@ pub fn sip_host_port(uri: &str) -> Option<(&str, Option<u16>)> {
 
 /// `host[:port]` at the start of a URI's host part.
 fn sip_host_port_of(host_part: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port, rest) = parse_host_port(host_part)?;
-    // After host[:port] only parameters or headers may follow.
-    matches!(rest.as_bytes().first(), None | Some(b';' | b'?')).then_some((host, port))
+    read_host_port_then_params(&mut Cursor::new(host_part))
+}
+
+/// `host[:port]`, after which only parameters or headers may follow.
+fn read_host_port_then_params<'a>(cursor: &mut Cursor<'a>) -> Option<(&'a str, Option<u16>)> {
+    let host_port = read_host_port(cursor)?;
+    matches!(cursor.peek(), None | Some(b';' | b'?')).then_some(host_port)
 }
 
 /// The address-of-record a registrar files `uri` under (RFC 3261 §10.3
@@ -113,7 +138,11 @@ fn push_unescaped(out: &mut String, user: &str) {
 
 /// The text after `userinfo@` (or after the scheme when there is no user).
 fn host_part(uri: &str) -> &str {
-    let rest = split_once_byte(uri, b':').map_or("", |(_, rest)| rest);
+    after_user(split_once_byte(uri, b':').map_or("", |(_, rest)| rest))
+}
+
+/// What follows the user part of the text after a URI's scheme.
+fn after_user(rest: &str) -> &str {
     // '?' may appear in the user part (RFC 4475 intmeth); the first '@' ends it.
     split_once_byte(rest, b'@').map_or(rest, |(_, host)| host)
 }

@@ -1,9 +1,11 @@
 //! Via header values (RFC 3261 §20.42, §18.2.2; RFC 3581 rport).
 
+use super::class::Class;
+use super::cursor::{Cursor, decimal, is_lws};
 use super::error::ParseError;
 use super::header::{is_token, is_token_byte};
 use super::message::Span;
-use super::syntax::{find_byte, split_list, split_once_byte, take_while, trim_lws};
+use super::syntax::{find_byte, quoted_string_len, split_list, trim_lws};
 
 /// The RFC 3261 magic cookie that marks a branch as globally unique.
 pub const MAGIC_COOKIE: &str = "z9hG4bK";
@@ -60,23 +62,10 @@ fn parse_via_parm(head: &str, text: &str) -> Option<Via> {
 
 fn parse_via_parm_of_version(head: &str, text: &str, any_version: AnyVersion) -> Option<Via> {
     let text = trim_lws(text);
-    // sent-protocol = protocol-name SLASH protocol-version SLASH transport,
-    // SLASH allowing whitespace around it (RFC 4475 wsinv).
-    let (name, rest) = split_once_byte(text, b'/')?;
-    let (version, rest) = split_once_byte(rest, b'/')?;
-    let version = trim_lws(version);
-    let version_ok = match any_version {
-        AnyVersion::No => version == "2.0",
-        AnyVersion::Yes => is_token(version),
-    };
-    if !trim_lws(name).eq_ignore_ascii_case("SIP") || !version_ok {
-        return None;
-    }
-    let (transport, rest) = take_while(trim_lws(rest), is_token_byte);
-    if transport.is_empty() || !matches!(rest.as_bytes().first(), Some(b' ' | b'\t')) {
-        return None;
-    }
-    let (host, port, mut rest) = parse_host_port(trim_lws(rest))?;
+    let mut cursor = Cursor::new(text);
+    let transport = read_sent_protocol(&mut cursor, any_version)?;
+    cursor.skip_lws();
+    let (host, port) = read_host_port(&mut cursor)?;
     let mut via = Via {
         value: Span::of(head, text),
         transport: Span::of(head, transport),
@@ -87,86 +76,154 @@ fn parse_via_parm_of_version(head: &str, text: &str, any_version: AnyVersion) ->
         has_received: false,
     };
     loop {
-        rest = trim_lws(rest);
-        if rest.is_empty() {
+        cursor.skip_lws();
+        if cursor.at_end() {
             return Some(via);
         }
-        let (param, name, value, after) = parse_param(rest.strip_prefix(';')?)?;
-        if name.eq_ignore_ascii_case("branch") {
-            via.branch = Some(Span::of(head, value?));
-        } else if name.eq_ignore_ascii_case("rport") {
-            if let Some(port) = value
+        if !cursor.eat(b';') {
+            return None;
+        }
+        let param = read_param(&mut cursor)?;
+        if param.name.eq_ignore_ascii_case("branch") {
+            via.branch = Some(Span::of(head, param.value?));
+        } else if param.name.eq_ignore_ascii_case("rport") {
+            if let Some(port) = param.value
                 && port.parse::<u16>().is_err()
             {
                 return None;
             }
-            via.rport = Some(Span::of(head, param));
-        } else if name.eq_ignore_ascii_case("received") {
+            via.rport = Some(Span::of(head, param.text));
+        } else if param.name.eq_ignore_ascii_case("received") {
             via.has_received = true;
         }
-        rest = after;
     }
+}
+
+/// `protocol-name SLASH protocol-version SLASH transport`, whitespace
+/// allowed around each SLASH (RFC 4475 wsinv), and the whitespace that
+/// must follow; the transport is returned.
+fn read_sent_protocol<'a>(cursor: &mut Cursor<'a>, any_version: AnyVersion) -> Option<&'a str> {
+    let name = cursor.take_while(|b| b != b'/');
+    if !cursor.eat(b'/') {
+        return None;
+    }
+    let version = cursor.take_while(|b| b != b'/');
+    if !cursor.eat(b'/') {
+        return None;
+    }
+    let version = trim_lws(version);
+    let version_ok = match any_version {
+        AnyVersion::No => version == "2.0",
+        AnyVersion::Yes => is_token(version),
+    };
+    if !trim_lws(name).eq_ignore_ascii_case("SIP") || !version_ok {
+        return None;
+    }
+    cursor.skip_lws();
+    let transport = cursor.take_while(is_token_byte);
+    if transport.is_empty() || !cursor.peek().is_some_and(is_lws) {
+        return None;
+    }
+    Some(transport)
+}
+
+/// One generic parameter (RFC 3261 §25.1 `generic-param`) as written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Param<'a> {
+    /// The whole `name[=value]`.
+    pub(crate) text: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) value: Option<&'a str>,
 }
 
 /// `;name[=value]` after the semicolon: the whole parameter text, its name,
 /// its value (None when absent) and what follows. The value is a token, a
 /// quoted string or a bracketed IPv6 reference; an empty name is an error.
 pub(crate) fn parse_param(text: &str) -> Option<(&str, &str, Option<&str>, &str)> {
-    let start = trim_lws(text);
-    let (name, rest) = take_while(start, is_token_byte);
+    let mut cursor = Cursor::new(trim_lws(text));
+    let param = read_param(&mut cursor)?;
+    Some((param.text, param.name, param.value, cursor.rest()))
+}
+
+/// [`parse_param`] at a cursor just after the semicolon; the cursor ends
+/// after the parameter (before any whitespace that follows a bare name).
+/// The text read must not end in whitespace (every caller's is trimmed).
+pub(crate) fn read_param<'a>(cursor: &mut Cursor<'a>) -> Option<Param<'a>> {
+    cursor.skip_lws();
+    let start = cursor.position();
+    let name = cursor.take_while(is_token_byte);
     if name.is_empty() {
         return None;
     }
-    let after_name = trim_lws(rest);
-    let Some(value_text) = after_name.strip_prefix('=') else {
-        let param = &start[..name.len()];
-        return Some((param, name, None, rest));
-    };
-    let value_text = trim_lws(value_text);
-    let value_len = if value_text.starts_with('"') {
-        super::syntax::quoted_string_len(value_text)?
-    } else if value_text.starts_with('[') {
-        find_byte(value_text, b']')? + 1
-    } else {
-        let (token, _) = take_while(value_text, |b| is_token_byte(b) || b == b':');
-        // A colon is no token character: only `received` may hold one, as
-        // an IPv6 address without brackets (RFC 3261 §25.1 via-received,
-        // RFC 5118 §4.5; Kamailio writes it so for `;rport` clients).
-        let ipv6_received =
-            name.eq_ignore_ascii_case("received") && token.parse::<std::net::Ipv6Addr>().is_ok();
-        if token.is_empty() || find_byte(token, b':').is_some() && !ipv6_received {
-            return None;
+    let name_end = cursor.position();
+    cursor.skip_lws();
+    if !cursor.eat(b'=') {
+        cursor.reset(name_end);
+        return Some(Param {
+            text: name,
+            name,
+            value: None,
+        });
+    }
+    cursor.skip_lws();
+    let value = read_param_value(cursor, name)?;
+    Some(Param {
+        text: cursor.since(start),
+        name,
+        value: Some(value),
+    })
+}
+
+/// A parameter value: a quoted string, a bracketed IPv6 reference or a token.
+fn read_param_value<'a>(cursor: &mut Cursor<'a>, name: &str) -> Option<&'a str> {
+    let rest = cursor.rest();
+    let len = match cursor.peek() {
+        Some(b'"') => quoted_string_len(rest)?,
+        Some(b'[') => find_byte(rest, b']')? + 1,
+        _ => {
+            let token = cursor.take_while(|b| Class::TOKEN.or(Class::COLON).has(b));
+            // A colon is no token character: only `received` may hold one, as
+            // an IPv6 address without brackets (RFC 3261 §25.1 via-received,
+            // RFC 5118 §4.5; Kamailio writes it so for `;rport` clients).
+            let colon = find_byte(token, b':').is_some();
+            if token.is_empty()
+                || colon
+                    && !(name.eq_ignore_ascii_case("received")
+                        && token.parse::<std::net::Ipv6Addr>().is_ok())
+            {
+                return None;
+            }
+            return Some(token);
         }
-        token.len()
     };
-    let value = &value_text[..value_len];
-    let end = value.as_ptr() as usize - start.as_ptr() as usize + value_len;
-    Some((&start[..end], name, Some(value), &value_text[value_len..]))
+    Some(cursor.take_len(len))
 }
 
 /// `host [ ":" port ]`, host being a hostname, IPv4 address or `[IPv6]`.
-pub(crate) fn parse_host_port(text: &str) -> Option<(&str, Option<u16>, &str)> {
-    let (host, rest) = if text.starts_with('[') {
-        let close = find_byte(text, b']')?;
-        let host = &text[..=close];
-        host[1..close].parse::<std::net::Ipv6Addr>().ok()?;
-        (host, &text[close + 1..])
+/// Whitespace may surround the colon; after a port, whitespace that ends
+/// the text is read too.
+pub(crate) fn read_host_port<'a>(cursor: &mut Cursor<'a>) -> Option<(&'a str, Option<u16>)> {
+    let host = if cursor.peek() == Some(b'[') {
+        let rest = cursor.rest();
+        let close = find_byte(rest, b']')?;
+        rest[1..close].parse::<std::net::Ipv6Addr>().ok()?;
+        cursor.take_len(close + 1)
     } else {
-        let (host, rest) = take_while(text, |b| {
-            b.is_ascii_alphanumeric() || b == b'-' || b == b'.'
-        });
-        if host.is_empty() {
-            return None;
-        }
-        (host, rest)
+        cursor.take_while(|b| Class::HOST.has(b))
     };
-    let after = trim_lws(rest);
-    let Some(port_text) = after.strip_prefix(':') else {
-        return Some((host, None, rest));
-    };
-    let (digits, rest) = take_while(trim_lws(port_text), |b| b.is_ascii_digit());
-    let port = digits.parse::<u16>().ok()?;
-    Some((host, Some(port), rest))
+    if host.is_empty() {
+        return None;
+    }
+    let host_end = cursor.position();
+    cursor.skip_lws();
+    if !cursor.eat(b':') {
+        cursor.reset(host_end);
+        return Some((host, None));
+    }
+    cursor.skip_lws();
+    let port = decimal(cursor.take_while(|b| Class::DIGIT.has(b)), u16::MAX.into())?;
+    cursor.skip_trailing_lws();
+    Some((host, Some(port as u16)))
 }
 
 #[cfg(test)]
