@@ -161,15 +161,21 @@ impl HeaderName {
     }
 }
 
-/// Whether `raw` is the lower-case `name` in any case. The length is a
-/// constant, so the comparison is unrolled.
+/// Whether `raw` is the lower-case `name` in any case. The length and
+/// `name` are constants once inlined: each byte is one OR (for a letter of
+/// `name`: `b | 0x20` equals it only for its two cases) and one compare,
+/// which the compiler merges into word compares.
 #[inline(always)]
 fn is<const N: usize>(raw: &[u8], name: &[u8; N]) -> bool {
-    <&[u8; N]>::try_from(raw).is_ok_and(|raw| {
-        raw.iter()
-            .zip(name)
-            .fold(true, |same, (r, n)| same & (r.to_ascii_lowercase() == *n))
-    })
+    let Ok(raw) = <&[u8; N]>::try_from(raw) else {
+        return false;
+    };
+    let mut same = true;
+    for (&r, &n) in raw.iter().zip(name) {
+        let case = if n.is_ascii_lowercase() { 0x20 } else { 0 };
+        same &= r | case == n;
+    }
+    same
 }
 
 /// A header name as a rule refers to it: a known header (so compact forms
