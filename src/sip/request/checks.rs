@@ -1,0 +1,260 @@
+//! The checks of RFC 3261 §8.1.1 that make a message a request the other
+//! layers can rely on: the mandatory headers present, single where they
+//! must be, and well-formed, each defect named for the 400.
+
+use crate::sip::HeaderName;
+use crate::sip::cursor::{Cursor, decimal};
+use crate::sip::error::ParseError;
+use crate::sip::header::is_token;
+use crate::sip::message::{Message, Span};
+use crate::sip::name_addr::{NameAddr, parse_name_addr};
+use crate::sip::syntax::split_list;
+use crate::sip::uri::is_valid_request_uri;
+use crate::sip::via::{Via, parse_via_field};
+
+/// What the checks read, for the request to keep.
+pub(super) struct Checked {
+    pub(super) vias: Vec<Via>,
+    pub(super) from: NameAddr,
+    pub(super) to: NameAddr,
+    pub(super) call_id: Span,
+    pub(super) cseq: u32,
+    pub(super) max_forwards: Option<u8>,
+}
+
+/// The first defect, in a fixed order: a tokeniser's defect, the
+/// Request-URI, Via, From, To, Call-ID, CSeq, Max-Forwards, Content-Type,
+/// Contact, Date.
+pub(super) fn check(message: &Message) -> Result<Checked, ParseError> {
+    if let Some(defect) = message.defect() {
+        return Err(defect.clone());
+    }
+    let method = message.method().ok_or(ParseError::NotSip)?;
+    if !is_valid_request_uri(message.request_uri()) {
+        return Err(ParseError::BadRequestUri);
+    }
+    let head = message.head();
+    let fields = Fields::of(message);
+
+    let mut vias = Vec::with_capacity(2);
+    for value in message.header_values(HeaderName::Via) {
+        parse_via_field(head, value, &mut vias)?;
+    }
+    if vias.is_empty() {
+        return Err(ParseError::Missing("Via"));
+    }
+    let from = name_addr(message, fields.from, "From")?;
+    let to = name_addr(message, fields.to, "To")?;
+    let call_id = fields.call_id.single(message, "Call-ID")?;
+    if call_id.is_empty() || call_id.bytes().any(|b| matches!(b, b' ' | b'\t')) {
+        return Err(ParseError::Malformed("Call-ID"));
+    }
+    let cseq = parse_cseq(fields.cseq.single(message, "CSeq")?, method)?;
+    let max_forwards = match fields.max_forwards.optional(message, "Max-Forwards")? {
+        Some(value) => Some(parse_max_forwards(value)?),
+        None => None,
+    };
+    fields.content_type.optional(message, "Content-Type")?;
+    if fields.contact {
+        for value in message.header_values(HeaderName::Contact) {
+            if value != "*" && split_list(value).any(|c| parse_name_addr(head, c).is_none()) {
+                return Err(ParseError::Malformed("Contact"));
+            }
+        }
+    }
+    if let Some(date) = fields.date
+        && !is_rfc1123_date(message.text(date))
+    {
+        return Err(ParseError::Malformed("Date"));
+    }
+    Ok(Checked {
+        vias,
+        from,
+        to,
+        call_id: Span::of(head, call_id),
+        cseq,
+        max_forwards,
+    })
+}
+
+/// The headers the checks read, found in one pass over the header fields
+/// rather than one pass per header.
+#[derive(Debug, Default)]
+struct Fields {
+    from: Single,
+    to: Single,
+    call_id: Single,
+    cseq: Single,
+    max_forwards: Single,
+    content_type: Single,
+    /// Whether there is a Contact.
+    contact: bool,
+    /// The first Date.
+    date: Option<Span>,
+}
+
+impl Fields {
+    fn of(message: &Message) -> Self {
+        let mut fields = Self::default();
+        for header in &message.headers {
+            let single = match header.name {
+                HeaderName::From => &mut fields.from,
+                HeaderName::To => &mut fields.to,
+                HeaderName::CallId => &mut fields.call_id,
+                HeaderName::CSeq => &mut fields.cseq,
+                HeaderName::MaxForwards => &mut fields.max_forwards,
+                HeaderName::ContentType => &mut fields.content_type,
+                HeaderName::Contact => {
+                    fields.contact = true;
+                    continue;
+                }
+                HeaderName::Date => {
+                    fields.date.get_or_insert(header.value);
+                    continue;
+                }
+                _ => continue,
+            };
+            single.repeated |= single.first.is_some();
+            single.first.get_or_insert(header.value);
+        }
+        fields
+    }
+}
+
+/// A header that may appear once: its first value, and whether another
+/// follows.
+#[derive(Debug, Default, Clone, Copy)]
+struct Single {
+    first: Option<Span>,
+    repeated: bool,
+}
+
+impl Single {
+    fn optional<'a>(
+        self,
+        message: &'a Message,
+        label: &'static str,
+    ) -> Result<Option<&'a str>, ParseError> {
+        if self.repeated {
+            return Err(ParseError::Duplicate(label));
+        }
+        Ok(self.first.map(|value| message.text(value)))
+    }
+
+    fn single<'a>(self, message: &'a Message, label: &'static str) -> Result<&'a str, ParseError> {
+        self.optional(message, label)?
+            .ok_or(ParseError::Missing(label))
+    }
+}
+
+fn name_addr(
+    message: &Message,
+    field: Single,
+    label: &'static str,
+) -> Result<NameAddr, ParseError> {
+    let value = field.single(message, label)?;
+    parse_name_addr(message.head(), value).ok_or(ParseError::Malformed(label))
+}
+
+/// `CSeq: 1*DIGIT LWS Method`, the number below 2**31 (RFC 3261 §8.1.1.5)
+/// and the method equal to the request's (RFC 4475 mismatch01/02). Exactly
+/// two words between any ASCII whitespace.
+fn parse_cseq(value: &str, method: &str) -> Result<u32, ParseError> {
+    let mut cursor = Cursor::new(value);
+    let mut word = || {
+        cursor.skip_while(|b| b.is_ascii_whitespace());
+        cursor.take_while(|b| !b.is_ascii_whitespace())
+    };
+    let (number, cseq_method, more) = (word(), word(), word());
+    if number.is_empty() || cseq_method.is_empty() || !more.is_empty() {
+        return Err(ParseError::Malformed("CSeq"));
+    }
+    if !number.bytes().all(|b| b.is_ascii_digit()) || !is_token(cseq_method) {
+        return Err(ParseError::Malformed("CSeq"));
+    }
+    let number = decimal(number, (1 << 31) - 1).ok_or(ParseError::BadCSeqNumber)?;
+    if cseq_method != method {
+        return Err(ParseError::CSeqMethodMismatch);
+    }
+    Ok(number as u32)
+}
+
+fn parse_max_forwards(value: &str) -> Result<u8, ParseError> {
+    decimal(value, u8::MAX.into())
+        .map(|hops| hops as u8)
+        .ok_or(ParseError::BadMaxForwards)
+}
+
+/// RFC 3261 §20.17: `wkday "," SP date1 SP time SP "GMT"` (RFC 4475 baddate).
+fn is_rfc1123_date(value: &str) -> bool {
+    const DAYS: [&str; 7] = ["Mon,", "Tue,", "Wed,", "Thu,", "Fri,", "Sat,", "Sun,"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let parts: Vec<&str> = value.split(' ').collect();
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let time_ok = |s: &str| {
+        let t: Vec<&str> = s.split(':').collect();
+        t.len() == 3 && t.iter().all(|p| digits(p, 2))
+    };
+    parts.len() == 6
+        && DAYS.contains(&parts[0])
+        && digits(parts[1], 2)
+        && MONTHS.contains(&parts[2])
+        && digits(parts[3], 4)
+        && time_ok(parts[4])
+        && parts[5] == "GMT"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cseq_is_two_words_a_number_and_the_method() {
+        assert_eq!(parse_cseq("1 OPTIONS", "OPTIONS"), Ok(1));
+        assert_eq!(parse_cseq(" \t 0042 \u{c} OPTIONS \r", "OPTIONS"), Ok(42));
+        assert_eq!(parse_cseq("2147483647 A", "A"), Ok(2_147_483_647));
+        assert_eq!(
+            parse_cseq("2147483648 A", "A"),
+            Err(ParseError::BadCSeqNumber)
+        );
+        assert_eq!(
+            parse_cseq("99999999999999999999999 A", "A"),
+            Err(ParseError::BadCSeqNumber)
+        );
+        assert_eq!(parse_cseq("1 A", "B"), Err(ParseError::CSeqMethodMismatch));
+        for malformed in ["", " ", "1", "1 A B", "+1 A", "1 A\u{b}B", "x A", "1 A,"] {
+            assert_eq!(
+                parse_cseq(malformed, "A"),
+                Err(ParseError::Malformed("CSeq")),
+                "{malformed:?}"
+            );
+        }
+        // VT is no ASCII whitespace to `split_ascii_whitespace` either.
+        assert_eq!(
+            parse_cseq("1\u{b}A", "A"),
+            Err(ParseError::Malformed("CSeq"))
+        );
+    }
+
+    #[test]
+    fn max_forwards_is_a_byte() {
+        assert_eq!(parse_max_forwards("0"), Ok(0));
+        assert_eq!(parse_max_forwards("00070"), Ok(70));
+        assert_eq!(parse_max_forwards("255"), Ok(255));
+        for bad in ["", "256", "-1", "+1", "7 0", "99999999999999999999"] {
+            assert_eq!(
+                parse_max_forwards(bad),
+                Err(ParseError::BadMaxForwards),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dates_are_rfc1123() {
+        assert!(is_rfc1123_date("Sat, 13 Nov 2010 23:29:00 GMT"));
+        assert!(!is_rfc1123_date("Fri, 01 Jan 2010 16:00:00 EST"));
+    }
+}
