@@ -2,10 +2,10 @@
 //! followed by parameters (RFC 3261 §20.10, §20.20, §20.39, §25.1).
 
 use super::class::Class;
-use super::cursor::{Cursor, is_lws};
 use super::message::Span;
-use super::syntax::{find_byte, quoted_string_len, trim_lws};
-use super::uri::is_valid_uri;
+use super::scan::{is_lws, skip_lws, trim_span};
+use super::syntax::{quoted_len, trim_lws};
+use super::uri::{UriHeaders, check_uri};
 use super::via::read_param;
 
 /// A parsed name-addr, as spans into the message head.
@@ -20,82 +20,88 @@ pub(crate) struct NameAddr {
 
 /// Parses one `(name-addr / addr-spec) *(SEMI param)`; `None` when malformed.
 pub(crate) fn parse_name_addr(head: &str, text: &str) -> Option<NameAddr> {
-    let text = trim_lws(text);
-    let mut cursor = Cursor::new(text);
-    let (display, uri) = read_address(&mut cursor)?;
-    if !is_valid_uri(uri) {
+    let text = Span::of(head, trim_lws(text));
+    let bytes = head.as_bytes().get(..text.end as usize)?;
+    let (display, uri, mut at) = read_address(bytes, text.start as usize)?;
+    if !check_uri(&bytes[uri.range()], UriHeaders::Allowed) {
         return None;
     }
-    let params = Span::of(head, cursor.rest());
+    let params = Span::new(at, bytes.len());
     let mut tag = None;
     loop {
-        cursor.skip_lws();
-        if cursor.at_end() {
-            break;
+        at = skip_lws(bytes, at);
+        match bytes.get(at) {
+            None => break,
+            Some(b';') => {}
+            Some(_) => return None,
         }
-        if !cursor.eat(b';') {
-            return None;
-        }
-        let param = read_param(&mut cursor)?;
-        if param.name.eq_ignore_ascii_case("tag") {
-            tag = Some(Span::of(head, param.value?));
+        let param;
+        (param, at) = read_param(bytes, at + 1)?;
+        if bytes[param.name.range()].eq_ignore_ascii_case(b"tag") {
+            tag = Some(param.value?);
         }
     }
     Some(NameAddr {
-        display: display.map(|d| Span::of(head, d)),
-        uri: Span::of(head, uri),
+        display,
+        uri,
         tag,
         params,
     })
 }
 
-/// The display name, if any, and the URI: a quoted display name, or a `<`
-/// before any `;` (a name-addr), or else an addr-spec that ends at the
-/// first `;`. One scan for the first `<` or `;` tells the last two apart.
-fn read_address<'a>(cursor: &mut Cursor<'a>) -> Option<(Option<&'a str>, &'a str)> {
-    if cursor.peek() == Some(b'"') {
-        let display = cursor.take_len(quoted_string_len(cursor.rest())?);
-        cursor.skip_lws();
-        return Some((Some(display), read_bracketed_uri(cursor)?));
+/// The display name, if any, the URI and the position after them: a
+/// quoted display name, or a `<` before any `;` (a name-addr), or else an
+/// addr-spec that ends at the first `;`. One scan for the first `<` or `;`
+/// tells the last two apart.
+fn read_address(bytes: &[u8], start: usize) -> Option<(Option<Span>, Span, usize)> {
+    if bytes.get(start) == Some(&b'"') {
+        let display_end = start + quoted_len(&bytes[start..])?;
+        let (uri, end) = read_bracketed_uri(bytes, skip_lws(bytes, display_end))?;
+        return Some((Some(Span::new(start, display_end)), uri, end));
     }
-    let rest = cursor.rest();
-    let stop = rest.bytes().position(|b| b == b'<' || b == b';');
+    let stop = memchr::memchr2(b'<', b';', &bytes[start..]).map(|at| start + at);
     match stop {
-        Some(open) if rest.as_bytes()[open] == b'<' => {
+        Some(open) if bytes[open] == b'<' => {
             // display-name = *(token LWS): unquoted commas or quotes are
             // invalid (RFC 4475 baddn).
-            let display = trim_lws(cursor.take_len(open));
-            if !display.bytes().all(|b| Class::TOKEN.or(Class::LWS).has(b)) {
+            let display = &bytes[start..open];
+            if !display.iter().all(|&b| Class::TOKEN.or(Class::LWS).has(b)) {
                 return None;
             }
-            let uri = read_bracketed_uri(cursor)?;
-            Some(((!display.is_empty()).then_some(display), uri))
+            let display = trim_span(bytes, Span::new(start, open));
+            let (uri, end) = read_bracketed_uri(bytes, open)?;
+            Some(((!display.is_empty()).then_some(display), uri, end))
         }
         _ => {
             // addr-spec: may not carry headers, commas or quotes outside
             // <> (RFC 4475 regbadct).
-            let uri = trim_lws(cursor.take_len(stop.unwrap_or(rest.len())));
-            if uri.bytes().any(|b| matches!(b, b'?' | b',' | b'"' | b' ')) {
+            let end = stop.unwrap_or(bytes.len());
+            let uri = trim_span(bytes, Span::new(start, end));
+            if bytes[uri.range()]
+                .iter()
+                .any(|b| matches!(b, b'?' | b',' | b'"' | b' '))
+            {
                 return None;
             }
-            Some((None, uri))
+            Some((None, uri, end))
         }
     }
 }
 
-/// `< URI >` with no whitespace inside the brackets (RFC 4475 badaspec).
-fn read_bracketed_uri<'a>(cursor: &mut Cursor<'a>) -> Option<&'a str> {
-    if !cursor.eat(b'<') {
+/// `< URI >` at `at` with no whitespace inside the brackets (RFC 4475
+/// badaspec): the URI and the position after the `>`.
+fn read_bracketed_uri(bytes: &[u8], at: usize) -> Option<(Span, usize)> {
+    if bytes.get(at) != Some(&b'<') {
         return None;
     }
-    let close = find_byte(cursor.rest(), b'>')?;
-    let uri = cursor.take_len(close);
-    cursor.eat(b'>');
-    let edges = [uri.as_bytes().first(), uri.as_bytes().last()];
+    let start = at + 1;
+    let close = start + memchr::memchr(b'>', &bytes[start..])?;
+    let uri = &bytes[start..close];
+    let edges = [uri.first(), uri.last()];
     if uri.is_empty() || edges.into_iter().flatten().any(|&b| is_lws(b)) {
         return None;
     }
-    Some(uri)
+    Some((Span::new(start, close), close + 1))
 }
 
 #[cfg(test)]

@@ -41,7 +41,11 @@ pub(crate) fn take_while(s: &str, pred: impl Fn(u8) -> bool) -> (&str, &str) {
 /// Length of the quoted-string at the start of `s` (quotes included), with
 /// backslash escapes; `None` when the closing quote is missing.
 pub(crate) fn quoted_string_len(s: &str) -> Option<usize> {
-    let bytes = s.as_bytes();
+    quoted_len(s.as_bytes())
+}
+
+/// [`quoted_string_len`] on bytes.
+pub(crate) fn quoted_len(bytes: &[u8]) -> Option<usize> {
     let mut i = 1;
     while i < bytes.len() {
         match bytes[i] {
@@ -60,8 +64,10 @@ pub(crate) fn split_list(s: &str) -> impl Iterator<Item = &str> {
     let mut start = 0;
     let mut i = 0;
     let mut angle = false;
-    // Most values are one element: without a comma there is nothing to scan.
-    if memchr::memchr(b',', bytes).is_none() {
+    // Most values are one element: without a comma there is nothing to
+    // scan. (`contains` on a short value is a plain loop, with none of
+    // memchr's dispatch.)
+    if !bytes.contains(&b',') {
         i = bytes.len();
     }
     let mut done = false;

@@ -2,65 +2,62 @@
 //! the host part and the absence of headers in a Request-URI (RFC 3261 §19.1.1).
 
 use super::class::Class;
-use super::cursor::Cursor;
-use super::syntax::{find_byte, split_once_byte};
+use super::message::Span;
+use super::scan::{find, skip};
+use super::syntax::split_once_byte;
 use super::via::read_host_port;
 
 /// The scheme of an absolute URI, if `uri` starts with a syntactically valid one.
 pub fn scheme(uri: &str) -> Option<&str> {
-    read_scheme(&mut Cursor::new(uri))
+    let (scheme, _) = read_scheme(uri.as_bytes())?;
+    uri.get(scheme.range())
 }
 
-/// `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"` (RFC 3986 §3.1): the
-/// scheme, with the cursor after its colon.
-fn read_scheme<'a>(cursor: &mut Cursor<'a>) -> Option<&'a str> {
-    let start = cursor.position();
-    if !cursor.peek()?.is_ascii_alphabetic() {
+/// `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"` (RFC 3986 §3.1) at the
+/// start: the scheme and the position after its colon.
+fn read_scheme(uri: &[u8]) -> Option<(Span, usize)> {
+    if !uri.first()?.is_ascii_alphabetic() {
         return None;
     }
-    cursor.skip_while(|b| Class::SCHEME.has(b));
-    let scheme = cursor.since(start);
-    cursor.eat(b':').then_some(scheme)
+    let end = skip(uri, 1, |b| Class::SCHEME.has(b));
+    (uri.get(end) == Some(&b':')).then_some((Span::new(0, end), end + 1))
 }
 
 /// Whether a URI may carry a `?headers` part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum UriHeaders {
+pub(crate) enum UriHeaders {
     Allowed,
     /// In a Request-URI (RFC 3261 §19.1.1; RFC 4475 escruri).
     Refused,
 }
 
-/// Whether `uri` is a well-formed absolute URI (any scheme); for sip and sips
-/// the host and port must parse.
-pub(crate) fn is_valid_uri(uri: &str) -> bool {
-    check_uri(uri, UriHeaders::Allowed)
-}
-
 /// A Request-URI is valid when it is a valid URI and, for sip/sips, carries
 /// no `?headers` part (RFC 4475 escruri).
 pub(crate) fn is_valid_request_uri(uri: &str) -> bool {
-    check_uri(uri, UriHeaders::Refused)
+    check_uri(uri.as_bytes(), UriHeaders::Refused)
 }
 
-/// One pass over `uri`: the scheme, then for sip/sips the host and port
-/// after any user part, and what may follow them.
-fn check_uri(uri: &str, headers: UriHeaders) -> bool {
-    let mut cursor = Cursor::new(uri);
-    let Some(scheme) = read_scheme(&mut cursor) else {
+/// Whether `uri` is a well-formed absolute URI (any scheme): one pass over
+/// the scheme, then for sip and sips the host and port after any user part
+/// and what may follow them (with `Refused`, no `?headers`).
+pub(crate) fn check_uri(uri: &[u8], headers: UriHeaders) -> bool {
+    let Some((scheme, after_scheme)) = read_scheme(uri) else {
         return false;
     };
-    if !is_sip_scheme(scheme) {
+    if !is_sip_scheme(&uri[scheme.range()]) {
         // Something after the colon.
-        return !cursor.at_end();
+        return after_scheme < uri.len();
     }
-    let mut host = Cursor::new(after_user(cursor.rest()));
-    read_host_port_then_params(&mut host).is_some()
-        && (headers == UriHeaders::Allowed || find_byte(host.rest(), b'?').is_none())
+    // '?' may appear in the user part (RFC 4475 intmeth); the first '@' ends it.
+    let host = find(uri, after_scheme, b'@').map_or(after_scheme, |at| at + 1);
+    match read_host_port_then_params(uri, host) {
+        Some((_, _, end)) => headers == UriHeaders::Allowed || find(uri, end, b'?').is_none(),
+        None => false,
+    }
 }
 
-fn is_sip_scheme(scheme: &str) -> bool {
-    scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")
+fn is_sip_scheme(scheme: &[u8]) -> bool {
+    scheme.eq_ignore_ascii_case(b"sip") || scheme.eq_ignore_ascii_case(b"sips")
 }
 
 /// The user part of a sip/sips URI (before the first '@'), or None.
@@ -71,18 +68,15 @@ pub fn sip_user(uri: &str) -> Option<&str> {
 
 /// The host (with brackets for IPv6) and port of a sip/sips URI.
 pub fn sip_host_port(uri: &str) -> Option<(&str, Option<u16>)> {
-    sip_host_port_of(host_part(uri))
+    let host_part = host_part(uri);
+    let (host, port, _) = read_host_port_then_params(host_part.as_bytes(), 0)?;
+    Some((host_part.get(host.range())?, port))
 }
 
-/// `host[:port]` at the start of a URI's host part.
-fn sip_host_port_of(host_part: &str) -> Option<(&str, Option<u16>)> {
-    read_host_port_then_params(&mut Cursor::new(host_part))
-}
-
-/// `host[:port]`, after which only parameters or headers may follow.
-fn read_host_port_then_params<'a>(cursor: &mut Cursor<'a>) -> Option<(&'a str, Option<u16>)> {
-    let host_port = read_host_port(cursor)?;
-    matches!(cursor.peek(), None | Some(b';' | b'?')).then_some(host_port)
+/// `host[:port]` at `at`, after which only parameters or headers may follow.
+fn read_host_port_then_params(bytes: &[u8], at: usize) -> Option<(Span, Option<u16>, usize)> {
+    let host_port = read_host_port(bytes, at)?;
+    matches!(bytes.get(host_port.2), None | Some(b';' | b'?')).then_some(host_port)
 }
 
 /// The address-of-record a registrar files `uri` under (RFC 3261 §10.3
@@ -138,11 +132,7 @@ fn push_unescaped(out: &mut String, user: &str) {
 
 /// The text after `userinfo@` (or after the scheme when there is no user).
 fn host_part(uri: &str) -> &str {
-    after_user(split_once_byte(uri, b':').map_or("", |(_, rest)| rest))
-}
-
-/// What follows the user part of the text after a URI's scheme.
-fn after_user(rest: &str) -> &str {
+    let rest = split_once_byte(uri, b':').map_or("", |(_, rest)| rest);
     // '?' may appear in the user part (RFC 4475 intmeth); the first '@' ends it.
     split_once_byte(rest, b'@').map_or(rest, |(_, host)| host)
 }

@@ -1,11 +1,11 @@
 //! Via header values (RFC 3261 §20.42, §18.2.2; RFC 3581 rport).
 
 use super::class::Class;
-use super::cursor::{Cursor, decimal, is_lws};
 use super::error::ParseError;
-use super::header::{is_token, is_token_byte};
+use super::header::is_token_byte;
 use super::message::Span;
-use super::syntax::{find_byte, quoted_string_len, split_list, trim_lws};
+use super::scan::{find, is_lws, skip, skip_lws, trim_span};
+use super::syntax::{quoted_len, split_list, trim_lws};
 
 /// The RFC 3261 magic cookie that marks a branch as globally unique.
 pub const MAGIC_COOKIE: &str = "z9hG4bK";
@@ -61,169 +61,197 @@ fn parse_via_parm(head: &str, text: &str) -> Option<Via> {
 }
 
 fn parse_via_parm_of_version(head: &str, text: &str, any_version: AnyVersion) -> Option<Via> {
-    let text = trim_lws(text);
-    let mut cursor = Cursor::new(text);
-    let transport = read_sent_protocol(&mut cursor, any_version)?;
-    cursor.skip_lws();
-    let (host, port) = read_host_port(&mut cursor)?;
+    let value = Span::of(head, trim_lws(text));
+    let bytes = head.as_bytes().get(..value.end as usize)?;
+    let (transport, at) = read_sent_protocol(bytes, value.start as usize, any_version)?;
+    let (host, port, mut at) = read_host_port(bytes, skip_lws(bytes, at))?;
     let mut via = Via {
-        value: Span::of(head, text),
-        transport: Span::of(head, transport),
-        host: Span::of(head, host),
+        value,
+        transport,
+        host,
         port,
         branch: None,
         rport: None,
         has_received: false,
     };
     loop {
-        cursor.skip_lws();
-        if cursor.at_end() {
-            return Some(via);
+        at = skip_lws(bytes, at);
+        match bytes.get(at) {
+            None => return Some(via),
+            Some(b';') => {}
+            Some(_) => return None,
         }
-        if !cursor.eat(b';') {
-            return None;
-        }
-        let param = read_param(&mut cursor)?;
-        if param.name.eq_ignore_ascii_case("branch") {
-            via.branch = Some(Span::of(head, param.value?));
-        } else if param.name.eq_ignore_ascii_case("rport") {
+        let param;
+        (param, at) = read_param(bytes, at + 1)?;
+        let name = &bytes[param.name.range()];
+        if name.eq_ignore_ascii_case(b"branch") {
+            via.branch = Some(param.value?);
+        } else if name.eq_ignore_ascii_case(b"rport") {
+            // `str::parse` as ever: it takes a leading '+'.
             if let Some(port) = param.value
-                && port.parse::<u16>().is_err()
+                && std::str::from_utf8(&bytes[port.range()])
+                    .map_or(true, |port| port.parse::<u16>().is_err())
             {
                 return None;
             }
-            via.rport = Some(Span::of(head, param.text));
-        } else if param.name.eq_ignore_ascii_case("received") {
+            via.rport = Some(param.text);
+        } else if name.eq_ignore_ascii_case(b"received") {
             via.has_received = true;
         }
     }
 }
 
-/// `protocol-name SLASH protocol-version SLASH transport`, whitespace
-/// allowed around each SLASH (RFC 4475 wsinv), and the whitespace that
-/// must follow; the transport is returned.
-fn read_sent_protocol<'a>(cursor: &mut Cursor<'a>, any_version: AnyVersion) -> Option<&'a str> {
-    let name = cursor.take_while(|b| b != b'/');
-    if !cursor.eat(b'/') {
-        return None;
-    }
-    let version = cursor.take_while(|b| b != b'/');
-    if !cursor.eat(b'/') {
-        return None;
-    }
-    let version = trim_lws(version);
+/// `protocol-name SLASH protocol-version SLASH transport` at `at`,
+/// whitespace allowed around each SLASH (RFC 4475 wsinv), and the
+/// whitespace that must follow: the transport and the position after it.
+fn read_sent_protocol(bytes: &[u8], at: usize, any_version: AnyVersion) -> Option<(Span, usize)> {
+    let slash = find(bytes, at, b'/')?;
+    let second_slash = find(bytes, slash + 1, b'/')?;
+    let name = trim_span(bytes, Span::new(at, slash));
+    let version = trim_span(bytes, Span::new(slash + 1, second_slash));
+    let version = &bytes[version.range()];
     let version_ok = match any_version {
-        AnyVersion::No => version == "2.0",
-        AnyVersion::Yes => is_token(version),
+        AnyVersion::No => version == b"2.0",
+        AnyVersion::Yes => !version.is_empty() && version.iter().all(|&b| is_token_byte(b)),
     };
-    if !trim_lws(name).eq_ignore_ascii_case("SIP") || !version_ok {
+    if !bytes[name.range()].eq_ignore_ascii_case(b"SIP") || !version_ok {
         return None;
     }
-    cursor.skip_lws();
-    let transport = cursor.take_while(is_token_byte);
-    if transport.is_empty() || !cursor.peek().is_some_and(is_lws) {
+    let start = skip_lws(bytes, second_slash + 1);
+    let end = skip(bytes, start, is_token_byte);
+    if end == start || !bytes.get(end).is_some_and(|&b| is_lws(b)) {
         return None;
     }
-    Some(transport)
+    Some((Span::new(start, end), end))
 }
 
 /// One generic parameter (RFC 3261 §25.1 `generic-param`) as written.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Param<'a> {
+pub(crate) struct Param {
     /// The whole `name[=value]`.
-    pub(crate) text: &'a str,
-    pub(crate) name: &'a str,
-    pub(crate) value: Option<&'a str>,
+    pub(crate) text: Span,
+    pub(crate) name: Span,
+    pub(crate) value: Option<Span>,
 }
 
 /// `;name[=value]` after the semicolon: the whole parameter text, its name,
 /// its value (None when absent) and what follows. The value is a token, a
 /// quoted string or a bracketed IPv6 reference; an empty name is an error.
 pub(crate) fn parse_param(text: &str) -> Option<(&str, &str, Option<&str>, &str)> {
-    let mut cursor = Cursor::new(trim_lws(text));
-    let param = read_param(&mut cursor)?;
-    Some((param.text, param.name, param.value, cursor.rest()))
+    let text = trim_lws(text);
+    let (param, end) = read_param(text.as_bytes(), 0)?;
+    let part = |span: Span| text.get(span.range());
+    let value = match param.value {
+        Some(value) => Some(part(value)?),
+        None => None,
+    };
+    Some((
+        part(param.text)?,
+        part(param.name)?,
+        value,
+        text.get(end..)?,
+    ))
 }
 
-/// [`parse_param`] at a cursor just after the semicolon; the cursor ends
-/// after the parameter (before any whitespace that follows a bare name).
-/// The text read must not end in whitespace (every caller's is trimmed).
-pub(crate) fn read_param<'a>(cursor: &mut Cursor<'a>) -> Option<Param<'a>> {
-    cursor.skip_lws();
-    let start = cursor.position();
-    let name = cursor.take_while(is_token_byte);
-    if name.is_empty() {
+/// [`parse_param`] at `at`, just after the semicolon: the parameter and
+/// the position after it (before any whitespace that follows a bare name).
+/// The bytes must not end in whitespace (every caller's are trimmed).
+pub(crate) fn read_param(bytes: &[u8], at: usize) -> Option<(Param, usize)> {
+    let start = skip_lws(bytes, at);
+    let name_end = skip(bytes, start, is_token_byte);
+    if name_end == start {
         return None;
     }
-    let name_end = cursor.position();
-    cursor.skip_lws();
-    if !cursor.eat(b'=') {
-        cursor.reset(name_end);
-        return Some(Param {
+    let name = Span::new(start, name_end);
+    let equals = skip_lws(bytes, name_end);
+    if bytes.get(equals) != Some(&b'=') {
+        let param = Param {
             text: name,
             name,
             value: None,
-        });
+        };
+        return Some((param, name_end));
     }
-    cursor.skip_lws();
-    let value = read_param_value(cursor, name)?;
-    Some(Param {
-        text: cursor.since(start),
+    let value_start = skip_lws(bytes, equals + 1);
+    let value_end = param_value_end(bytes, value_start, name)?;
+    let param = Param {
+        text: Span::new(start, value_end),
         name,
-        value: Some(value),
-    })
+        value: Some(Span::new(value_start, value_end)),
+    };
+    Some((param, value_end))
 }
 
-/// A parameter value: a quoted string, a bracketed IPv6 reference or a token.
-fn read_param_value<'a>(cursor: &mut Cursor<'a>, name: &str) -> Option<&'a str> {
-    let rest = cursor.rest();
-    let len = match cursor.peek() {
-        Some(b'"') => quoted_string_len(rest)?,
-        Some(b'[') => find_byte(rest, b']')? + 1,
+/// Where a parameter value at `start` ends: a quoted string, a bracketed
+/// IPv6 reference or a token.
+fn param_value_end(bytes: &[u8], start: usize, name: Span) -> Option<usize> {
+    match bytes.get(start) {
+        Some(b'"') => Some(start + quoted_len(&bytes[start..])?),
+        Some(b'[') => Some(find(bytes, start, b']')? + 1),
         _ => {
-            let token = cursor.take_while(|b| Class::TOKEN.or(Class::COLON).has(b));
+            let mut end = skip(bytes, start, is_token_byte);
             // A colon is no token character: only `received` may hold one, as
             // an IPv6 address without brackets (RFC 3261 §25.1 via-received,
             // RFC 5118 §4.5; Kamailio writes it so for `;rport` clients).
-            let colon = find_byte(token, b':').is_some();
-            if token.is_empty()
-                || colon
-                    && !(name.eq_ignore_ascii_case("received")
-                        && token.parse::<std::net::Ipv6Addr>().is_ok())
-            {
-                return None;
+            if bytes.get(end) == Some(&b':') {
+                end = skip(bytes, end, |b| Class::TOKEN.or(Class::COLON).has(b));
+                let received = bytes[name.range()].eq_ignore_ascii_case(b"received");
+                if !received || !is_ipv6(&bytes[start..end]) {
+                    return None;
+                }
             }
-            return Some(token);
+            (end > start).then_some(end)
         }
-    };
-    Some(cursor.take_len(len))
+    }
 }
 
-/// `host [ ":" port ]`, host being a hostname, IPv4 address or `[IPv6]`.
-/// Whitespace may surround the colon; after a port, whitespace that ends
-/// the text is read too.
-pub(crate) fn read_host_port<'a>(cursor: &mut Cursor<'a>) -> Option<(&'a str, Option<u16>)> {
-    let host = if cursor.peek() == Some(b'[') {
-        let rest = cursor.rest();
-        let close = find_byte(rest, b']')?;
-        rest[1..close].parse::<std::net::Ipv6Addr>().ok()?;
-        cursor.take_len(close + 1)
+/// Whether `text` is an IPv6 address (RFC 4291 §2.2 text forms).
+fn is_ipv6(text: &[u8]) -> bool {
+    std::str::from_utf8(text).is_ok_and(|text| text.parse::<std::net::Ipv6Addr>().is_ok())
+}
+
+/// `host [ ":" port ]` at `start`, host being a hostname, IPv4 address or
+/// `[IPv6]`: the host, the port and the position after them. Whitespace
+/// may surround the colon; after a port, whitespace that ends the bytes is
+/// read too.
+pub(crate) fn read_host_port(bytes: &[u8], start: usize) -> Option<(Span, Option<u16>, usize)> {
+    let host_end = if bytes.get(start) == Some(&b'[') {
+        let close = find(bytes, start, b']')?;
+        if !is_ipv6(&bytes[start + 1..close]) {
+            return None;
+        }
+        close + 1
     } else {
-        cursor.take_while(|b| Class::HOST.has(b))
+        skip(bytes, start, |b| Class::HOST.has(b))
     };
-    if host.is_empty() {
+    if host_end == start {
         return None;
     }
-    let host_end = cursor.position();
-    cursor.skip_lws();
-    if !cursor.eat(b':') {
-        cursor.reset(host_end);
-        return Some((host, None));
+    let host = Span::new(start, host_end);
+    let colon = skip_lws(bytes, host_end);
+    if bytes.get(colon) != Some(&b':') {
+        return Some((host, None, host_end));
     }
-    cursor.skip_lws();
-    let port = decimal(cursor.take_while(|b| Class::DIGIT.has(b)), u16::MAX.into())?;
-    cursor.skip_trailing_lws();
-    Some((host, Some(port as u16)))
+    let digits = skip_lws(bytes, colon + 1);
+    let mut port = 0u32;
+    let mut end = digits;
+    while let Some(digit) = bytes
+        .get(end)
+        .map(|b| b.wrapping_sub(b'0'))
+        .filter(|&d| d <= 9)
+    {
+        port = port * 10 + u32::from(digit);
+        if port > u32::from(u16::MAX) {
+            return None;
+        }
+        end += 1;
+    }
+    if end == digits {
+        return None;
+    }
+    let after = skip_lws(bytes, end);
+    let end = if after == bytes.len() { after } else { end };
+    Some((host, u16::try_from(port).ok(), end))
 }
 
 #[cfg(test)]

@@ -8,10 +8,10 @@ use std::ops::Range;
 
 use super::{HeadEnd, Limits};
 use crate::sip::HeaderName;
-use crate::sip::cursor::is_lws;
 use crate::sip::error::ParseError;
 use crate::sip::header::is_token_byte;
 use crate::sip::message::{HeaderField, Span};
+use crate::sip::scan::is_lws;
 
 /// Where the lines stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

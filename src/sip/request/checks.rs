@@ -3,11 +3,11 @@
 //! must be, and well-formed, each defect named for the 400.
 
 use crate::sip::HeaderName;
-use crate::sip::cursor::{Cursor, decimal};
 use crate::sip::error::ParseError;
-use crate::sip::header::is_token;
+use crate::sip::header::is_token_byte;
 use crate::sip::message::{Message, Span};
 use crate::sip::name_addr::{NameAddr, parse_name_addr};
+use crate::sip::scan::{decimal, skip};
 use crate::sip::syntax::split_list;
 use crate::sip::uri::is_valid_request_uri;
 use crate::sip::via::{Via, parse_via_field};
@@ -46,7 +46,7 @@ pub(super) fn check(message: &Message) -> Result<Checked, ParseError> {
     let from = name_addr(message, fields.from, "From")?;
     let to = name_addr(message, fields.to, "To")?;
     let call_id = fields.call_id.single(message, "Call-ID")?;
-    if call_id.is_empty() || call_id.bytes().any(|b| matches!(b, b' ' | b'\t')) {
+    if call_id.is_empty() || memchr::memchr2(b' ', b'\t', call_id.as_bytes()).is_some() {
         return Err(ParseError::Malformed("Call-ID"));
     }
     let cseq = parse_cseq(fields.cseq.single(message, "CSeq")?, method)?;
@@ -160,27 +160,29 @@ fn name_addr(
 /// and the method equal to the request's (RFC 4475 mismatch01/02). Exactly
 /// two words between any ASCII whitespace.
 fn parse_cseq(value: &str, method: &str) -> Result<u32, ParseError> {
-    let mut cursor = Cursor::new(value);
+    let bytes = value.as_bytes();
+    let mut at = 0;
     let mut word = || {
-        cursor.skip_while(|b| b.is_ascii_whitespace());
-        cursor.take_while(|b| !b.is_ascii_whitespace())
+        let start = skip(bytes, at, |b| b.is_ascii_whitespace());
+        at = skip(bytes, start, |b| !b.is_ascii_whitespace());
+        &bytes[start..at]
     };
     let (number, cseq_method, more) = (word(), word(), word());
     if number.is_empty() || cseq_method.is_empty() || !more.is_empty() {
         return Err(ParseError::Malformed("CSeq"));
     }
-    if !number.bytes().all(|b| b.is_ascii_digit()) || !is_token(cseq_method) {
+    if !number.iter().all(u8::is_ascii_digit) || !cseq_method.iter().all(|&b| is_token_byte(b)) {
         return Err(ParseError::Malformed("CSeq"));
     }
     let number = decimal(number, (1 << 31) - 1).ok_or(ParseError::BadCSeqNumber)?;
-    if cseq_method != method {
+    if cseq_method != method.as_bytes() {
         return Err(ParseError::CSeqMethodMismatch);
     }
     Ok(number as u32)
 }
 
 fn parse_max_forwards(value: &str) -> Result<u8, ParseError> {
-    decimal(value, u8::MAX.into())
+    decimal(value.as_bytes(), u8::MAX.into())
         .map(|hops| hops as u8)
         .ok_or(ParseError::BadMaxForwards)
 }
