@@ -84,6 +84,33 @@ impl HeaderName {
         }
     }
 
+    /// The header name at the start of a header line, and its length. The
+    /// headers of nearly every request are recognised by their first
+    /// letter and one comparison; any other name is scanned as a token and
+    /// classified. Either way the name is the line's leading token (a
+    /// known name counts only when no token byte follows it).
+    pub(crate) fn read(line: &[u8]) -> (Self, usize) {
+        let known = match line.first().map(|b| b | 0x20) {
+            Some(b'v') if starts_with(line, b"via") => Some((Self::Via, 3)),
+            Some(b'f') if starts_with(line, b"from") => Some((Self::From, 4)),
+            Some(b't') if starts_with(line, b"to") => Some((Self::To, 2)),
+            Some(b'c') if starts_with(line, b"call-id") => Some((Self::CallId, 7)),
+            Some(b'c') if starts_with(line, b"cseq") => Some((Self::CSeq, 4)),
+            Some(b'c') if starts_with(line, b"contact") => Some((Self::Contact, 7)),
+            Some(b'c') if starts_with(line, b"content-length") => Some((Self::ContentLength, 14)),
+            Some(b'c') if starts_with(line, b"content-type") => Some((Self::ContentType, 12)),
+            Some(b'm') if starts_with(line, b"max-forwards") => Some((Self::MaxForwards, 12)),
+            _ => None,
+        };
+        known.unwrap_or_else(|| {
+            let len = line
+                .iter()
+                .position(|&b| !is_token_byte(b))
+                .unwrap_or(line.len());
+            (Self::classify_bytes(&line[..len]), len)
+        })
+    }
+
     fn from_compact(letter: u8) -> Self {
         match letter {
             b'v' => Self::Via,
@@ -176,6 +203,13 @@ fn is<const N: usize>(raw: &[u8], name: &[u8; N]) -> bool {
         same &= r | case == n;
     }
     same
+}
+
+/// Whether `line` starts with the lower-case `name` in any case, and no
+/// token byte follows it (so it is the whole leading token).
+#[inline(always)]
+fn starts_with<const N: usize>(line: &[u8], name: &[u8; N]) -> bool {
+    line.len() > N && is(&line[..N], name) && !is_token_byte(line[N])
 }
 
 /// A header name as a rule refers to it: a known header (so compact forms
@@ -339,6 +373,49 @@ mod tests {
                 "{}",
                 name.escape_ascii()
             );
+        }
+    }
+
+    /// Reading a name from its line finds what a token scan and
+    /// `classify` find, for known names in any case with anything after
+    /// them, near misses, and names cut short.
+    #[test]
+    fn names_read_from_lines_agree_with_a_scan() {
+        let by_scan = |line: &[u8]| {
+            let len = line
+                .iter()
+                .position(|&b| !is_token_byte(b))
+                .unwrap_or(line.len());
+            (HeaderName::classify_bytes(&line[..len]), len)
+        };
+        let mut names: Vec<Vec<u8>> = vec![b"v".to_vec(), b"i".to_vec(), b"X-Via".to_vec(), vec![]];
+        for name in KNOWN {
+            let long = name.long_name().expect("long name").as_bytes();
+            names.push(long.to_vec());
+            names.push(long.to_ascii_uppercase());
+            names.push(long[..long.len() - 1].to_vec());
+            names.push([long, b"x"].concat());
+            names.push([long, b"-"].concat());
+        }
+        for name in names {
+            for after in [
+                &b""[..],
+                b":",
+                b" : x",
+                b"\t:",
+                b"x: y",
+                b"-x: y",
+                b";",
+                b"\xc3\xa9:",
+            ] {
+                let line = [&name[..], after].concat();
+                assert_eq!(
+                    HeaderName::read(&line),
+                    by_scan(&line),
+                    "{}",
+                    line.escape_ascii()
+                );
+            }
         }
     }
 

@@ -4,7 +4,7 @@
 use super::class::Class;
 use super::message::Span;
 use super::scan::{is_lws, skip_lws, trim_span};
-use super::syntax::{quoted_len, trim_lws};
+use super::syntax::quoted_len;
 use super::uri::{UriHeaders, check_uri};
 use super::via::read_param;
 
@@ -20,8 +20,14 @@ pub(crate) struct NameAddr {
 
 /// Parses one `(name-addr / addr-spec) *(SEMI param)`; `None` when malformed.
 pub(crate) fn parse_name_addr(head: &str, text: &str) -> Option<NameAddr> {
-    let text = Span::of(head, trim_lws(text));
-    let bytes = head.as_bytes().get(..text.end as usize)?;
+    read_name_addr(head.as_bytes(), Span::of(head, text))
+}
+
+/// [`parse_name_addr`] for the text at `text` in the head's `bytes`
+/// (whitespace around it allowed).
+pub(crate) fn read_name_addr(bytes: &[u8], text: Span) -> Option<NameAddr> {
+    let text = trim_span(bytes, text);
+    let bytes = bytes.get(..text.end as usize)?;
     let (display, uri, mut at) = read_address(bytes, text.start as usize)?;
     if !check_uri(&bytes[uri.range()], UriHeaders::Allowed) {
         return None;

@@ -23,18 +23,12 @@ fn read_scheme(uri: &[u8]) -> Option<(Span, usize)> {
     (uri.get(end) == Some(&b':')).then_some((Span::new(0, end), end + 1))
 }
 
-/// Whether a URI may carry a `?headers` part.
+/// Whether a URI may carry a `?headers` part: a Request-URI may not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum UriHeaders {
     Allowed,
     /// In a Request-URI (RFC 3261 §19.1.1; RFC 4475 escruri).
     Refused,
-}
-
-/// A Request-URI is valid when it is a valid URI and, for sip/sips, carries
-/// no `?headers` part (RFC 4475 escruri).
-pub(crate) fn is_valid_request_uri(uri: &str) -> bool {
-    check_uri(uri.as_bytes(), UriHeaders::Refused)
 }
 
 /// Whether `uri` is a well-formed absolute URI (any scheme): one pass over
@@ -140,6 +134,10 @@ fn host_part(uri: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn is_valid_request_uri(uri: &str) -> bool {
+        check_uri(uri.as_bytes(), UriHeaders::Refused)
+    }
 
     #[test]
     fn schemes() {

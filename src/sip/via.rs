@@ -5,7 +5,7 @@ use super::error::ParseError;
 use super::header::is_token_byte;
 use super::message::Span;
 use super::scan::{find, is_lws, skip, skip_lws, trim_span};
-use super::syntax::{quoted_len, split_list, trim_lws};
+use super::syntax::{quoted_len, split_list, split_spans, trim_lws};
 
 /// The RFC 3261 magic cookie that marks a branch as globally unique.
 pub const MAGIC_COOKIE: &str = "z9hG4bK";
@@ -25,13 +25,23 @@ pub(crate) struct Via {
 }
 
 /// Parses every via-parm of one Via header field value.
+#[cfg(test)]
 pub(crate) fn parse_via_field(
     head: &str,
     value: &str,
     out: &mut Vec<Via>,
 ) -> Result<(), ParseError> {
-    for part in split_list(value) {
-        out.push(parse_via_parm(head, part).ok_or(ParseError::Malformed("Via"))?);
+    read_via_field(head.as_bytes(), Span::of(head, value), out)
+}
+
+/// [`parse_via_field`] for the value at `value` in the head's `bytes`.
+pub(crate) fn read_via_field(
+    bytes: &[u8],
+    value: Span,
+    out: &mut Vec<Via>,
+) -> Result<(), ParseError> {
+    for part in split_spans(bytes, value) {
+        out.push(read_via_parm(bytes, part, AnyVersion::No).ok_or(ParseError::Malformed("Via"))?);
     }
     Ok(())
 }
@@ -56,13 +66,15 @@ enum AnyVersion {
     No,
 }
 
-fn parse_via_parm(head: &str, text: &str) -> Option<Via> {
-    parse_via_parm_of_version(head, text, AnyVersion::No)
+fn parse_via_parm_of_version(head: &str, text: &str, any_version: AnyVersion) -> Option<Via> {
+    read_via_parm(head.as_bytes(), Span::of(head, text), any_version)
 }
 
-fn parse_via_parm_of_version(head: &str, text: &str, any_version: AnyVersion) -> Option<Via> {
-    let value = Span::of(head, trim_lws(text));
-    let bytes = head.as_bytes().get(..value.end as usize)?;
+/// One via-parm at `part` of the head's `bytes` (whitespace around it
+/// allowed).
+fn read_via_parm(bytes: &[u8], part: Span, any_version: AnyVersion) -> Option<Via> {
+    let value = trim_span(bytes, part);
+    let bytes = bytes.get(..value.end as usize)?;
     let (transport, at) = read_sent_protocol(bytes, value.start as usize, any_version)?;
     let (host, port, mut at) = read_host_port(bytes, skip_lws(bytes, at))?;
     let mut via = Via {

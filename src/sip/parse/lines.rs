@@ -9,9 +9,8 @@ use std::ops::Range;
 use super::{HeadEnd, Limits};
 use crate::sip::HeaderName;
 use crate::sip::error::ParseError;
-use crate::sip::header::is_token_byte;
 use crate::sip::message::{HeaderField, Span};
-use crate::sip::scan::is_lws;
+use crate::sip::scan::{is_lws, skip_lws};
 
 /// Where the lines stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,8 +123,8 @@ impl Lines {
         self.crlf_lines += usize::from(end < line.end);
         let start = line.start;
         match split_header_line(&bytes[start..end]) {
-            Some((name_len, value)) => self.headers.push(HeaderField {
-                name: HeaderName::classify_bytes(&bytes[start..start + name_len]),
+            Some((name, name_len, value)) => self.headers.push(HeaderField {
+                name,
                 raw_name: Span::new(start, start + name_len),
                 value: Span::new(start + value.start, start + value.end),
             }),
@@ -137,30 +136,18 @@ impl Lines {
     }
 }
 
-/// `name *WS ":" value`: the name's length and the value's range without
-/// surrounding whitespace. One pass over the name: token bytes, then
-/// whitespace, then the colon.
-pub(super) fn split_header_line(line: &[u8]) -> Option<(usize, Range<usize>)> {
-    let name_len = line
-        .iter()
-        .position(|&b| !is_token_byte(b))
-        .unwrap_or(line.len());
-    let colon = name_len
-        + line[name_len..]
-            .iter()
-            .position(|&b| !is_lws(b))
-            .unwrap_or(line.len() - name_len);
+/// `name *WS ":" value`: the name, its length and the value's range
+/// without surrounding whitespace.
+pub(super) fn split_header_line(line: &[u8]) -> Option<(HeaderName, usize, Range<usize>)> {
+    let (name, name_len) = HeaderName::read(line);
+    let colon = skip_lws(line, name_len);
     if name_len == 0 || line.get(colon) != Some(&b':') {
         return None;
     }
-    let value = &line[colon + 1..];
-    let start = value
-        .iter()
-        .position(|&b| !is_lws(b))
-        .unwrap_or(value.len());
-    let end = value
-        .iter()
-        .rposition(|&b| !is_lws(b))
-        .map_or(start, |at| at + 1);
-    Some((name_len, colon + 1 + start..colon + 1 + end))
+    let start = skip_lws(line, colon + 1);
+    let mut end = line.len();
+    while end > start && is_lws(line[end - 1]) {
+        end -= 1;
+    }
+    Some((name, name_len, start..end))
 }

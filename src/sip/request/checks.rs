@@ -5,12 +5,12 @@
 use crate::sip::HeaderName;
 use crate::sip::error::ParseError;
 use crate::sip::header::is_token_byte;
-use crate::sip::message::{Message, Span};
-use crate::sip::name_addr::{NameAddr, parse_name_addr};
+use crate::sip::message::{Message, Span, StartLine};
+use crate::sip::name_addr::{NameAddr, read_name_addr};
 use crate::sip::scan::{decimal, skip};
-use crate::sip::syntax::split_list;
-use crate::sip::uri::is_valid_request_uri;
-use crate::sip::via::{Via, parse_via_field};
+use crate::sip::syntax::split_spans;
+use crate::sip::uri::{UriHeaders, check_uri};
+use crate::sip::via::{Via, read_via_field};
 
 /// What the checks read, for the request to keep.
 pub(super) struct Checked {
@@ -29,38 +29,40 @@ pub(super) fn check(message: &Message) -> Result<Checked, ParseError> {
     if let Some(defect) = message.defect() {
         return Err(defect.clone());
     }
-    let method = message.method().ok_or(ParseError::NotSip)?;
-    if !is_valid_request_uri(message.request_uri()) {
+    let StartLine::Request { method, uri } = message.start else {
+        return Err(ParseError::NotSip);
+    };
+    // Spans into the head's bytes throughout: no text is sliced (and no
+    // character boundary checked) until a value must be compared.
+    let bytes = message.head().as_bytes();
+    if !check_uri(&bytes[uri.range()], UriHeaders::Refused) {
         return Err(ParseError::BadRequestUri);
     }
-    let head = message.head();
     let fields = Fields::of(message);
 
     let mut vias = Vec::with_capacity(2);
-    for value in message.header_values(HeaderName::Via) {
-        parse_via_field(head, value, &mut vias)?;
+    for header in message.headers.iter().filter(|h| h.name == HeaderName::Via) {
+        read_via_field(bytes, header.value, &mut vias)?;
     }
     if vias.is_empty() {
         return Err(ParseError::Missing("Via"));
     }
-    let from = name_addr(message, fields.from, "From")?;
-    let to = name_addr(message, fields.to, "To")?;
-    let call_id = fields.call_id.single(message, "Call-ID")?;
-    if call_id.is_empty() || memchr::memchr2(b' ', b'\t', call_id.as_bytes()).is_some() {
+    let from = name_addr(bytes, fields.from, "From")?;
+    let to = name_addr(bytes, fields.to, "To")?;
+    let call_id = fields.call_id.single("Call-ID")?;
+    let call_id_text = &bytes[call_id.range()];
+    if call_id_text.is_empty() || memchr::memchr2(b' ', b'\t', call_id_text).is_some() {
         return Err(ParseError::Malformed("Call-ID"));
     }
-    let cseq = parse_cseq(fields.cseq.single(message, "CSeq")?, method)?;
-    let max_forwards = match fields.max_forwards.optional(message, "Max-Forwards")? {
-        Some(value) => Some(parse_max_forwards(value)?),
+    let cseq = fields.cseq.single("CSeq")?;
+    let cseq = parse_cseq(&bytes[cseq.range()], &bytes[method.range()])?;
+    let max_forwards = match fields.max_forwards.optional("Max-Forwards")? {
+        Some(value) => Some(parse_max_forwards(&bytes[value.range()])?),
         None => None,
     };
-    fields.content_type.optional(message, "Content-Type")?;
+    fields.content_type.optional("Content-Type")?;
     if fields.contact {
-        for value in message.header_values(HeaderName::Contact) {
-            if value != "*" && split_list(value).any(|c| parse_name_addr(head, c).is_none()) {
-                return Err(ParseError::Malformed("Contact"));
-            }
-        }
+        check_contacts(message, bytes)?;
     }
     if let Some(date) = fields.date
         && !is_rfc1123_date(message.text(date))
@@ -71,10 +73,26 @@ pub(super) fn check(message: &Message) -> Result<Checked, ParseError> {
         vias,
         from,
         to,
-        call_id: Span::of(head, call_id),
+        call_id,
         cseq,
         max_forwards,
     })
+}
+
+/// Every Contact is `*` or a list of name-addrs (RFC 3261 §20.10).
+fn check_contacts(message: &Message, bytes: &[u8]) -> Result<(), ParseError> {
+    for header in message
+        .headers
+        .iter()
+        .filter(|h| h.name == HeaderName::Contact)
+    {
+        if &bytes[header.value.range()] != b"*"
+            && split_spans(bytes, header.value).any(|c| read_name_addr(bytes, c).is_none())
+        {
+            return Err(ParseError::Malformed("Contact"));
+        }
+    }
+    Ok(())
 }
 
 /// The headers the checks read, found in one pass over the header fields
@@ -130,37 +148,27 @@ struct Single {
 }
 
 impl Single {
-    fn optional<'a>(
-        self,
-        message: &'a Message,
-        label: &'static str,
-    ) -> Result<Option<&'a str>, ParseError> {
+    fn optional(self, label: &'static str) -> Result<Option<Span>, ParseError> {
         if self.repeated {
             return Err(ParseError::Duplicate(label));
         }
-        Ok(self.first.map(|value| message.text(value)))
+        Ok(self.first)
     }
 
-    fn single<'a>(self, message: &'a Message, label: &'static str) -> Result<&'a str, ParseError> {
-        self.optional(message, label)?
-            .ok_or(ParseError::Missing(label))
+    fn single(self, label: &'static str) -> Result<Span, ParseError> {
+        self.optional(label)?.ok_or(ParseError::Missing(label))
     }
 }
 
-fn name_addr(
-    message: &Message,
-    field: Single,
-    label: &'static str,
-) -> Result<NameAddr, ParseError> {
-    let value = field.single(message, label)?;
-    parse_name_addr(message.head(), value).ok_or(ParseError::Malformed(label))
+fn name_addr(bytes: &[u8], field: Single, label: &'static str) -> Result<NameAddr, ParseError> {
+    let value = field.single(label)?;
+    read_name_addr(bytes, value).ok_or(ParseError::Malformed(label))
 }
 
 /// `CSeq: 1*DIGIT LWS Method`, the number below 2**31 (RFC 3261 §8.1.1.5)
 /// and the method equal to the request's (RFC 4475 mismatch01/02). Exactly
 /// two words between any ASCII whitespace.
-fn parse_cseq(value: &str, method: &str) -> Result<u32, ParseError> {
-    let bytes = value.as_bytes();
+fn parse_cseq(bytes: &[u8], method: &[u8]) -> Result<u32, ParseError> {
     let mut at = 0;
     let mut word = || {
         let start = skip(bytes, at, |b| b.is_ascii_whitespace());
@@ -175,14 +183,14 @@ fn parse_cseq(value: &str, method: &str) -> Result<u32, ParseError> {
         return Err(ParseError::Malformed("CSeq"));
     }
     let number = decimal(number, (1 << 31) - 1).ok_or(ParseError::BadCSeqNumber)?;
-    if cseq_method != method.as_bytes() {
+    if cseq_method != method {
         return Err(ParseError::CSeqMethodMismatch);
     }
     Ok(number as u32)
 }
 
-fn parse_max_forwards(value: &str) -> Result<u8, ParseError> {
-    decimal(value.as_bytes(), u8::MAX.into())
+fn parse_max_forwards(value: &[u8]) -> Result<u8, ParseError> {
+    decimal(value, u8::MAX.into())
         .map(|hops| hops as u8)
         .ok_or(ParseError::BadMaxForwards)
 }
@@ -214,40 +222,43 @@ mod tests {
 
     #[test]
     fn cseq_is_two_words_a_number_and_the_method() {
-        assert_eq!(parse_cseq("1 OPTIONS", "OPTIONS"), Ok(1));
-        assert_eq!(parse_cseq(" \t 0042 \u{c} OPTIONS \r", "OPTIONS"), Ok(42));
-        assert_eq!(parse_cseq("2147483647 A", "A"), Ok(2_147_483_647));
+        assert_eq!(parse_cseq(b"1 OPTIONS", b"OPTIONS"), Ok(1));
+        assert_eq!(parse_cseq(b" \t 0042 \x0c OPTIONS \r", b"OPTIONS"), Ok(42));
+        assert_eq!(parse_cseq(b"2147483647 A", b"A"), Ok(2_147_483_647));
         assert_eq!(
-            parse_cseq("2147483648 A", "A"),
+            parse_cseq(b"2147483648 A", b"A"),
             Err(ParseError::BadCSeqNumber)
         );
         assert_eq!(
-            parse_cseq("99999999999999999999999 A", "A"),
+            parse_cseq(b"99999999999999999999999 A", b"A"),
             Err(ParseError::BadCSeqNumber)
         );
-        assert_eq!(parse_cseq("1 A", "B"), Err(ParseError::CSeqMethodMismatch));
+        assert_eq!(
+            parse_cseq(b"1 A", b"B"),
+            Err(ParseError::CSeqMethodMismatch)
+        );
         for malformed in ["", " ", "1", "1 A B", "+1 A", "1 A\u{b}B", "x A", "1 A,"] {
             assert_eq!(
-                parse_cseq(malformed, "A"),
+                parse_cseq(malformed.as_bytes(), b"A"),
                 Err(ParseError::Malformed("CSeq")),
                 "{malformed:?}"
             );
         }
         // VT is no ASCII whitespace to `split_ascii_whitespace` either.
         assert_eq!(
-            parse_cseq("1\u{b}A", "A"),
+            parse_cseq(b"1\x0bA", b"A"),
             Err(ParseError::Malformed("CSeq"))
         );
     }
 
     #[test]
     fn max_forwards_is_a_byte() {
-        assert_eq!(parse_max_forwards("0"), Ok(0));
-        assert_eq!(parse_max_forwards("00070"), Ok(70));
-        assert_eq!(parse_max_forwards("255"), Ok(255));
+        assert_eq!(parse_max_forwards(b"0"), Ok(0));
+        assert_eq!(parse_max_forwards(b"00070"), Ok(70));
+        assert_eq!(parse_max_forwards(b"255"), Ok(255));
         for bad in ["", "256", "-1", "+1", "7 0", "99999999999999999999"] {
             assert_eq!(
-                parse_max_forwards(bad),
+                parse_max_forwards(bad.as_bytes()),
                 Err(ParseError::BadMaxForwards),
                 "{bad:?}"
             );
