@@ -3,7 +3,7 @@
 
 use super::class::Class;
 use super::message::Span;
-use super::scan::{is_lws, skip_lws, trim_span};
+use super::scan::{is_lws, skip, skip_lws, trim_span};
 use super::syntax::quoted_len;
 use super::uri::{UriHeaders, check_uri};
 use super::via::read_param;
@@ -65,7 +65,8 @@ fn read_address(bytes: &[u8], start: usize) -> Option<(Option<Span>, Span, usize
         let (uri, end) = read_bracketed_uri(bytes, skip_lws(bytes, display_end))?;
         return Some((Some(Span::new(start, display_end)), uri, end));
     }
-    let stop = memchr::memchr2(b'<', b';', &bytes[start..]).map(|at| start + at);
+    // A byte loop: the '<' is usually first, or after a short display name.
+    let stop = Some(skip(bytes, start, |b| b != b'<' && b != b';')).filter(|&at| at < bytes.len());
     match stop {
         Some(open) if bytes[open] == b'<' => {
             // display-name = *(token LWS): unquoted commas or quotes are

@@ -11,18 +11,20 @@ use crate::sip::syntax::{self, Quoting};
 /// What one pass over the head's bytes found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Controls {
-    /// A control character other than HTAB, CR and LF.
-    forbidden: bool,
-    carriage_returns: usize,
+    /// Control characters other than HTAB and LF: CRs (line ends or not)
+    /// and the forbidden ones.
+    suspects: usize,
     /// A byte above 0x7F: the head is not plain ASCII.
     pub(super) non_ascii: bool,
 }
 
 impl Controls {
-    /// Whether a line may hold a misplaced control: a forbidden one, or a
-    /// CR that does not end one of the `crlf_lines`.
+    /// Whether a line may hold a misplaced control. Each of the
+    /// `crlf_lines` holds one CR that ends it, so there are at least as
+    /// many suspects as such lines, and exactly as many only when every
+    /// suspect is one of those CRs.
     pub(super) fn may_be_misplaced(self, crlf_lines: usize) -> bool {
-        self.forbidden || self.carriage_returns != crlf_lines
+        self.suspects != crlf_lines
     }
 }
 
@@ -30,25 +32,22 @@ impl Controls {
 /// accumulators over short chunks, no branch): ~60 ns for a 660-byte head,
 /// where a fold into a tuple took ~570 ns.
 pub(super) fn scan_controls(head: &[u8]) -> Controls {
-    // A chunk's CR count fits the u8 accumulator.
+    // A chunk's count fits the u8 accumulator.
     const CHUNK: usize = 128;
-    let (mut forbidden, mut high) = (0u8, 0u8);
-    let mut crs = 0;
+    let mut high = 0u8;
+    let mut suspects = 0;
     for chunk in head.chunks(CHUNK) {
-        let (mut chunk_forbidden, mut chunk_high, mut chunk_crs) = (0u8, 0u8, 0u8);
+        let (mut chunk_high, mut chunk_suspects) = (0u8, 0u8);
         for &b in chunk {
-            let control = (b < 0x20) & (b != b'\t') & (b != b'\r') & (b != b'\n') | (b == 0x7F);
-            chunk_forbidden |= u8::from(control);
+            let suspect = (b < 0x20) & (b != b'\t') & (b != b'\n') | (b == 0x7F);
+            chunk_suspects += u8::from(suspect);
             chunk_high |= b;
-            chunk_crs += u8::from(b == b'\r');
         }
-        forbidden |= chunk_forbidden;
         high |= chunk_high;
-        crs += usize::from(chunk_crs);
+        suspects += usize::from(chunk_suspects);
     }
     Controls {
-        forbidden: forbidden != 0,
-        carriage_returns: crs,
+        suspects,
         non_ascii: high >= 0x80,
     }
 }

@@ -169,14 +169,19 @@ fn name_addr(bytes: &[u8], field: Single, label: &'static str) -> Result<NameAdd
 /// and the method equal to the request's (RFC 4475 mismatch01/02). Exactly
 /// two words between any ASCII whitespace.
 fn parse_cseq(bytes: &[u8], method: &[u8]) -> Result<u32, ParseError> {
-    let mut at = 0;
-    let mut word = || {
-        let start = skip(bytes, at, |b| b.is_ascii_whitespace());
-        at = skip(bytes, start, |b| !b.is_ascii_whitespace());
-        &bytes[start..at]
-    };
-    let (number, cseq_method, more) = (word(), word(), word());
-    if number.is_empty() || cseq_method.is_empty() || !more.is_empty() {
+    let is_space = |b: u8| b.is_ascii_whitespace();
+    let number_start = skip(bytes, 0, is_space);
+    let number_end = skip(bytes, number_start, |b| !is_space(b));
+    let method_start = skip(bytes, number_end, is_space);
+    let method_end = skip(bytes, method_start, |b| !is_space(b));
+    let (number, cseq_method) = (
+        &bytes[number_start..number_end],
+        &bytes[method_start..method_end],
+    );
+    if number.is_empty()
+        || cseq_method.is_empty()
+        || skip(bytes, method_end, is_space) < bytes.len()
+    {
         return Err(ParseError::Malformed("CSeq"));
     }
     if !number.iter().all(u8::is_ascii_digit) || !cseq_method.iter().all(|&b| is_token_byte(b)) {
