@@ -3,7 +3,7 @@
 
 use super::class::Class;
 use super::message::Span;
-use super::scan::{is_lws, skip, skip_lws, trim_span};
+use super::scan::{is_lws, search, skip, skip_lws, trim_span};
 use super::syntax::quoted_len;
 use super::uri::{UriHeaders, check_uri};
 use super::via::read_param;
@@ -102,7 +102,7 @@ fn read_bracketed_uri(bytes: &[u8], at: usize) -> Option<(Span, usize)> {
         return None;
     }
     let start = at + 1;
-    let close = start + memchr::memchr(b'>', &bytes[start..])?;
+    let close = search(bytes, start, b'>')?;
     let uri = &bytes[start..close];
     let edges = [uri.first(), uri.last()];
     if uri.is_empty() || edges.into_iter().flatten().any(|&b| is_lws(b)) {

@@ -1,6 +1,7 @@
 //! Small lexical helpers shared by the header parsers (RFC 3261 §25.1).
 
 use super::message::Span;
+use super::scan::search;
 
 /// Trims linear whitespace on both sides (folds were already unfolded).
 /// Byte loops: the spans are short, and `trim_matches` with a char set
@@ -67,11 +68,11 @@ pub(crate) fn split_list(s: &str) -> impl Iterator<Item = &str> {
 pub(crate) fn split_spans(bytes: &[u8], span: Span) -> SplitSpans<'_> {
     let (start, end) = (span.start as usize, span.end as usize);
     // Most values are one element: without a comma there is nothing to
-    // scan. (`contains` on a short value is a plain loop, with none of
-    // memchr's dispatch.)
+    // scan.
     let comma = bytes
-        .get(start..end)
-        .is_some_and(|value| value.contains(&b','));
+        .get(..end)
+        .and_then(|value| search(value, start, b','))
+        .is_some();
     SplitSpans {
         bytes: bytes.get(..end).unwrap_or_default(),
         start,

@@ -10,7 +10,7 @@ use super::{HeadEnd, Limits};
 use crate::sip::HeaderName;
 use crate::sip::error::ParseError;
 use crate::sip::message::{HeaderField, Span};
-use crate::sip::scan::{is_lws, skip_lws};
+use crate::sip::scan::{is_lws, search, skip_lws};
 
 /// Where the lines stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,10 +43,9 @@ pub(super) struct Lines {
 
 /// Reads the lines of `bytes`; `None` when no empty line ends the head.
 pub(super) fn scan(bytes: &[u8], until: Until, limits: &Limits) -> Option<Lines> {
-    // One memchr per line: from where the last line ended, so each byte
+    // One search per line, from where the last line ended, so each byte
     // is searched once.
-    let mut line_ends = memchr::memchr_iter(b'\n', bytes);
-    let first_end = line_ends.next()?;
+    let first_end = search(bytes, 0, b'\n')?;
     let start_line = without_cr(bytes, 0, first_end);
     let mut lines = Lines {
         end: HeadEnd {
@@ -72,7 +71,7 @@ pub(super) fn scan(bytes: &[u8], until: Until, limits: &Limits) -> Option<Lines>
         if until == Until::EmptyLine && matches!(bytes.get(start), Some(b' ' | b'\t')) {
             lines.folded = true;
         }
-        let next_end = line_ends.next()?;
+        let next_end = search(bytes, start, b'\n')?;
         if reading && !lines.folded {
             reading = lines.read_header_line(bytes, start..next_end, limits);
         }

@@ -7,7 +7,7 @@ use crate::sip::error::ParseError;
 use crate::sip::header::is_token_byte;
 use crate::sip::message::{Message, Span, StartLine};
 use crate::sip::name_addr::{NameAddr, read_name_addr};
-use crate::sip::scan::{decimal, skip};
+use crate::sip::scan::{decimal, search2, skip};
 use crate::sip::syntax::split_spans;
 use crate::sip::uri::{UriHeaders, check_uri};
 use crate::sip::via::{Via, read_via_field};
@@ -51,7 +51,7 @@ pub(super) fn check(message: &Message) -> Result<Checked, ParseError> {
     let to = name_addr(bytes, fields.to, "To")?;
     let call_id = fields.call_id.single("Call-ID")?;
     let call_id_text = &bytes[call_id.range()];
-    if call_id_text.is_empty() || memchr::memchr2(b' ', b'\t', call_id_text).is_some() {
+    if call_id_text.is_empty() || search2(call_id_text, 0, b' ', b'\t').is_some() {
         return Err(ParseError::Malformed("Call-ID"));
     }
     let cseq = fields.cseq.single("CSeq")?;
