@@ -15,7 +15,7 @@ use super::via::{Via, parse_sent_by_leniently};
 #[derive(Debug, Clone)]
 pub struct Request {
     message: Message,
-    vias: Vec<Via>,
+    top_via: Via,
     from: NameAddr,
     to: NameAddr,
     call_id: Span,
@@ -62,7 +62,7 @@ impl Request {
         match check(&message) {
             Ok(parts) => Ok(Self {
                 message,
-                vias: parts.vias,
+                top_via: parts.top_via,
                 from: parts.from,
                 to: parts.to,
                 call_id: parts.call_id,
@@ -150,11 +150,11 @@ impl Request {
     }
 
     pub fn top_via(&self) -> TopVia<'_> {
-        top_via_view(&self.message, &self.vias[0])
+        top_via_view(&self.message, &self.top_via)
     }
 
     pub(crate) fn top_via_raw(&self) -> &Via {
-        &self.vias[0]
+        &self.top_via
     }
 
     pub fn header(&self, name: HeaderName) -> Option<&str> {

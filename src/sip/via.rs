@@ -31,17 +31,25 @@ pub(crate) fn parse_via_field(
     value: &str,
     out: &mut Vec<Via>,
 ) -> Result<(), ParseError> {
-    read_via_field(head.as_bytes(), Span::of(head, value), out)
+    let bytes = head.as_bytes();
+    for part in split_spans(bytes, Span::of(head, value)) {
+        out.push(read_via_parm(bytes, part, AnyVersion::No).ok_or(ParseError::Malformed("Via"))?);
+    }
+    Ok(())
 }
 
-/// [`parse_via_field`] for the value at `value` in the head's `bytes`.
+/// Checks every via-parm of the Via value at `value` in the head's
+/// `bytes`, and keeps the first of the message in `top` (the only one a
+/// UAS reads: RFC 3261 §8.2.6.2, §18.2.2; the response copies the others
+/// as they were written).
 pub(crate) fn read_via_field(
     bytes: &[u8],
     value: Span,
-    out: &mut Vec<Via>,
+    top: &mut Option<Via>,
 ) -> Result<(), ParseError> {
     for part in split_spans(bytes, value) {
-        out.push(read_via_parm(bytes, part, AnyVersion::No).ok_or(ParseError::Malformed("Via"))?);
+        let via = read_via_parm(bytes, part, AnyVersion::No).ok_or(ParseError::Malformed("Via"))?;
+        top.get_or_insert(via);
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use crate::sip::via::{Via, read_via_field};
 
 /// What the checks read, for the request to keep.
 pub(super) struct Checked {
-    pub(super) vias: Vec<Via>,
+    pub(super) top_via: Via,
     pub(super) from: NameAddr,
     pub(super) to: NameAddr,
     pub(super) call_id: Span,
@@ -40,13 +40,11 @@ pub(super) fn check(message: &Message) -> Result<Checked, ParseError> {
     }
     let fields = Fields::of(message);
 
-    let mut vias = Vec::with_capacity(2);
+    let mut top_via = None;
     for header in message.headers.iter().filter(|h| h.name == HeaderName::Via) {
-        read_via_field(bytes, header.value, &mut vias)?;
+        read_via_field(bytes, header.value, &mut top_via)?;
     }
-    if vias.is_empty() {
-        return Err(ParseError::Missing("Via"));
-    }
+    let top_via = top_via.ok_or(ParseError::Missing("Via"))?;
     let from = name_addr(bytes, fields.from, "From")?;
     let to = name_addr(bytes, fields.to, "To")?;
     let call_id = fields.call_id.single("Call-ID")?;
@@ -70,7 +68,7 @@ pub(super) fn check(message: &Message) -> Result<Checked, ParseError> {
         return Err(ParseError::Malformed("Date"));
     }
     Ok(Checked {
-        vias,
+        top_via,
         from,
         to,
         call_id,
