@@ -38,49 +38,77 @@ pub enum HeaderName {
 impl HeaderName {
     /// Classifies a header name as written on the wire (any case, compact or long).
     pub fn classify(raw: &str) -> Self {
-        if raw.len() == 1 {
-            return Self::from_compact(raw.as_bytes()[0].to_ascii_lowercase());
-        }
-        // Lower-case into a stack buffer and let `match` compare by length
-        // then bytes: no allocation, no scan over every known name.
-        let mut buf = [0u8; 24];
-        let Some(lower) = buf.get_mut(..raw.len()) else {
+        Self::classify_bytes(raw.as_bytes())
+    }
+
+    /// [`HeaderName::classify`] on bytes. The length and first letter
+    /// leave at most one candidate (two for `c` and 7 bytes), so one
+    /// comparison of known length decides; no scan of every known name.
+    pub(crate) fn classify_bytes(raw: &[u8]) -> Self {
+        let Some(&first) = raw.first() else {
             return Self::Other;
         };
-        for (dst, src) in lower.iter_mut().zip(raw.bytes()) {
-            *dst = src.to_ascii_lowercase();
-        }
-        match &*lower {
-            b"via" => Self::Via,
-            b"from" => Self::From,
-            b"to" => Self::To,
-            b"call-id" => Self::CallId,
-            b"cseq" => Self::CSeq,
-            b"max-forwards" => Self::MaxForwards,
-            b"content-length" => Self::ContentLength,
-            b"content-type" => Self::ContentType,
-            b"contact" => Self::Contact,
-            b"record-route" => Self::RecordRoute,
-            b"route" => Self::Route,
-            b"require" => Self::Require,
-            b"proxy-require" => Self::ProxyRequire,
-            b"supported" => Self::Supported,
-            b"date" => Self::Date,
-            b"expires" => Self::Expires,
-            b"subject" => Self::Subject,
-            b"content-encoding" => Self::ContentEncoding,
-            b"event" => Self::Event,
-            b"refer-to" => Self::ReferTo,
-            b"referred-by" => Self::ReferredBy,
-            b"allow-events" => Self::AllowEvents,
-            b"session-expires" => Self::SessionExpires,
-            b"accept-contact" => Self::AcceptContact,
-            b"reject-contact" => Self::RejectContact,
-            b"request-disposition" => Self::RequestDisposition,
-            b"identity" => Self::Identity,
-            b"identity-info" => Self::IdentityInfo,
+        // Lower-case for a letter; another byte reaches no arm it could
+        // pass, since each arm compares the whole name.
+        match (raw.len(), first | 0x20) {
+            (1, letter) => Self::from_compact(letter),
+            (2, b't') if is(raw, b"to") => Self::To,
+            (3, b'v') if is(raw, b"via") => Self::Via,
+            (4, b'f') if is(raw, b"from") => Self::From,
+            (4, b'c') if is(raw, b"cseq") => Self::CSeq,
+            (4, b'd') if is(raw, b"date") => Self::Date,
+            (5, b'r') if is(raw, b"route") => Self::Route,
+            (5, b'e') if is(raw, b"event") => Self::Event,
+            (7, b'c') if is(raw, b"call-id") => Self::CallId,
+            (7, b'c') if is(raw, b"contact") => Self::Contact,
+            (7, b'r') if is(raw, b"require") => Self::Require,
+            (7, b'e') if is(raw, b"expires") => Self::Expires,
+            (7, b's') if is(raw, b"subject") => Self::Subject,
+            (8, b'r') if is(raw, b"refer-to") => Self::ReferTo,
+            (8, b'i') if is(raw, b"identity") => Self::Identity,
+            (9, b's') if is(raw, b"supported") => Self::Supported,
+            (11, b'r') if is(raw, b"referred-by") => Self::ReferredBy,
+            (12, b'm') if is(raw, b"max-forwards") => Self::MaxForwards,
+            (12, b'c') if is(raw, b"content-type") => Self::ContentType,
+            (12, b'r') if is(raw, b"record-route") => Self::RecordRoute,
+            (12, b'a') if is(raw, b"allow-events") => Self::AllowEvents,
+            (13, b'p') if is(raw, b"proxy-require") => Self::ProxyRequire,
+            (13, b'i') if is(raw, b"identity-info") => Self::IdentityInfo,
+            (14, b'c') if is(raw, b"content-length") => Self::ContentLength,
+            (14, b'a') if is(raw, b"accept-contact") => Self::AcceptContact,
+            (14, b'r') if is(raw, b"reject-contact") => Self::RejectContact,
+            (15, b's') if is(raw, b"session-expires") => Self::SessionExpires,
+            (16, b'c') if is(raw, b"content-encoding") => Self::ContentEncoding,
+            (19, b'r') if is(raw, b"request-disposition") => Self::RequestDisposition,
             _ => Self::Other,
         }
+    }
+
+    /// The header name at the start of a header line, and its length. The
+    /// headers of nearly every request are recognised by their first
+    /// letter and one comparison; any other name is scanned as a token and
+    /// classified. Either way the name is the line's leading token (a
+    /// known name counts only when no token byte follows it).
+    pub(crate) fn read(line: &[u8]) -> (Self, usize) {
+        let known = match line.first().map(|b| b | 0x20) {
+            Some(b'v') if starts_with(line, b"via") => Some((Self::Via, 3)),
+            Some(b'f') if starts_with(line, b"from") => Some((Self::From, 4)),
+            Some(b't') if starts_with(line, b"to") => Some((Self::To, 2)),
+            Some(b'c') if starts_with(line, b"call-id") => Some((Self::CallId, 7)),
+            Some(b'c') if starts_with(line, b"cseq") => Some((Self::CSeq, 4)),
+            Some(b'c') if starts_with(line, b"contact") => Some((Self::Contact, 7)),
+            Some(b'c') if starts_with(line, b"content-length") => Some((Self::ContentLength, 14)),
+            Some(b'c') if starts_with(line, b"content-type") => Some((Self::ContentType, 12)),
+            Some(b'm') if starts_with(line, b"max-forwards") => Some((Self::MaxForwards, 12)),
+            _ => None,
+        };
+        known.unwrap_or_else(|| {
+            let len = line
+                .iter()
+                .position(|&b| !is_token_byte(b))
+                .unwrap_or(line.len());
+            (Self::classify_bytes(&line[..len]), len)
+        })
     }
 
     fn from_compact(letter: u8) -> Self {
@@ -111,10 +139,37 @@ impl HeaderName {
 
     /// The canonical long name, for a known header.
     pub fn long_name(self) -> Option<&'static str> {
-        LONG_NAMES
-            .iter()
-            .find(|(name, _)| *name == self)
-            .map(|(_, long)| *long)
+        Some(match self {
+            Self::Via => "Via",
+            Self::From => "From",
+            Self::To => "To",
+            Self::CallId => "Call-ID",
+            Self::CSeq => "CSeq",
+            Self::MaxForwards => "Max-Forwards",
+            Self::ContentLength => "Content-Length",
+            Self::ContentType => "Content-Type",
+            Self::Contact => "Contact",
+            Self::RecordRoute => "Record-Route",
+            Self::Route => "Route",
+            Self::Require => "Require",
+            Self::ProxyRequire => "Proxy-Require",
+            Self::Supported => "Supported",
+            Self::Date => "Date",
+            Self::Expires => "Expires",
+            Self::Subject => "Subject",
+            Self::ContentEncoding => "Content-Encoding",
+            Self::Event => "Event",
+            Self::ReferTo => "Refer-To",
+            Self::ReferredBy => "Referred-By",
+            Self::AllowEvents => "Allow-Events",
+            Self::SessionExpires => "Session-Expires",
+            Self::AcceptContact => "Accept-Contact",
+            Self::RejectContact => "Reject-Contact",
+            Self::RequestDisposition => "Request-Disposition",
+            Self::Identity => "Identity",
+            Self::IdentityInfo => "Identity-Info",
+            Self::Other => return None,
+        })
     }
 
     /// Headers that may appear once only in a request (RFC 3261 §7.3.1 and
@@ -133,36 +188,29 @@ impl HeaderName {
     }
 }
 
-const LONG_NAMES: &[(HeaderName, &str)] = &[
-    (HeaderName::Via, "Via"),
-    (HeaderName::From, "From"),
-    (HeaderName::To, "To"),
-    (HeaderName::CallId, "Call-ID"),
-    (HeaderName::CSeq, "CSeq"),
-    (HeaderName::MaxForwards, "Max-Forwards"),
-    (HeaderName::ContentLength, "Content-Length"),
-    (HeaderName::ContentType, "Content-Type"),
-    (HeaderName::Contact, "Contact"),
-    (HeaderName::RecordRoute, "Record-Route"),
-    (HeaderName::Route, "Route"),
-    (HeaderName::Require, "Require"),
-    (HeaderName::ProxyRequire, "Proxy-Require"),
-    (HeaderName::Supported, "Supported"),
-    (HeaderName::Date, "Date"),
-    (HeaderName::Expires, "Expires"),
-    (HeaderName::Subject, "Subject"),
-    (HeaderName::ContentEncoding, "Content-Encoding"),
-    (HeaderName::Event, "Event"),
-    (HeaderName::ReferTo, "Refer-To"),
-    (HeaderName::ReferredBy, "Referred-By"),
-    (HeaderName::AllowEvents, "Allow-Events"),
-    (HeaderName::SessionExpires, "Session-Expires"),
-    (HeaderName::AcceptContact, "Accept-Contact"),
-    (HeaderName::RejectContact, "Reject-Contact"),
-    (HeaderName::RequestDisposition, "Request-Disposition"),
-    (HeaderName::Identity, "Identity"),
-    (HeaderName::IdentityInfo, "Identity-Info"),
-];
+/// Whether `raw` is the lower-case `name` in any case. The length and
+/// `name` are constants once inlined: each byte is one OR (for a letter of
+/// `name`: `b | 0x20` equals it only for its two cases) and one compare,
+/// which the compiler merges into word compares.
+#[inline(always)]
+fn is<const N: usize>(raw: &[u8], name: &[u8; N]) -> bool {
+    let Ok(raw) = <&[u8; N]>::try_from(raw) else {
+        return false;
+    };
+    let mut same = true;
+    for (&r, &n) in raw.iter().zip(name) {
+        let case = if n.is_ascii_lowercase() { 0x20 } else { 0 };
+        same &= r | case == n;
+    }
+    same
+}
+
+/// Whether `line` starts with the lower-case `name` in any case, and no
+/// token byte follows it (so it is the whole leading token).
+#[inline(always)]
+fn starts_with<const N: usize>(line: &[u8], name: &[u8; N]) -> bool {
+    line.len() > N && is(&line[..N], name) && !is_token_byte(line[N])
+}
 
 /// A header name as a rule refers to it: a known header (so compact forms
 /// match) or an extension name compared case-insensitively.
@@ -191,26 +239,12 @@ impl HeaderKey {
     }
 }
 
-/// RFC 3261 §25.1 `token` characters, as a table: one load a byte on the
-/// parser's hottest loops.
+/// RFC 3261 §25.1 `token` characters, from the byte class table: one
+/// load a byte on the parser's hottest loops.
+#[inline]
 pub(crate) fn is_token_byte(b: u8) -> bool {
-    TOKEN_BYTES[usize::from(b)]
+    super::class::Class::TOKEN.has(b)
 }
-
-static TOKEN_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let byte = b as u8;
-        table[b] = byte.is_ascii_alphanumeric()
-            || matches!(
-                byte,
-                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-            );
-        b += 1;
-    }
-    table
-};
 
 pub fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_token_byte)
@@ -235,13 +269,65 @@ mod tests {
         assert_eq!(HeaderName::classify("q"), HeaderName::Other);
     }
 
+    const KNOWN: [HeaderName; 28] = [
+        HeaderName::Via,
+        HeaderName::From,
+        HeaderName::To,
+        HeaderName::CallId,
+        HeaderName::CSeq,
+        HeaderName::MaxForwards,
+        HeaderName::ContentLength,
+        HeaderName::ContentType,
+        HeaderName::Contact,
+        HeaderName::RecordRoute,
+        HeaderName::Route,
+        HeaderName::Require,
+        HeaderName::ProxyRequire,
+        HeaderName::Supported,
+        HeaderName::Date,
+        HeaderName::Expires,
+        HeaderName::Subject,
+        HeaderName::ContentEncoding,
+        HeaderName::Event,
+        HeaderName::ReferTo,
+        HeaderName::ReferredBy,
+        HeaderName::AllowEvents,
+        HeaderName::SessionExpires,
+        HeaderName::AcceptContact,
+        HeaderName::RejectContact,
+        HeaderName::RequestDisposition,
+        HeaderName::Identity,
+        HeaderName::IdentityInfo,
+    ];
+
+    /// What `classify` must answer: the known header whose long name this
+    /// is, ignoring case, or whose compact form this letter is.
+    fn by_search(raw: &[u8]) -> HeaderName {
+        if let [letter] = raw {
+            return HeaderName::from_compact(letter.to_ascii_lowercase());
+        }
+        KNOWN
+            .into_iter()
+            .find(|name| {
+                name.long_name()
+                    .is_some_and(|long| long.as_bytes().eq_ignore_ascii_case(raw))
+            })
+            .unwrap_or(HeaderName::Other)
+    }
+
     #[test]
     fn every_long_name_classifies_to_itself() {
-        for (name, long) in LONG_NAMES {
-            assert_eq!(HeaderName::classify(long), *name, "{long}");
+        for name in KNOWN {
+            let long = name.long_name().expect("a known header has a long name");
+            assert_eq!(HeaderName::classify(long), name, "{long}");
             assert_eq!(
                 HeaderName::classify(&long.to_ascii_uppercase()),
-                *name,
+                name,
+                "{long}"
+            );
+            assert_eq!(
+                HeaderName::classify(&long.to_ascii_lowercase()),
+                name,
                 "{long}"
             );
         }
@@ -249,6 +335,88 @@ mod tests {
             HeaderName::classify("a-very-long-extension-header-name"),
             HeaderName::Other
         );
+        assert_eq!(HeaderName::classify(""), HeaderName::Other);
+    }
+
+    /// The dispatch on length and first letter never takes a name for
+    /// another: every long name with any one byte changed, cut or extended,
+    /// and every one- and two-byte name, classify as a search would.
+    #[test]
+    fn near_misses_classify_as_a_search_would() {
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        for a in 0..=255u8 {
+            names.push(vec![a]);
+            for b in [b'o', b'O', b'-', b'0', 0x80, 0xff] {
+                names.push(vec![a, b]);
+                names.push(vec![b, a]);
+            }
+        }
+        for name in KNOWN {
+            let long = name.long_name().expect("long name").as_bytes();
+            for at in 0..long.len() {
+                for byte in [b'x', b'-', b'@', b'`', b'{', b'[', 0x80, 0xc0, b' ', 0] {
+                    let mut changed = long.to_vec();
+                    changed[at] = byte;
+                    names.push(changed);
+                    let mut flipped = long.to_vec();
+                    flipped[at] ^= 0x20;
+                    names.push(flipped);
+                }
+                names.push(long[..at].to_vec());
+                names.push([long, &long[at..=at]].concat());
+            }
+        }
+        for name in names {
+            assert_eq!(
+                HeaderName::classify_bytes(&name),
+                by_search(&name),
+                "{}",
+                name.escape_ascii()
+            );
+        }
+    }
+
+    /// Reading a name from its line finds what a token scan and
+    /// `classify` find, for known names in any case with anything after
+    /// them, near misses, and names cut short.
+    #[test]
+    fn names_read_from_lines_agree_with_a_scan() {
+        let by_scan = |line: &[u8]| {
+            let len = line
+                .iter()
+                .position(|&b| !is_token_byte(b))
+                .unwrap_or(line.len());
+            (HeaderName::classify_bytes(&line[..len]), len)
+        };
+        let mut names: Vec<Vec<u8>> = vec![b"v".to_vec(), b"i".to_vec(), b"X-Via".to_vec(), vec![]];
+        for name in KNOWN {
+            let long = name.long_name().expect("long name").as_bytes();
+            names.push(long.to_vec());
+            names.push(long.to_ascii_uppercase());
+            names.push(long[..long.len() - 1].to_vec());
+            names.push([long, b"x"].concat());
+            names.push([long, b"-"].concat());
+        }
+        for name in names {
+            for after in [
+                &b""[..],
+                b":",
+                b" : x",
+                b"\t:",
+                b"x: y",
+                b"-x: y",
+                b";",
+                b"\xc3\xa9:",
+            ] {
+                let line = [&name[..], after].concat();
+                assert_eq!(
+                    HeaderName::read(&line),
+                    by_scan(&line),
+                    "{}",
+                    line.escape_ascii()
+                );
+            }
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub(crate) struct Span {
 }
 
 impl Span {
+    #[inline]
     pub(crate) fn new(start: usize, end: usize) -> Self {
         // Messages are capped far below 4 GiB by the size limit.
         Self {
@@ -26,6 +27,7 @@ impl Span {
     /// The span of `part`, which must be a subslice of `whole`. A parser
     /// bug that breaks this fails debug builds (and so the fuzz targets);
     /// a release build gets an empty span rather than one out of bounds.
+    #[inline]
     pub(crate) fn of(whole: &str, part: &str) -> Self {
         let start = (part.as_ptr() as usize)
             .checked_sub(whole.as_ptr() as usize)
@@ -37,6 +39,11 @@ impl Span {
         }
     }
 
+    pub(crate) fn is_empty(self) -> bool {
+        self.start >= self.end
+    }
+
+    #[inline]
     pub(crate) fn range(self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize
     }
@@ -73,10 +80,12 @@ pub struct Message {
 }
 
 impl Message {
+    #[inline]
     pub(crate) fn head(&self) -> &str {
         &self.head
     }
 
+    #[inline]
     pub(crate) fn text(&self, span: Span) -> &str {
         self.head().get(span.range()).unwrap_or("")
     }
@@ -125,6 +134,7 @@ impl Message {
     }
 
     /// Values of every field line of a known header, in order.
+    #[inline]
     pub fn header_values(&self, name: HeaderName) -> impl Iterator<Item = &str> {
         self.headers
             .iter()
@@ -133,6 +143,7 @@ impl Message {
     }
 
     /// The first value of a known header.
+    #[inline]
     pub fn header(&self, name: HeaderName) -> Option<&str> {
         self.header_values(name).next()
     }

@@ -5,6 +5,7 @@
 
 mod body;
 mod cause;
+mod class;
 mod contact;
 mod error;
 mod framing;
@@ -15,6 +16,7 @@ mod outgoing;
 mod parse;
 mod request;
 mod response;
+mod scan;
 mod status;
 mod syntax;
 mod timers;

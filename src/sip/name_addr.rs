@@ -1,11 +1,12 @@
 //! From / To / Contact / Record-Route values: `name-addr` or `addr-spec`
 //! followed by parameters (RFC 3261 §20.10, §20.20, §20.39, §25.1).
 
-use super::header::is_token_byte;
+use super::class::Class;
 use super::message::Span;
-use super::syntax::{find_byte, quoted_string_len, trim_lws};
-use super::uri::is_valid_uri;
-use super::via::parse_param;
+use super::scan::{is_lws, search, skip, skip_lws, trim_span};
+use super::syntax::quoted_len;
+use super::uri::{UriHeaders, check_uri};
+use super::via::read_param;
 
 /// A parsed name-addr, as spans into the message head.
 #[derive(Debug, Clone, Copy)]
@@ -19,75 +20,95 @@ pub(crate) struct NameAddr {
 
 /// Parses one `(name-addr / addr-spec) *(SEMI param)`; `None` when malformed.
 pub(crate) fn parse_name_addr(head: &str, text: &str) -> Option<NameAddr> {
-    let text = trim_lws(text);
-    let (display, uri, mut rest) = if text.starts_with('"') {
-        let quoted_len = quoted_string_len(text)?;
-        let after = trim_lws(&text[quoted_len..]);
-        let (uri, rest) = bracketed_uri(after)?;
-        (Some(&text[..quoted_len]), uri, rest)
-    } else if let Some(open) = angle_before_params(text) {
-        // display-name = *(token LWS): unquoted commas or quotes are invalid
-        // (RFC 4475 baddn).
-        let display = trim_lws(&text[..open]);
-        if !display
-            .bytes()
-            .all(|b| is_token_byte(b) || b == b' ' || b == b'\t')
-        {
-            return None;
-        }
-        let (uri, rest) = bracketed_uri(&text[open..])?;
-        ((!display.is_empty()).then_some(display), uri, rest)
-    } else {
-        // addr-spec: the URI ends at the first ';', and may not carry
-        // headers, commas or quotes outside <> (RFC 4475 regbadct).
-        let end = find_byte(text, b';').unwrap_or(text.len());
-        let uri = trim_lws(&text[..end]);
-        if uri.bytes().any(|b| matches!(b, b'?' | b',' | b'"' | b' ')) {
-            return None;
-        }
-        (None, uri, &text[end..])
-    };
-    if !is_valid_uri(uri) {
+    read_name_addr(head.as_bytes(), Span::of(head, text))
+}
+
+/// [`parse_name_addr`] for the text at `text` in the head's `bytes`
+/// (whitespace around it allowed).
+pub(crate) fn read_name_addr(bytes: &[u8], text: Span) -> Option<NameAddr> {
+    let text = trim_span(bytes, text);
+    let bytes = bytes.get(..text.end as usize)?;
+    let (display, uri, mut at) = read_address(bytes, text.start as usize)?;
+    if !check_uri(&bytes[uri.range()], UriHeaders::Allowed) {
         return None;
     }
-    let params = Span::of(head, rest);
+    let params = Span::new(at, bytes.len());
     let mut tag = None;
     loop {
-        rest = trim_lws(rest);
-        if rest.is_empty() {
-            break;
+        at = skip_lws(bytes, at);
+        match bytes.get(at) {
+            None => break,
+            Some(b';') => {}
+            Some(_) => return None,
         }
-        let (_, name, value, after) = parse_param(rest.strip_prefix(';')?)?;
-        if name.eq_ignore_ascii_case("tag") {
-            tag = Some(Span::of(head, value?));
+        let param;
+        (param, at) = read_param(bytes, at + 1)?;
+        if bytes[param.name.range()].eq_ignore_ascii_case(b"tag") {
+            tag = Some(param.value?);
         }
-        rest = after;
     }
     Some(NameAddr {
-        display: display.map(|d| Span::of(head, d)),
-        uri: Span::of(head, uri),
+        display,
+        uri,
         tag,
         params,
     })
 }
 
-/// Position of a `<` that opens the URI of a name-addr, if the value has one
-/// before any parameter.
-fn angle_before_params(text: &str) -> Option<usize> {
-    let open = find_byte(text, b'<')?;
-    find_byte(&text[..open], b';').is_none().then_some(open)
+/// The display name, if any, the URI and the position after them: a
+/// quoted display name, or a `<` before any `;` (a name-addr), or else an
+/// addr-spec that ends at the first `;`. One scan for the first `<` or `;`
+/// tells the last two apart.
+fn read_address(bytes: &[u8], start: usize) -> Option<(Option<Span>, Span, usize)> {
+    if bytes.get(start) == Some(&b'"') {
+        let display_end = start + quoted_len(&bytes[start..])?;
+        let (uri, end) = read_bracketed_uri(bytes, skip_lws(bytes, display_end))?;
+        return Some((Some(Span::new(start, display_end)), uri, end));
+    }
+    // A byte loop: the '<' is usually first, or after a short display name.
+    let stop = Some(skip(bytes, start, |b| b != b'<' && b != b';')).filter(|&at| at < bytes.len());
+    match stop {
+        Some(open) if bytes[open] == b'<' => {
+            // display-name = *(token LWS): unquoted commas or quotes are
+            // invalid (RFC 4475 baddn).
+            let display = &bytes[start..open];
+            if !display.iter().all(|&b| Class::TOKEN.or(Class::LWS).has(b)) {
+                return None;
+            }
+            let display = trim_span(bytes, Span::new(start, open));
+            let (uri, end) = read_bracketed_uri(bytes, open)?;
+            Some(((!display.is_empty()).then_some(display), uri, end))
+        }
+        _ => {
+            // addr-spec: may not carry headers, commas or quotes outside
+            // <> (RFC 4475 regbadct).
+            let end = stop.unwrap_or(bytes.len());
+            let uri = trim_span(bytes, Span::new(start, end));
+            if bytes[uri.range()]
+                .iter()
+                .any(|b| matches!(b, b'?' | b',' | b'"' | b' '))
+            {
+                return None;
+            }
+            Some((None, uri, end))
+        }
+    }
 }
 
-/// `< URI >` with no whitespace inside the brackets (RFC 4475 badaspec).
-fn bracketed_uri(text: &str) -> Option<(&str, &str)> {
-    let inner = text.strip_prefix('<')?;
-    let close = find_byte(inner, b'>')?;
-    let uri = &inner[..close];
-    let is_ws = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
-    if uri.is_empty() || is_ws(uri.as_bytes().first()) || is_ws(uri.as_bytes().last()) {
+/// `< URI >` at `at` with no whitespace inside the brackets (RFC 4475
+/// badaspec): the URI and the position after the `>`.
+fn read_bracketed_uri(bytes: &[u8], at: usize) -> Option<(Span, usize)> {
+    if bytes.get(at) != Some(&b'<') {
         return None;
     }
-    Some((uri, &inner[close + 1..]))
+    let start = at + 1;
+    let close = search(bytes, start, b'>')?;
+    let uri = &bytes[start..close];
+    let edges = [uri.first(), uri.last()];
+    if uri.is_empty() || edges.into_iter().flatten().any(|&b| is_lws(b)) {
+        return None;
+    }
+    Some((Span::new(start, close), close + 1))
 }
 
 #[cfg(test)]

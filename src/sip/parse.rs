@@ -1,14 +1,25 @@
 //! Tokenising a framed message: start line, unfolded header lines, body span.
 //! Only framing-level defects are found here; header semantics are checked
 //! in `validate`.
+//!
+//! A head that is not folded and whose bytes are their own text (ASCII, or
+//! UTF-8 without escape characters: every real message) is tokenised in
+//! one pass over the received bytes (`lines`), then copied once. Any other
+//! head is unfolded and escaped first, and the same pass reads the result.
+
+mod controls;
+mod lines;
+mod start_line;
 
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 
+use self::controls::{Controls, misplaced_control, scan_controls};
+use self::lines::{Lines, Until};
+use self::start_line::parse_start_line;
+use super::HeaderName;
 use super::error::ParseError;
-use super::header::{HeaderName, is_token, is_token_byte};
-use super::message::{HeaderField, Message, Span, StartLine};
-use super::syntax::{self, Quoting};
+use super::message::{Message, Span};
 use super::wire;
 
 /// Size limits applied to every message.
@@ -92,8 +103,13 @@ pub fn parse_datagram(data: &[u8], limits: &Limits) -> Result<Message, ParseErro
     if data.is_empty() {
         return Err(ParseError::Empty);
     }
-    let end = find_head_end(data).ok_or(ParseError::UnterminatedHead)?;
-    let mut message = tokenize(BytesMut::from(data), end, limits)?;
+    let lines = lines::scan(data, Until::EmptyLine, limits).ok_or(ParseError::UnterminatedHead)?;
+    let end = lines.end;
+    let mut message = if lines.folded {
+        tokenize_unfolding(BytesMut::from(data), end, limits)?
+    } else {
+        tokenize_scanned(Bytes::copy_from_slice(data), lines, limits)?
+    };
     let available = data.len() - end.body_start;
     match content_length(&message) {
         Ok(Some(length)) if length > available => {
@@ -119,7 +135,12 @@ pub(crate) fn parse_framed(
     limits: &Limits,
 ) -> Result<Message, ParseError> {
     let total = data.len();
-    let mut message = tokenize(data, end, limits)?;
+    let mut message = match lines::scan(&data, Until::EmptyLine, limits) {
+        Some(lines) if !lines.folded && lines.end == end => {
+            tokenize_scanned(data.freeze(), lines, limits)?
+        }
+        _ => tokenize_unfolding(data, end, limits)?,
+    };
     message.body = Span::new(end.body_start, total);
     Ok(message)
 }
@@ -148,168 +169,77 @@ pub(crate) fn parse_content_length(value: &str) -> Result<usize, ParseError> {
         .map_err(|_| ParseError::BadContentLength)
 }
 
-fn tokenize(mut buf: BytesMut, end: HeadEnd, limits: &Limits) -> Result<Message, ParseError> {
-    unfold(&mut buf[..end.head_len]);
-    let buf = buf.freeze();
-    let head_text = head_text(&buf, end.head_len);
-    let head: &str = &head_text;
-    let (forbidden_controls, carriage_returns) = scan_controls(head.as_bytes());
-
-    let mut lines = lines(head);
-    let first = lines.next().unwrap_or("");
-    let mut defect = None;
-    let start = parse_start_line(head, first, &mut defect)?;
-
-    let mut crlf_lines = usize::from(ends_with_cr(head, first));
-    let mut headers = Vec::with_capacity(16);
-    for line in lines {
-        if line.is_empty() {
-            continue;
+/// A message whose lines were read from `buf` itself (not folded): when
+/// the head is its own text, the lines' spans hold in it as they are.
+fn tokenize_scanned(buf: Bytes, lines: Lines, limits: &Limits) -> Result<Message, ParseError> {
+    let head_len = lines.end.head_len;
+    let controls = scan_controls(&buf[..head_len]);
+    match ByteString::try_from(buf.slice(..head_len)) {
+        Ok(head) if !controls.non_ascii || !wire::holds_escapes(&head) => {
+            assemble(buf, head, lines, controls)
         }
-        if headers.len() == limits.max_headers {
-            defect.get_or_insert(ParseError::TooManyHeaders(limits.max_headers));
-            break;
-        }
-        crlf_lines += usize::from(ends_with_cr(head, line));
-        match split_header_line(line) {
-            Some((name, value)) => headers.push(HeaderField {
-                name: HeaderName::classify(name),
-                raw_name: Span::of(head, name),
-                value: Span::of(head, value),
-            }),
-            None => {
-                defect.get_or_insert(ParseError::BadHeaderLine);
-            }
-        }
+        _ => tokenize_text(buf, lines.end, limits),
     }
-    // RFC 3261 §25.1: CR only ends a line, and other controls appear only
-    // escaped in a quoted string. A head with one elsewhere is refused
-    // before any other defect, so its 400 names it.
-    if (forbidden_controls || carriage_returns != crlf_lines)
-        && let Some(misplaced) = misplaced_control(head)
+}
+
+/// A message whose head may be folded: unfolded in place, then read.
+fn tokenize_unfolding(
+    mut buf: BytesMut,
+    end: HeadEnd,
+    limits: &Limits,
+) -> Result<Message, ParseError> {
+    unfold(&mut buf[..end.head_len]);
+    tokenize_text(buf.freeze(), end, limits)
+}
+
+/// A message whose head (already unfolded) is read from its text: the
+/// received bytes when they are valid UTF-8 without escape characters (no
+/// copy), else a copy with the other bytes escaped (`wire`), so what was
+/// received can be written back byte for byte.
+fn tokenize_text(buf: Bytes, end: HeadEnd, limits: &Limits) -> Result<Message, ParseError> {
+    let head = match ByteString::try_from(buf.slice(..end.head_len)) {
+        Ok(text) if !wire::holds_escapes(&text) => text,
+        _ => ByteString::from(wire::escape(&buf[..end.head_len])),
+    };
+    // A head text always ends with the LF of its last line.
+    let lines = lines::scan(head.as_bytes(), Until::End, limits).ok_or(ParseError::NotSip)?;
+    let controls = scan_controls(head.as_bytes());
+    assemble(buf, head, lines, controls)
+}
+
+/// The message from its head text and the lines read in it: the start
+/// line parsed, and the defects ranked (a misplaced control first, then the
+/// start line's, then the header lines').
+fn assemble(
+    buf: Bytes,
+    head: ByteString,
+    lines: Lines,
+    controls: Controls,
+) -> Result<Message, ParseError> {
+    let mut defect = None;
+    let first = head.get(..lines.start_line).unwrap_or("");
+    let start = parse_start_line(&head, first, &mut defect)?;
+    let mut defect = defect.or(lines.defect);
+    // RFC 3261 §25.1: a head with a control character where none may be
+    // is refused before any other defect, so its 400 names it.
+    if controls.may_be_misplaced(lines.crlf_lines)
+        && let Some(misplaced) = misplaced_control(&head)
     {
         defect = Some(misplaced);
     }
     Ok(Message {
         buf,
-        head: head_text.clone(),
+        head,
         start,
-        headers,
+        headers: lines.headers,
         body: Span::default(),
         defect,
     })
 }
 
-/// The head as text: the received bytes themselves when they are valid
-/// UTF-8 (no copy), else a copy with the other bytes escaped (`wire`), so
-/// what was received can be written back byte for byte.
-fn head_text(buf: &Bytes, len: usize) -> ByteString {
-    match ByteString::try_from(buf.slice(..len)) {
-        Ok(text) if !wire::holds_escapes(&text) => text,
-        _ => ByteString::from(wire::escape(&buf[..len])),
-    }
-}
-
-/// The lines of a head without their line ends (CR LF or a bare LF), the
-/// empty string after the last line end included.
-fn lines(head: &str) -> impl Iterator<Item = &str> {
-    // One vectorised scan over the whole head, not a search per line.
-    let mut ends = memchr::memchr_iter(b'\n', head.as_bytes());
-    let mut start = Some(0);
-    std::iter::from_fn(move || {
-        let from = start?;
-        let line = match ends.next() {
-            Some(at) => {
-                start = Some(at + 1);
-                &head[from..at]
-            }
-            None => {
-                start = None;
-                &head[from..]
-            }
-        };
-        Some(line.strip_suffix('\r').unwrap_or(line))
-    })
-}
-
-/// Whether `line`, a slice of `head`, was ended by CR LF.
-fn ends_with_cr(head: &str, line: &str) -> bool {
-    let end = Span::of(head, line).end as usize;
-    head.as_bytes().get(end) == Some(&b'\r')
-}
-
-/// One pass over the head: is there a control character other than HTAB,
-/// CR and LF, and how many CRs? Written for the compiler to vectorise (byte
-/// accumulators over short chunks, no branch): ~60 ns for a 660-byte head,
-/// where a fold into a tuple took ~570 ns.
-fn scan_controls(head: &[u8]) -> (bool, usize) {
-    // A chunk's CR count fits the u8 accumulator.
-    const CHUNK: usize = 128;
-    let mut forbidden = 0u8;
-    let mut crs = 0;
-    for chunk in head.chunks(CHUNK) {
-        let (mut chunk_forbidden, mut chunk_crs) = (0u8, 0u8);
-        for &b in chunk {
-            let control = (b < 0x20) & (b != b'\t') & (b != b'\r') & (b != b'\n') | (b == 0x7F);
-            chunk_forbidden |= u8::from(control);
-            chunk_crs += u8::from(b == b'\r');
-        }
-        forbidden |= chunk_forbidden;
-        crs += usize::from(chunk_crs);
-    }
-    (forbidden != 0, crs)
-}
-
-/// The first line holding a control character where §25.1 allows none.
-fn misplaced_control(head: &str) -> Option<ParseError> {
-    let mut lines = lines(head);
-    if lines
-        .next()
-        .is_some_and(|line| syntax::misplaced_control(line, Quoting::None).is_some())
-    {
-        return Some(ParseError::ControlCharacter("the start line".into()));
-    }
-    for line in lines {
-        let name = line
-            .split_once(':')
-            .map(|(name, _)| name.trim_end_matches([' ', '\t']))
-            .filter(|name| is_token(name));
-        // RFC 3261 §20.35, §20.41: product comments may hold quoted-pairs.
-        let quoting = match name {
-            Some(n) if n.eq_ignore_ascii_case("Server") || n.eq_ignore_ascii_case("User-Agent") => {
-                Quoting::StringsAndComments
-            }
-            _ => Quoting::Strings,
-        };
-        if syntax::misplaced_control(line, quoting).is_some() {
-            let label = match name {
-                Some(name) => format!("the {} header", header_label(name)),
-                None => "a header line".to_owned(),
-            };
-            return Some(ParseError::ControlCharacter(label));
-        }
-    }
-    None
-}
-
-/// A header name for a reason phrase: the long form of a known header, an
-/// extension as written (cut short).
-fn header_label(name: &str) -> &str {
-    HeaderName::classify(name)
-        .long_name()
-        .unwrap_or(&name[..name.len().min(32)])
-}
-
 /// RFC 3261 §7.3.1: a line starting with whitespace continues the previous
 /// one. Replacing the line end by spaces keeps every offset valid.
 fn unfold(head: &mut [u8]) {
-    // Folding is rare: look for it in one scan before rewriting anything.
-    let bytes: &[u8] = head;
-    let folded =
-        memchr::memchr_iter(b'\n', bytes).any(|at| matches!(bytes.get(at + 1), Some(b' ' | b'\t')));
-    if !folded {
-        return;
-    }
     let mut from = 0;
     while let Some(found) = memchr::memchr(b'\n', &head[from..]) {
         let next = from + found + 1;
@@ -321,93 +251,6 @@ fn unfold(head: &mut [u8]) {
         }
         from = next;
     }
-}
-
-fn parse_start_line(
-    head: &str,
-    line: &str,
-    defect: &mut Option<ParseError>,
-) -> Result<StartLine, ParseError> {
-    if let Some(rest) = line.strip_prefix("SIP/") {
-        return parse_status_line(head, rest);
-    }
-    let (method, rest) = line.split_once(' ').ok_or(ParseError::NotSip)?;
-    if !is_token(method) {
-        return Err(ParseError::NotSip);
-    }
-    // Request-Line = Method SP Request-URI SP SIP-Version (single spaces).
-    let (uri, version) = rest.rsplit_once(' ').unwrap_or((rest, ""));
-    if version.is_empty() {
-        defect.get_or_insert(ParseError::BadRequestLine(
-            "trailing whitespace or missing version",
-        ));
-    } else if version != "SIP/2.0" {
-        // Only a well-formed other version (`SIP/1*DIGIT.1*DIGIT`, short) is
-        // 505 and named in the error, which is logged: anything else, CR or
-        // other control bytes included, is a malformed request line.
-        if is_sip_version(version) {
-            defect.get_or_insert(ParseError::UnsupportedVersion(version.to_owned()));
-        } else {
-            defect.get_or_insert(ParseError::BadRequestLine("bad SIP version"));
-        }
-    }
-    if uri.is_empty() || uri.bytes().any(|b| b.is_ascii_whitespace()) {
-        defect.get_or_insert(ParseError::BadRequestLine(
-            "whitespace in or around the Request-URI",
-        ));
-    }
-    Ok(StartLine::Request {
-        method: Span::of(head, method),
-        uri: Span::of(head, uri.trim()),
-    })
-}
-
-/// `SIP/1*DIGIT "." 1*DIGIT` (RFC 3261 §25.1), at most 16 bytes.
-fn is_sip_version(version: &str) -> bool {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    version.len() <= 16
-        && version
-            .strip_prefix("SIP/")
-            .and_then(|number| number.split_once('.'))
-            .is_some_and(|(major, minor)| digits(major) && digits(minor))
-}
-
-/// Status-Line = SIP-Version SP Status-Code SP Reason-Phrase.
-fn parse_status_line(head: &str, rest: &str) -> Result<StartLine, ParseError> {
-    let rest = rest.strip_prefix("2.0 ").ok_or(ParseError::BadStatusLine)?;
-    // No reason phrase: an empty one at the end of the line (a slice of
-    // `head`, as every span must be).
-    let (code, reason) = rest.split_once(' ').unwrap_or((rest, &rest[rest.len()..]));
-    if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ParseError::BadStatusLine);
-    }
-    let status: u16 = code.parse().map_err(|_| ParseError::BadStatusLine)?;
-    if !(100..=699).contains(&status) {
-        return Err(ParseError::BadStatusLine);
-    }
-    Ok(StartLine::Response {
-        status,
-        reason: Span::of(head, reason),
-    })
-}
-
-/// `name *WS ":" value`, the value without surrounding whitespace. One
-/// pass over the name: token bytes, then whitespace, then the colon.
-fn split_header_line(line: &str) -> Option<(&str, &str)> {
-    let bytes = line.as_bytes();
-    let name_len = bytes
-        .iter()
-        .position(|&b| !is_token_byte(b))
-        .unwrap_or(bytes.len());
-    let colon = name_len
-        + bytes[name_len..]
-            .iter()
-            .position(|&b| !matches!(b, b' ' | b'\t'))
-            .unwrap_or(bytes.len() - name_len);
-    if name_len == 0 || bytes.get(colon) != Some(&b':') {
-        return None;
-    }
-    Some((&line[..name_len], syntax::trim_lws(&line[colon + 1..])))
 }
 
 #[cfg(test)]

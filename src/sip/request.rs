@@ -1,20 +1,21 @@
 //! A validated request: the mandatory headers of RFC 3261 §8.1.1 are present,
 //! single and well-formed, so every later layer can rely on them.
 
+mod checks;
+
+use self::checks::check;
 use super::HeaderName;
 use super::error::ParseError;
-use super::header::is_token;
 use super::message::{Message, Span};
 use super::name_addr::{NameAddr, parse_name_addr};
 use super::syntax::split_list;
-use super::uri::is_valid_request_uri;
-use super::via::{Via, parse_sent_by_leniently, parse_via_field};
+use super::via::{Via, parse_sent_by_leniently};
 
 /// A request whose mandatory headers passed validation.
 #[derive(Debug, Clone)]
 pub struct Request {
     message: Message,
-    vias: Vec<Via>,
+    top_via: Via,
     from: NameAddr,
     to: NameAddr,
     call_id: Span,
@@ -61,7 +62,7 @@ impl Request {
         match check(&message) {
             Ok(parts) => Ok(Self {
                 message,
-                vias: parts.vias,
+                top_via: parts.top_via,
                 from: parts.from,
                 to: parts.to,
                 call_id: parts.call_id,
@@ -149,11 +150,11 @@ impl Request {
     }
 
     pub fn top_via(&self) -> TopVia<'_> {
-        top_via_view(&self.message, &self.vias[0])
+        top_via_view(&self.message, &self.top_via)
     }
 
     pub(crate) fn top_via_raw(&self) -> &Via {
-        &self.vias[0]
+        &self.top_via
     }
 
     pub fn header(&self, name: HeaderName) -> Option<&str> {
@@ -184,143 +185,6 @@ pub(crate) fn top_via_view<'a>(message: &'a Message, via: &Via) -> TopVia<'a> {
         branch: via.branch.map(|b| message.text(b)),
         rport: via.rport.is_some(),
     }
-}
-
-struct Checked {
-    vias: Vec<Via>,
-    from: NameAddr,
-    to: NameAddr,
-    call_id: Span,
-    cseq: u32,
-    max_forwards: Option<u8>,
-}
-
-fn check(message: &Message) -> Result<Checked, ParseError> {
-    if let Some(defect) = message.defect() {
-        return Err(defect.clone());
-    }
-    let method = message.method().ok_or(ParseError::NotSip)?;
-    if !is_valid_request_uri(message.request_uri()) {
-        return Err(ParseError::BadRequestUri);
-    }
-    let head = message.head();
-
-    let mut vias = Vec::with_capacity(2);
-    for value in message.header_values(HeaderName::Via) {
-        parse_via_field(head, value, &mut vias)?;
-    }
-    if vias.is_empty() {
-        return Err(ParseError::Missing("Via"));
-    }
-    let from = name_addr(message, HeaderName::From, "From")?;
-    let to = name_addr(message, HeaderName::To, "To")?;
-    let call_id = single(message, HeaderName::CallId, "Call-ID")?;
-    if call_id.is_empty() || call_id.bytes().any(|b| matches!(b, b' ' | b'\t')) {
-        return Err(ParseError::Malformed("Call-ID"));
-    }
-    let cseq = parse_cseq(single(message, HeaderName::CSeq, "CSeq")?, method)?;
-    let max_forwards = match optional_single(message, HeaderName::MaxForwards, "Max-Forwards")? {
-        Some(value) => Some(parse_max_forwards(value)?),
-        None => None,
-    };
-    optional_single(message, HeaderName::ContentType, "Content-Type")?;
-    for value in message.header_values(HeaderName::Contact) {
-        if value != "*" && split_list(value).any(|c| parse_name_addr(head, c).is_none()) {
-            return Err(ParseError::Malformed("Contact"));
-        }
-    }
-    if let Some(date) = message.header(HeaderName::Date)
-        && !is_rfc1123_date(date)
-    {
-        return Err(ParseError::Malformed("Date"));
-    }
-    Ok(Checked {
-        vias,
-        from,
-        to,
-        call_id: Span::of(head, call_id),
-        cseq,
-        max_forwards,
-    })
-}
-
-fn optional_single<'a>(
-    message: &'a Message,
-    name: HeaderName,
-    label: &'static str,
-) -> Result<Option<&'a str>, ParseError> {
-    let mut values = message.header_values(name);
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(ParseError::Duplicate(label));
-    }
-    Ok(first)
-}
-
-fn single<'a>(
-    message: &'a Message,
-    name: HeaderName,
-    label: &'static str,
-) -> Result<&'a str, ParseError> {
-    optional_single(message, name, label)?.ok_or(ParseError::Missing(label))
-}
-
-fn name_addr(
-    message: &Message,
-    name: HeaderName,
-    label: &'static str,
-) -> Result<NameAddr, ParseError> {
-    let value = single(message, name, label)?;
-    parse_name_addr(message.head(), value).ok_or(ParseError::Malformed(label))
-}
-
-/// `CSeq: 1*DIGIT LWS Method`, the number below 2**31 (RFC 3261 §8.1.1.5)
-/// and the method equal to the request's (RFC 4475 mismatch01/02).
-fn parse_cseq(value: &str, method: &str) -> Result<u32, ParseError> {
-    let mut parts = value.split_ascii_whitespace();
-    let (Some(number), Some(cseq_method), None) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(ParseError::Malformed("CSeq"));
-    };
-    if !number.bytes().all(|b| b.is_ascii_digit()) || !is_token(cseq_method) {
-        return Err(ParseError::Malformed("CSeq"));
-    }
-    let number = number
-        .parse::<u32>()
-        .ok()
-        .filter(|n| *n < 1 << 31)
-        .ok_or(ParseError::BadCSeqNumber)?;
-    if cseq_method != method {
-        return Err(ParseError::CSeqMethodMismatch);
-    }
-    Ok(number)
-}
-
-fn parse_max_forwards(value: &str) -> Result<u8, ParseError> {
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ParseError::BadMaxForwards);
-    }
-    value.parse::<u8>().map_err(|_| ParseError::BadMaxForwards)
-}
-
-/// RFC 3261 §20.17: `wkday "," SP date1 SP time SP "GMT"` (RFC 4475 baddate).
-fn is_rfc1123_date(value: &str) -> bool {
-    const DAYS: [&str; 7] = ["Mon,", "Tue,", "Wed,", "Thu,", "Fri,", "Sat,", "Sun,"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let parts: Vec<&str> = value.split(' ').collect();
-    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-    let time_ok = |s: &str| {
-        let t: Vec<&str> = s.split(':').collect();
-        t.len() == 3 && t.iter().all(|p| digits(p, 2))
-    };
-    parts.len() == 6
-        && DAYS.contains(&parts[0])
-        && digits(parts[1], 2)
-        && MONTHS.contains(&parts[2])
-        && digits(parts[3], 4)
-        && time_ok(parts[4])
-        && parts[5] == "GMT"
 }
 
 #[cfg(test)]
@@ -384,7 +248,5 @@ mod tests {
             validate(&OK.replace("Call-ID: c1\r\n", "Call-ID: c1\r\ni: c2\r\n")).err(),
             Some(ParseError::Duplicate("Call-ID"))
         );
-        assert!(is_rfc1123_date("Sat, 13 Nov 2010 23:29:00 GMT"));
-        assert!(!is_rfc1123_date("Fri, 01 Jan 2010 16:00:00 EST"));
     }
 }

@@ -1,5 +1,8 @@
 //! Small lexical helpers shared by the header parsers (RFC 3261 §25.1).
 
+use super::message::Span;
+use super::scan::search;
+
 /// Trims linear whitespace on both sides (folds were already unfolded).
 /// Byte loops: the spans are short, and `trim_matches` with a char set
 /// costs more than the scan.
@@ -38,10 +41,9 @@ pub(crate) fn take_while(s: &str, pred: impl Fn(u8) -> bool) -> (&str, &str) {
     s.split_at(end)
 }
 
-/// Length of the quoted-string at the start of `s` (quotes included), with
-/// backslash escapes; `None` when the closing quote is missing.
-pub(crate) fn quoted_string_len(s: &str) -> Option<usize> {
-    let bytes = s.as_bytes();
+/// Length of the quoted-string at the start of `bytes` (quotes included),
+/// with backslash escapes; `None` when the closing quote is missing.
+pub(crate) fn quoted_len(bytes: &[u8]) -> Option<usize> {
     let mut i = 1;
     while i < bytes.len() {
         match bytes[i] {
@@ -53,43 +55,75 @@ pub(crate) fn quoted_string_len(s: &str) -> Option<usize> {
     None
 }
 
-/// Splits a header value at top-level commas: commas inside quoted strings,
-/// `<...>` and `[...]` do not split. Elements are returned as written.
+/// Splits a header value at top-level commas: commas inside quoted strings
+/// and `<...>` do not split. Elements are returned as written.
 pub(crate) fn split_list(s: &str) -> impl Iterator<Item = &str> {
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    let mut i = 0;
-    let mut angle = false;
-    // Most values are one element: without a comma there is nothing to scan.
-    if memchr::memchr(b',', bytes).is_none() {
-        i = bytes.len();
+    split_spans(s.as_bytes(), Span::new(0, s.len())).map(move |element| {
+        // Elements start and end at a comma or at an end of `s`.
+        s.get(element.range()).unwrap_or_default()
+    })
+}
+
+/// [`split_list`] over `span` of `bytes`: the elements' spans.
+pub(crate) fn split_spans(bytes: &[u8], span: Span) -> SplitSpans<'_> {
+    let (start, end) = (span.start as usize, span.end as usize);
+    // Most values are one element: without a comma there is nothing to
+    // scan.
+    let comma = bytes
+        .get(..end)
+        .and_then(|value| search(value, start, b','))
+        .is_some();
+    SplitSpans {
+        bytes: bytes.get(..end).unwrap_or_default(),
+        start,
+        at: if comma { start } else { end },
+        angle: false,
+        done: false,
     }
-    let mut done = false;
-    std::iter::from_fn(move || {
-        if done {
+}
+
+/// The iterator of [`split_spans`].
+#[derive(Debug, Clone)]
+pub(crate) struct SplitSpans<'a> {
+    /// The bytes up to the end of the value.
+    bytes: &'a [u8],
+    /// Where the next element starts.
+    start: usize,
+    /// How far the search for its end has got.
+    at: usize,
+    angle: bool,
+    done: bool,
+}
+
+impl Iterator for SplitSpans<'_> {
+    type Item = Span;
+
+    fn next(&mut self) -> Option<Span> {
+        if self.done {
             return None;
         }
-        while i < bytes.len() {
-            match bytes[i] {
+        let bytes = self.bytes;
+        while self.at < bytes.len() {
+            match bytes[self.at] {
                 b'"' => {
-                    i += quoted_string_len(&s[i..]).unwrap_or(bytes.len() - i);
+                    self.at += quoted_len(&bytes[self.at..]).unwrap_or(bytes.len() - self.at);
                     continue;
                 }
-                b'<' => angle = true,
-                b'>' => angle = false,
-                b',' if !angle => {
-                    let item = &s[start..i];
-                    i += 1;
-                    start = i;
-                    return Some(item);
+                b'<' => self.angle = true,
+                b'>' => self.angle = false,
+                b',' if !self.angle => {
+                    let element = Span::new(self.start, self.at);
+                    self.at += 1;
+                    self.start = self.at;
+                    return Some(element);
                 }
                 _ => {}
             }
-            i += 1;
+            self.at += 1;
         }
-        done = true;
-        Some(&s[start..])
-    })
+        self.done = true;
+        Some(Span::new(self.start, bytes.len()))
+    }
 }
 
 /// Where a header line may hold quoted-pairs (RFC 3261 §25.1): none in a
@@ -171,7 +205,7 @@ mod tests {
 
     #[test]
     fn quoted_strings_with_escapes() {
-        assert_eq!(quoted_string_len(r#""J Rosenberg \\\"" <sip"#), Some(18));
-        assert_eq!(quoted_string_len(r#""Mr. J. User <sip:j@x>"#), None);
+        assert_eq!(quoted_len(br#""J Rosenberg \\\"" <sip"#), Some(18));
+        assert_eq!(quoted_len(br#""Mr. J. User <sip:j@x>"#), None);
     }
 }

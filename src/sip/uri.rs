@@ -1,45 +1,57 @@
 //! URI checks a UAS needs: scheme syntax (RFC 3986 §3.1), and for sip/sips
 //! the host part and the absence of headers in a Request-URI (RFC 3261 §19.1.1).
 
-use super::syntax::{find_byte, split_once_byte};
-use super::via::parse_host_port;
+use super::class::Class;
+use super::message::Span;
+use super::scan::{find, skip};
+use super::syntax::split_once_byte;
+use super::via::read_host_port;
 
 /// The scheme of an absolute URI, if `uri` starts with a syntactically valid one.
 pub fn scheme(uri: &str) -> Option<&str> {
-    let (scheme, _) = split_once_byte(uri, b':')?;
-    let mut bytes = scheme.bytes();
-    let first = bytes.next()?;
-    (first.is_ascii_alphabetic()
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))
-    .then_some(scheme)
+    let (scheme, _) = read_scheme(uri.as_bytes())?;
+    uri.get(scheme.range())
 }
 
-/// Whether `uri` is a well-formed absolute URI (any scheme); for sip and sips
-/// the host and port must parse.
-pub(crate) fn is_valid_uri(uri: &str) -> bool {
-    match scheme(uri) {
-        Some(s) if is_sip_scheme(s) => sip_host_port(uri).is_some(),
+/// `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"` (RFC 3986 §3.1) at the
+/// start: the scheme and the position after its colon.
+fn read_scheme(uri: &[u8]) -> Option<(Span, usize)> {
+    if !uri.first()?.is_ascii_alphabetic() {
+        return None;
+    }
+    let end = skip(uri, 1, |b| Class::SCHEME.has(b));
+    (uri.get(end) == Some(&b':')).then_some((Span::new(0, end), end + 1))
+}
+
+/// Whether a URI may carry a `?headers` part: a Request-URI may not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UriHeaders {
+    Allowed,
+    /// In a Request-URI (RFC 3261 §19.1.1; RFC 4475 escruri).
+    Refused,
+}
+
+/// Whether `uri` is a well-formed absolute URI (any scheme): one pass over
+/// the scheme, then for sip and sips the host and port after any user part
+/// and what may follow them (with `Refused`, no `?headers`).
+pub(crate) fn check_uri(uri: &[u8], headers: UriHeaders) -> bool {
+    let Some((scheme, after_scheme)) = read_scheme(uri) else {
+        return false;
+    };
+    if !is_sip_scheme(&uri[scheme.range()]) {
         // Something after the colon.
-        Some(s) => uri.len() > s.len() + 1,
+        return after_scheme < uri.len();
+    }
+    // '?' may appear in the user part (RFC 4475 intmeth); the first '@' ends it.
+    let host = find(uri, after_scheme, b'@').map_or(after_scheme, |at| at + 1);
+    match read_host_port_then_params(uri, host) {
+        Some((_, _, end)) => headers == UriHeaders::Allowed || find(uri, end, b'?').is_none(),
         None => false,
     }
 }
 
-fn is_sip_scheme(scheme: &str) -> bool {
-    scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")
-}
-
-/// A Request-URI is valid when it is a valid URI and, for sip/sips, carries
-/// no `?headers` part (RFC 4475 escruri).
-pub(crate) fn is_valid_request_uri(uri: &str) -> bool {
-    match scheme(uri) {
-        Some(s) if is_sip_scheme(s) => {
-            let host = host_part(uri);
-            sip_host_port_of(host).is_some() && find_byte(host, b'?').is_none()
-        }
-        Some(_) => is_valid_uri(uri),
-        None => false,
-    }
+fn is_sip_scheme(scheme: &[u8]) -> bool {
+    scheme.eq_ignore_ascii_case(b"sip") || scheme.eq_ignore_ascii_case(b"sips")
 }
 
 /// The user part of a sip/sips URI (before the first '@'), or None.
@@ -50,14 +62,15 @@ pub fn sip_user(uri: &str) -> Option<&str> {
 
 /// The host (with brackets for IPv6) and port of a sip/sips URI.
 pub fn sip_host_port(uri: &str) -> Option<(&str, Option<u16>)> {
-    sip_host_port_of(host_part(uri))
+    let host_part = host_part(uri);
+    let (host, port, _) = read_host_port_then_params(host_part.as_bytes(), 0)?;
+    Some((host_part.get(host.range())?, port))
 }
 
-/// `host[:port]` at the start of a URI's host part.
-fn sip_host_port_of(host_part: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port, rest) = parse_host_port(host_part)?;
-    // After host[:port] only parameters or headers may follow.
-    matches!(rest.as_bytes().first(), None | Some(b';' | b'?')).then_some((host, port))
+/// `host[:port]` at `at`, after which only parameters or headers may follow.
+fn read_host_port_then_params(bytes: &[u8], at: usize) -> Option<(Span, Option<u16>, usize)> {
+    let host_port = read_host_port(bytes, at)?;
+    matches!(bytes.get(host_port.2), None | Some(b';' | b'?')).then_some(host_port)
 }
 
 /// The address-of-record a registrar files `uri` under (RFC 3261 §10.3
@@ -121,6 +134,10 @@ fn host_part(uri: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn is_valid_request_uri(uri: &str) -> bool {
+        check_uri(uri.as_bytes(), UriHeaders::Refused)
+    }
 
     #[test]
     fn schemes() {

@@ -1,9 +1,11 @@
 //! Via header values (RFC 3261 §20.42, §18.2.2; RFC 3581 rport).
 
+use super::class::Class;
 use super::error::ParseError;
-use super::header::{is_token, is_token_byte};
+use super::header::is_token_byte;
 use super::message::Span;
-use super::syntax::{find_byte, split_list, split_once_byte, take_while, trim_lws};
+use super::scan::{find, is_lws, skip, skip_lws, trim_span};
+use super::syntax::{quoted_len, split_list, split_spans, trim_lws};
 
 /// The RFC 3261 magic cookie that marks a branch as globally unique.
 pub const MAGIC_COOKIE: &str = "z9hG4bK";
@@ -23,13 +25,31 @@ pub(crate) struct Via {
 }
 
 /// Parses every via-parm of one Via header field value.
+#[cfg(test)]
 pub(crate) fn parse_via_field(
     head: &str,
     value: &str,
     out: &mut Vec<Via>,
 ) -> Result<(), ParseError> {
-    for part in split_list(value) {
-        out.push(parse_via_parm(head, part).ok_or(ParseError::Malformed("Via"))?);
+    let bytes = head.as_bytes();
+    for part in split_spans(bytes, Span::of(head, value)) {
+        out.push(read_via_parm(bytes, part, AnyVersion::No).ok_or(ParseError::Malformed("Via"))?);
+    }
+    Ok(())
+}
+
+/// Checks every via-parm of the Via value at `value` in the head's
+/// `bytes`, and keeps the first of the message in `top` (the only one a
+/// UAS reads: RFC 3261 §8.2.6.2, §18.2.2; the response copies the others
+/// as they were written).
+pub(crate) fn read_via_field(
+    bytes: &[u8],
+    value: Span,
+    top: &mut Option<Via>,
+) -> Result<(), ParseError> {
+    for part in split_spans(bytes, value) {
+        let via = read_via_parm(bytes, part, AnyVersion::No).ok_or(ParseError::Malformed("Via"))?;
+        top.get_or_insert(via);
     }
     Ok(())
 }
@@ -54,119 +74,204 @@ enum AnyVersion {
     No,
 }
 
-fn parse_via_parm(head: &str, text: &str) -> Option<Via> {
-    parse_via_parm_of_version(head, text, AnyVersion::No)
+fn parse_via_parm_of_version(head: &str, text: &str, any_version: AnyVersion) -> Option<Via> {
+    read_via_parm(head.as_bytes(), Span::of(head, text), any_version)
 }
 
-fn parse_via_parm_of_version(head: &str, text: &str, any_version: AnyVersion) -> Option<Via> {
-    let text = trim_lws(text);
-    // sent-protocol = protocol-name SLASH protocol-version SLASH transport,
-    // SLASH allowing whitespace around it (RFC 4475 wsinv).
-    let (name, rest) = split_once_byte(text, b'/')?;
-    let (version, rest) = split_once_byte(rest, b'/')?;
-    let version = trim_lws(version);
-    let version_ok = match any_version {
-        AnyVersion::No => version == "2.0",
-        AnyVersion::Yes => is_token(version),
-    };
-    if !trim_lws(name).eq_ignore_ascii_case("SIP") || !version_ok {
-        return None;
-    }
-    let (transport, rest) = take_while(trim_lws(rest), is_token_byte);
-    if transport.is_empty() || !matches!(rest.as_bytes().first(), Some(b' ' | b'\t')) {
-        return None;
-    }
-    let (host, port, mut rest) = parse_host_port(trim_lws(rest))?;
+/// One via-parm at `part` of the head's `bytes` (whitespace around it
+/// allowed).
+fn read_via_parm(bytes: &[u8], part: Span, any_version: AnyVersion) -> Option<Via> {
+    let value = trim_span(bytes, part);
+    let bytes = bytes.get(..value.end as usize)?;
+    let (transport, at) = read_sent_protocol(bytes, value.start as usize, any_version)?;
+    let (host, port, mut at) = read_host_port(bytes, skip_lws(bytes, at))?;
     let mut via = Via {
-        value: Span::of(head, text),
-        transport: Span::of(head, transport),
-        host: Span::of(head, host),
+        value,
+        transport,
+        host,
         port,
         branch: None,
         rport: None,
         has_received: false,
     };
     loop {
-        rest = trim_lws(rest);
-        if rest.is_empty() {
-            return Some(via);
+        at = skip_lws(bytes, at);
+        match bytes.get(at) {
+            None => return Some(via),
+            Some(b';') => {}
+            Some(_) => return None,
         }
-        let (param, name, value, after) = parse_param(rest.strip_prefix(';')?)?;
-        if name.eq_ignore_ascii_case("branch") {
-            via.branch = Some(Span::of(head, value?));
-        } else if name.eq_ignore_ascii_case("rport") {
-            if let Some(port) = value
-                && port.parse::<u16>().is_err()
+        let param;
+        (param, at) = read_param(bytes, at + 1)?;
+        let name = &bytes[param.name.range()];
+        if name.eq_ignore_ascii_case(b"branch") {
+            via.branch = Some(param.value?);
+        } else if name.eq_ignore_ascii_case(b"rport") {
+            // `str::parse` as ever: it takes a leading '+'.
+            if let Some(port) = param.value
+                && std::str::from_utf8(&bytes[port.range()])
+                    .map_or(true, |port| port.parse::<u16>().is_err())
             {
                 return None;
             }
-            via.rport = Some(Span::of(head, param));
-        } else if name.eq_ignore_ascii_case("received") {
+            via.rport = Some(param.text);
+        } else if name.eq_ignore_ascii_case(b"received") {
             via.has_received = true;
         }
-        rest = after;
     }
+}
+
+/// `protocol-name SLASH protocol-version SLASH transport` at `at`,
+/// whitespace allowed around each SLASH (RFC 4475 wsinv), and the
+/// whitespace that must follow: the transport and the position after it.
+fn read_sent_protocol(bytes: &[u8], at: usize, any_version: AnyVersion) -> Option<(Span, usize)> {
+    let slash = find(bytes, at, b'/')?;
+    let second_slash = find(bytes, slash + 1, b'/')?;
+    let name = trim_span(bytes, Span::new(at, slash));
+    let version = trim_span(bytes, Span::new(slash + 1, second_slash));
+    let version = &bytes[version.range()];
+    let version_ok = match any_version {
+        AnyVersion::No => version == b"2.0",
+        AnyVersion::Yes => !version.is_empty() && version.iter().all(|&b| is_token_byte(b)),
+    };
+    if !bytes[name.range()].eq_ignore_ascii_case(b"SIP") || !version_ok {
+        return None;
+    }
+    let start = skip_lws(bytes, second_slash + 1);
+    let end = skip(bytes, start, is_token_byte);
+    if end == start || !bytes.get(end).is_some_and(|&b| is_lws(b)) {
+        return None;
+    }
+    Some((Span::new(start, end), end))
+}
+
+/// One generic parameter (RFC 3261 §25.1 `generic-param`) as written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Param {
+    /// The whole `name[=value]`.
+    pub(crate) text: Span,
+    pub(crate) name: Span,
+    pub(crate) value: Option<Span>,
 }
 
 /// `;name[=value]` after the semicolon: the whole parameter text, its name,
 /// its value (None when absent) and what follows. The value is a token, a
 /// quoted string or a bracketed IPv6 reference; an empty name is an error.
 pub(crate) fn parse_param(text: &str) -> Option<(&str, &str, Option<&str>, &str)> {
-    let start = trim_lws(text);
-    let (name, rest) = take_while(start, is_token_byte);
-    if name.is_empty() {
-        return None;
-    }
-    let after_name = trim_lws(rest);
-    let Some(value_text) = after_name.strip_prefix('=') else {
-        let param = &start[..name.len()];
-        return Some((param, name, None, rest));
+    let text = trim_lws(text);
+    let (param, end) = read_param(text.as_bytes(), 0)?;
+    let part = |span: Span| text.get(span.range());
+    let value = match param.value {
+        Some(value) => Some(part(value)?),
+        None => None,
     };
-    let value_text = trim_lws(value_text);
-    let value_len = if value_text.starts_with('"') {
-        super::syntax::quoted_string_len(value_text)?
-    } else if value_text.starts_with('[') {
-        find_byte(value_text, b']')? + 1
-    } else {
-        let (token, _) = take_while(value_text, |b| is_token_byte(b) || b == b':');
-        // A colon is no token character: only `received` may hold one, as
-        // an IPv6 address without brackets (RFC 3261 §25.1 via-received,
-        // RFC 5118 §4.5; Kamailio writes it so for `;rport` clients).
-        let ipv6_received =
-            name.eq_ignore_ascii_case("received") && token.parse::<std::net::Ipv6Addr>().is_ok();
-        if token.is_empty() || find_byte(token, b':').is_some() && !ipv6_received {
-            return None;
-        }
-        token.len()
-    };
-    let value = &value_text[..value_len];
-    let end = value.as_ptr() as usize - start.as_ptr() as usize + value_len;
-    Some((&start[..end], name, Some(value), &value_text[value_len..]))
+    Some((
+        part(param.text)?,
+        part(param.name)?,
+        value,
+        text.get(end..)?,
+    ))
 }
 
-/// `host [ ":" port ]`, host being a hostname, IPv4 address or `[IPv6]`.
-pub(crate) fn parse_host_port(text: &str) -> Option<(&str, Option<u16>, &str)> {
-    let (host, rest) = if text.starts_with('[') {
-        let close = find_byte(text, b']')?;
-        let host = &text[..=close];
-        host[1..close].parse::<std::net::Ipv6Addr>().ok()?;
-        (host, &text[close + 1..])
-    } else {
-        let (host, rest) = take_while(text, |b| {
-            b.is_ascii_alphanumeric() || b == b'-' || b == b'.'
-        });
-        if host.is_empty() {
+/// [`parse_param`] at `at`, just after the semicolon: the parameter and
+/// the position after it (before any whitespace that follows a bare name).
+/// The bytes must not end in whitespace (every caller's are trimmed).
+pub(crate) fn read_param(bytes: &[u8], at: usize) -> Option<(Param, usize)> {
+    let start = skip_lws(bytes, at);
+    let name_end = skip(bytes, start, is_token_byte);
+    if name_end == start {
+        return None;
+    }
+    let name = Span::new(start, name_end);
+    let equals = skip_lws(bytes, name_end);
+    if bytes.get(equals) != Some(&b'=') {
+        let param = Param {
+            text: name,
+            name,
+            value: None,
+        };
+        return Some((param, name_end));
+    }
+    let value_start = skip_lws(bytes, equals + 1);
+    let value_end = param_value_end(bytes, value_start, name)?;
+    let param = Param {
+        text: Span::new(start, value_end),
+        name,
+        value: Some(Span::new(value_start, value_end)),
+    };
+    Some((param, value_end))
+}
+
+/// Where a parameter value at `start` ends: a quoted string, a bracketed
+/// IPv6 reference or a token.
+fn param_value_end(bytes: &[u8], start: usize, name: Span) -> Option<usize> {
+    match bytes.get(start) {
+        Some(b'"') => Some(start + quoted_len(&bytes[start..])?),
+        Some(b'[') => Some(find(bytes, start, b']')? + 1),
+        _ => {
+            let mut end = skip(bytes, start, is_token_byte);
+            // A colon is no token character: only `received` may hold one, as
+            // an IPv6 address without brackets (RFC 3261 §25.1 via-received,
+            // RFC 5118 §4.5; Kamailio writes it so for `;rport` clients).
+            if bytes.get(end) == Some(&b':') {
+                end = skip(bytes, end, |b| Class::TOKEN.or(Class::COLON).has(b));
+                let received = bytes[name.range()].eq_ignore_ascii_case(b"received");
+                if !received || !is_ipv6(&bytes[start..end]) {
+                    return None;
+                }
+            }
+            (end > start).then_some(end)
+        }
+    }
+}
+
+/// Whether `text` is an IPv6 address (RFC 4291 §2.2 text forms).
+fn is_ipv6(text: &[u8]) -> bool {
+    std::str::from_utf8(text).is_ok_and(|text| text.parse::<std::net::Ipv6Addr>().is_ok())
+}
+
+/// `host [ ":" port ]` at `start`, host being a hostname, IPv4 address or
+/// `[IPv6]`: the host, the port and the position after them. Whitespace
+/// may surround the colon; after a port, whitespace that ends the bytes is
+/// read too.
+pub(crate) fn read_host_port(bytes: &[u8], start: usize) -> Option<(Span, Option<u16>, usize)> {
+    let host_end = if bytes.get(start) == Some(&b'[') {
+        let close = find(bytes, start, b']')?;
+        if !is_ipv6(&bytes[start + 1..close]) {
             return None;
         }
-        (host, rest)
+        close + 1
+    } else {
+        skip(bytes, start, |b| Class::HOST.has(b))
     };
-    let after = trim_lws(rest);
-    let Some(port_text) = after.strip_prefix(':') else {
-        return Some((host, None, rest));
-    };
-    let (digits, rest) = take_while(trim_lws(port_text), |b| b.is_ascii_digit());
-    let port = digits.parse::<u16>().ok()?;
-    Some((host, Some(port), rest))
+    if host_end == start {
+        return None;
+    }
+    let host = Span::new(start, host_end);
+    let colon = skip_lws(bytes, host_end);
+    if bytes.get(colon) != Some(&b':') {
+        return Some((host, None, host_end));
+    }
+    let digits = skip_lws(bytes, colon + 1);
+    let mut port = 0u32;
+    let mut end = digits;
+    while let Some(digit) = bytes
+        .get(end)
+        .map(|b| b.wrapping_sub(b'0'))
+        .filter(|&d| d <= 9)
+    {
+        port = port * 10 + u32::from(digit);
+        if port > u32::from(u16::MAX) {
+            return None;
+        }
+        end += 1;
+    }
+    if end == digits {
+        return None;
+    }
+    let after = skip_lws(bytes, end);
+    let end = if after == bytes.len() { after } else { end };
+    Some((host, u16::try_from(port).ok(), end))
 }
 
 #[cfg(test)]
