@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::dialog::{Dialog, DialogKey, Due};
+use super::key::Prehashed;
 
 /// A place in the table, held from an initial INVITE's transaction to the
 /// end of its dialog; dropping it frees the place.
@@ -54,7 +55,7 @@ impl Ord for Entry {
 /// The dialogs, their places and their clock.
 #[derive(Default)]
 pub(crate) struct DialogTable {
-    dialogs: Mutex<HashMap<DialogKey, Arc<Dialog>>>,
+    dialogs: Mutex<HashMap<DialogKey, Arc<Dialog>, Prehashed>>,
     /// Places reserved or in use.
     places: Arc<AtomicUsize>,
     clock: Mutex<BinaryHeap<Reverse<Entry>>>,
@@ -73,7 +74,7 @@ impl std::fmt::Debug for DialogTable {
 }
 
 impl DialogTable {
-    fn lock(&self) -> MutexGuard<'_, HashMap<DialogKey, Arc<Dialog>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<DialogKey, Arc<Dialog>, Prehashed>> {
         self.dialogs
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

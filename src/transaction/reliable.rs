@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::dialog::DialogKey;
+use super::key::Prehashed;
 use crate::sip::Request;
 
 /// The reliable provisional responses of one INVITE.
@@ -281,7 +282,7 @@ impl Reliable {
 /// The INVITEs that send reliable provisional responses, by early dialog.
 #[derive(Debug, Default)]
 pub(crate) struct ReliableTable {
-    map: Mutex<HashMap<DialogKey, Arc<Reliable>>>,
+    map: Mutex<HashMap<DialogKey, Arc<Reliable>, Prehashed>>,
 }
 
 impl ReliableTable {
@@ -348,7 +349,7 @@ impl ReliableTable {
         found.and_then(|reliable| reliable.prack(rack, cseq, with_sdp))
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<DialogKey, Arc<Reliable>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<DialogKey, Arc<Reliable>, Prehashed>> {
         self.map
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

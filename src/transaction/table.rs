@@ -16,7 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::key::TransactionKey;
+use super::key::{Prehashed, TransactionKey};
 use super::server::TxShared;
 
 const SHARDS: usize = 16;
@@ -67,7 +67,7 @@ enum Entry {
 
 #[derive(Debug, Default)]
 struct Shard {
-    slots: HashMap<TransactionKey, Entry>,
+    slots: HashMap<TransactionKey, Entry, Prehashed>,
     lingering: VecDeque<(TransactionKey, Instant)>,
     /// Completed transactions evicted before their time to make room.
     evicted: u64,
@@ -234,7 +234,7 @@ impl Table {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             shard.sweep(now);
             if shard.slots.is_empty() && shard.slots.capacity() > 1024 {
-                shard.slots = HashMap::new();
+                shard.slots = HashMap::default();
                 shard.lingering = VecDeque::new();
             }
         }
