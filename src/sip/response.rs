@@ -149,7 +149,7 @@ fn creates_dialog(request: &Request) -> bool {
 
 fn push_dialog_lines(out: &mut Vec<u8>, request: &Request, contact: &str) {
     for value in request.message().header_values(HeaderName::RecordRoute) {
-        push_line(out, "Record-Route", value, Copy::Exact);
+        push_line(out, b"Record-Route: ", value, Copy::Exact);
     }
     out.extend_from_slice(b"Contact: <");
     out.extend_from_slice(contact.as_bytes());
@@ -195,7 +195,7 @@ fn copy_fields(
         first_via = false;
     }
     if let Some(from) = message.header(HeaderName::From) {
-        push_line(out, "From", from, copy);
+        push_line(out, b"From: ", from, copy);
     }
     out.extend_from_slice(b"To: ");
     copy.push(out, message.header(HeaderName::To).unwrap_or_default());
@@ -207,10 +207,10 @@ fn copy_fields(
     let tag = tag_start..out.len() - start;
     out.extend_from_slice(b"\r\n");
     if let Some(call_id) = message.header(HeaderName::CallId) {
-        push_line(out, "Call-ID", call_id, copy);
+        push_line(out, b"Call-ID: ", call_id, copy);
     }
     if let Some(cseq) = message.header(HeaderName::CSeq) {
-        push_line(out, "CSeq", cseq, copy);
+        push_line(out, b"CSeq: ", cseq, copy);
     }
     Fields {
         tag,
@@ -236,7 +236,7 @@ fn push_tail(out: &mut Vec<u8>, server: &[u8], parts: &ResponseParts<'_>) {
     out.extend_from_slice(server);
     out.extend_from_slice(parts.extra_headers);
     if let Some(content_type) = parts.content_type.filter(|_| !parts.body.is_empty()) {
-        push_line(out, "Content-Type", content_type, Copy::Exact);
+        push_line(out, b"Content-Type: ", content_type, Copy::Exact);
     }
     out.extend_from_slice(b"Content-Length: ");
     out.extend_from_slice(itoa::Buffer::new().format(parts.body.len()).as_bytes());
@@ -281,9 +281,9 @@ impl Copy {
     }
 }
 
-fn push_line(out: &mut Vec<u8>, name: &str, value: &str, copy: Copy) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
+/// `name` is the field name with its colon and space (one copy).
+fn push_line(out: &mut Vec<u8>, name: &[u8], value: &str, copy: Copy) {
+    out.extend_from_slice(name);
     copy.push(out, value);
     out.extend_from_slice(b"\r\n");
 }
