@@ -4,7 +4,7 @@ use super::class::Class;
 use super::error::ParseError;
 use super::header::is_token_byte;
 use super::message::Span;
-use super::scan::{find, is_lws, skip, skip_lws, trim_span};
+use super::scan::{find, is_lws, skip, skip_lws, skip_run, trim_span};
 use super::syntax::{quoted_len, split_list, split_spans, trim_lws};
 
 /// The RFC 3261 magic cookie that marks a branch as globally unique.
@@ -209,7 +209,7 @@ fn param_value_end(bytes: &[u8], start: usize, name: Span) -> Option<usize> {
         Some(b'"') => Some(start + quoted_len(&bytes[start..])?),
         Some(b'[') => Some(find(bytes, start, b']')? + 1),
         _ => {
-            let mut end = skip(bytes, start, is_token_byte);
+            let mut end = skip_run(bytes, start, is_token_byte);
             // A colon is no token character: only `received` may hold one, as
             // an IPv6 address without brackets (RFC 3261 §25.1 via-received,
             // RFC 5118 §4.5; Kamailio writes it so for `;rport` clients).
