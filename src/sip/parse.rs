@@ -20,7 +20,7 @@ use self::start_line::parse_start_line;
 use super::HeaderName;
 use super::error::ParseError;
 use super::message::{Message, Span};
-use super::wire;
+use super::{scan, syntax, wire};
 
 /// Size limits applied to every message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,15 +158,16 @@ pub(crate) fn content_length(message: &Message) -> Result<Option<usize>, ParseEr
     parse_content_length(first).map(Some)
 }
 
-/// `1*DIGIT`, with checked arithmetic so no value can overflow.
+/// `1*DIGIT`, with checked arithmetic so no value can overflow; whitespace
+/// around it (as `str::trim` has it) is ignored.
 pub(crate) fn parse_content_length(value: &str) -> Result<usize, ParseError> {
-    let value = value.trim();
+    let value = syntax::trim_whitespace(value);
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ParseError::BadContentLength);
     }
-    value
-        .parse::<usize>()
-        .map_err(|_| ParseError::BadContentLength)
+    scan::decimal(value.as_bytes(), usize::MAX as u64)
+        .map(|length| length as usize)
+        .ok_or(ParseError::BadContentLength)
 }
 
 /// A message whose lines were read from `buf` itself (not folded): when

@@ -26,6 +26,20 @@ pub(crate) fn skip(bytes: &[u8], mut at: usize, pred: impl Fn(u8) -> bool) -> us
     at
 }
 
+/// [`skip`] for runs that are usually long (a tag, a branch: 20 to 40
+/// bytes): four bytes a step while all four match, tested together
+/// without a branch each.
+#[inline]
+pub(crate) fn skip_run(bytes: &[u8], mut at: usize, pred: impl Fn(u8) -> bool) -> usize {
+    while let Some(&[a, b, c, d]) = bytes.get(at..at + 4) {
+        if !(pred(a) & pred(b) & pred(c) & pred(d)) {
+            break;
+        }
+        at += 4;
+    }
+    skip(bytes, at, pred)
+}
+
 /// [`skip`] over linear whitespace.
 #[inline]
 pub(crate) fn skip_lws(bytes: &[u8], at: usize) -> usize {
@@ -128,6 +142,23 @@ mod tests {
         }
         assert_eq!(trim_span(bytes, Span::new(0, 6)), Span::new(2, 5));
         assert_eq!(trim_span(bytes, Span::new(0, 2)), Span::new(2, 2));
+    }
+
+    /// Four at a time or one at a time, a run ends at the same byte.
+    #[test]
+    fn runs_end_where_skips_end() {
+        let bytes = b"abcdefghij-klm;nopqrstu vw";
+        for at in 0..=bytes.len() {
+            for len in 0..=bytes.len() {
+                let bytes = &bytes[..len];
+                let letter = |b: u8| b.is_ascii_alphabetic();
+                assert_eq!(
+                    skip_run(bytes, at, letter),
+                    skip(bytes, at, letter),
+                    "{at} {len}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -19,6 +19,20 @@ pub(crate) fn trim_lws(s: &str) -> &str {
     &s[start..end]
 }
 
+/// `str::trim`, skipped when both ends are ASCII and no whitespace (then
+/// it has nothing to remove): it decodes characters from both ends.
+pub(crate) fn trim_whitespace(text: &str) -> &str {
+    let plain = |edge: Option<&u8>| {
+        edge.is_some_and(|&b| b.is_ascii() && !(b == b' ' || (0x09..=0x0D).contains(&b)))
+    };
+    let bytes = text.as_bytes();
+    if plain(bytes.first()) && plain(bytes.last()) {
+        text
+    } else {
+        text.trim()
+    }
+}
+
 /// Position of the first `byte` (ASCII) in `s`. A plain loop: on the short
 /// spans header parsing deals in, `str::find` spends more setting up its
 /// searcher than scanning.
@@ -172,6 +186,24 @@ pub(crate) fn misplaced_control(line: &str, quoting: Quoting) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shortcut agrees with `str::trim` on ends of every kind: ASCII
+    /// whitespace (VT and FF included), other controls, and the Unicode
+    /// spaces `trim` removes.
+    #[test]
+    fn trimming_agrees_with_str_trim() {
+        let edges = [
+            "", "a", " ", "\t", "\u{b}", "\u{c}", "\r", "\u{1c}", "\u{85}", "\u{a0}", "\u{3000}",
+            "é", "\u{7f}",
+        ];
+        for start in edges {
+            for end in edges {
+                let text = format!("{start}sip:a@b{end}");
+                assert_eq!(trim_whitespace(&text), text.trim(), "{text:?}");
+            }
+            assert_eq!(trim_whitespace(start), start.trim(), "{start:?}");
+        }
+    }
 
     #[test]
     fn lists_respect_quotes_and_brackets() {

@@ -4,7 +4,7 @@ use super::class::Class;
 use super::error::ParseError;
 use super::header::is_token_byte;
 use super::message::Span;
-use super::scan::{find, is_lws, skip, skip_lws, trim_span};
+use super::scan::{find, is_lws, skip, skip_lws, skip_run, trim_span};
 use super::syntax::{quoted_len, split_list, split_spans, trim_lws};
 
 /// The RFC 3261 magic cookie that marks a branch as globally unique.
@@ -209,7 +209,7 @@ fn param_value_end(bytes: &[u8], start: usize, name: Span) -> Option<usize> {
         Some(b'"') => Some(start + quoted_len(&bytes[start..])?),
         Some(b'[') => Some(find(bytes, start, b']')? + 1),
         _ => {
-            let mut end = skip(bytes, start, is_token_byte);
+            let mut end = skip_run(bytes, start, is_token_byte);
             // A colon is no token character: only `received` may hold one, as
             // an IPv6 address without brackets (RFC 3261 §25.1 via-received,
             // RFC 5118 §4.5; Kamailio writes it so for `;rport` clients).
@@ -236,11 +236,7 @@ fn is_ipv6(text: &[u8]) -> bool {
 /// read too.
 pub(crate) fn read_host_port(bytes: &[u8], start: usize) -> Option<(Span, Option<u16>, usize)> {
     let host_end = if bytes.get(start) == Some(&b'[') {
-        let close = find(bytes, start, b']')?;
-        if !is_ipv6(&bytes[start + 1..close]) {
-            return None;
-        }
-        close + 1
+        ipv6_reference_end(bytes, start)?
     } else {
         skip(bytes, start, |b| Class::HOST.has(b))
     };
@@ -255,16 +251,16 @@ pub(crate) fn read_host_port(bytes: &[u8], start: usize) -> Option<(Span, Option
     let digits = skip_lws(bytes, colon + 1);
     let mut port = 0u32;
     let mut end = digits;
-    while let Some(digit) = bytes
-        .get(end)
-        .map(|b| b.wrapping_sub(b'0'))
-        .filter(|&d| d <= 9)
-    {
+    while let Some(&b) = bytes.get(end) {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
         port = port * 10 + u32::from(digit);
+        end += 1;
         if port > u32::from(u16::MAX) {
             return None;
         }
-        end += 1;
     }
     if end == digits {
         return None;
@@ -272,6 +268,13 @@ pub(crate) fn read_host_port(bytes: &[u8], start: usize) -> Option<(Span, Option
     let after = skip_lws(bytes, end);
     let end = if after == bytes.len() { after } else { end };
     Some((host, u16::try_from(port).ok(), end))
+}
+
+/// Where `[IPv6address]` at `start` ends; `None` when it is none.
+#[cold]
+fn ipv6_reference_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let close = find(bytes, start, b']')?;
+    is_ipv6(&bytes[start + 1..close]).then_some(close + 1)
 }
 
 #[cfg(test)]

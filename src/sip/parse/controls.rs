@@ -39,8 +39,14 @@ pub(super) fn scan_controls(head: &[u8]) -> Controls {
     for chunk in head.chunks(CHUNK) {
         let (mut chunk_high, mut chunk_suspects) = (0u8, 0u8);
         for &b in chunk {
-            let suspect = (b < 0x20) & (b != b'\t') & (b != b'\n') | (b == 0x7F);
-            chunk_suspects += u8::from(suspect);
+            // Controls below 0x20 less the HTABs and LFs among them, plus
+            // DEL: each term is one compare, and the sum wraps exactly
+            // (a chunk holds fewer than 256 suspects).
+            chunk_suspects = chunk_suspects
+                .wrapping_add(u8::from(b < 0x20))
+                .wrapping_sub(u8::from(b == b'\t'))
+                .wrapping_sub(u8::from(b == b'\n'))
+                .wrapping_add(u8::from(b == 0x7F));
             chunk_high |= b;
         }
         high |= chunk_high;

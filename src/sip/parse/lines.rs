@@ -44,56 +44,61 @@ pub(super) struct Lines {
 /// Reads the lines of `bytes`; `None` when no empty line ends the head.
 pub(super) fn scan(bytes: &[u8], until: Until, limits: &Limits) -> Option<Lines> {
     // One search per line, from where the last line ended, so each byte
-    // is searched once.
+    // is searched once. The state lives in locals until the end.
     let first_end = search(bytes, 0, b'\n')?;
     let start_line = without_cr(bytes, 0, first_end);
-    let mut lines = Lines {
+    let mut headers = Vec::with_capacity(16);
+    let mut crlf_lines = usize::from(start_line < first_end);
+    let mut defect = None;
+    let mut folded = false;
+    let mut reading = true;
+    let mut ended_by_crlf = start_line < first_end;
+    let mut start = first_end + 1;
+    let end = loop {
+        // The line's first byte tells the end of the head (an empty line:
+        // LF, or CR LF after a CR LF; a CR LF after a bare LF is a line
+        // holding a CR) and a fold from any other line.
+        match bytes.get(start..) {
+            Some([b'\n', ..]) => break start + 1,
+            Some([b'\r', b'\n', ..]) if ended_by_crlf => break start + 2,
+            Some([]) if until == Until::End => break start,
+            Some([b' ' | b'\t', ..]) if until == Until::EmptyLine => folded = true,
+            _ => {}
+        }
+        let line_end = search(bytes, start, b'\n')?;
+        let end = without_cr(bytes, start, line_end);
+        ended_by_crlf = line_end >= 1 && bytes[line_end - 1] == b'\r';
+        // An empty line here holds only a CR after a bare LF: skipped.
+        if reading && !folded && end > start {
+            if headers.len() == limits.max_headers {
+                defect.get_or_insert(ParseError::TooManyHeaders(limits.max_headers));
+                reading = false;
+            } else {
+                crlf_lines += usize::from(end < line_end);
+                match split_header_line(&bytes[start..end]) {
+                    Some((name, name_len, value)) => headers.push(HeaderField {
+                        name,
+                        raw_name: Span::new(start, start + name_len),
+                        value: Span::new(start + value.start, start + value.end),
+                    }),
+                    None => {
+                        defect.get_or_insert(ParseError::BadHeaderLine);
+                    }
+                }
+            }
+        }
+        start = line_end + 1;
+    };
+    Some(Lines {
         end: HeadEnd {
-            head_len: 0,
-            body_start: 0,
+            head_len: start,
+            body_start: end,
         },
         start_line,
-        headers: Vec::with_capacity(16),
-        crlf_lines: usize::from(start_line < first_end),
-        defect: None,
-        folded: false,
-    };
-    let mut reading = true;
-    let mut line_end = first_end;
-    loop {
-        let start = line_end + 1;
-        if let Some(end) = head_end(bytes, line_end, until) {
-            lines.end = end;
-            return Some(lines);
-        }
-        // An unfolded head may still have a line that starts with
-        // whitespace (a fold after a line holding only a CR): a bad line.
-        if until == Until::EmptyLine && matches!(bytes.get(start), Some(b' ' | b'\t')) {
-            lines.folded = true;
-        }
-        let next_end = search(bytes, start, b'\n')?;
-        if reading && !lines.folded {
-            reading = lines.read_header_line(bytes, start..next_end, limits);
-        }
-        line_end = next_end;
-    }
-}
-
-/// The end of the head right after the line end at `line_end`, if there:
-/// an empty line (LF LF, or CR LF CR LF; LF CR LF is a bare LF line end
-/// followed by a line holding a CR), or the end of a whole head.
-fn head_end(bytes: &[u8], line_end: usize, until: Until) -> Option<HeadEnd> {
-    let start = line_end + 1;
-    let ended_by_crlf = line_end >= 1 && bytes[line_end - 1] == b'\r';
-    let empty_line_len = match bytes.get(start..) {
-        Some([b'\n', ..]) => 1,
-        Some([b'\r', b'\n', ..]) if ended_by_crlf => 2,
-        Some([]) if until == Until::End => 0,
-        _ => return None,
-    };
-    Some(HeadEnd {
-        head_len: start,
-        body_start: start + empty_line_len,
+        headers,
+        crlf_lines,
+        defect,
+        folded,
     })
 }
 
@@ -103,35 +108,6 @@ fn without_cr(bytes: &[u8], start: usize, lf: usize) -> usize {
         lf - 1
     } else {
         lf
-    }
-}
-
-impl Lines {
-    /// Reads the header line `line` (its LF excluded); false once the
-    /// header limit is reached, after which no line is read.
-    fn read_header_line(&mut self, bytes: &[u8], line: Range<usize>, limits: &Limits) -> bool {
-        let end = without_cr(bytes, line.start, line.end);
-        if end == line.start {
-            return true;
-        }
-        if self.headers.len() == limits.max_headers {
-            self.defect
-                .get_or_insert(ParseError::TooManyHeaders(limits.max_headers));
-            return false;
-        }
-        self.crlf_lines += usize::from(end < line.end);
-        let start = line.start;
-        match split_header_line(&bytes[start..end]) {
-            Some((name, name_len, value)) => self.headers.push(HeaderField {
-                name,
-                raw_name: Span::new(start, start + name_len),
-                value: Span::new(start + value.start, start + value.end),
-            }),
-            None => {
-                self.defect.get_or_insert(ParseError::BadHeaderLine);
-            }
-        }
-        true
     }
 }
 

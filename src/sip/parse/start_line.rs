@@ -3,7 +3,7 @@
 use crate::sip::error::ParseError;
 use crate::sip::header::is_token;
 use crate::sip::message::{Span, StartLine};
-use crate::sip::syntax::split_once_byte;
+use crate::sip::syntax::{split_once_byte, trim_whitespace};
 
 /// Parses `line`, a slice of `head`. A request line's defects (version,
 /// whitespace) are noted in `defect` so the request can still be answered;
@@ -51,20 +51,6 @@ pub(super) fn parse_start_line(
     })
 }
 
-/// `str::trim`, skipped when both ends are ASCII and no whitespace (then
-/// it has nothing to remove): it decodes characters from both ends.
-fn trim_whitespace(text: &str) -> &str {
-    let plain = |edge: Option<&u8>| {
-        edge.is_some_and(|&b| b.is_ascii() && !(b == b' ' || (0x09..=0x0D).contains(&b)))
-    };
-    let bytes = text.as_bytes();
-    if plain(bytes.first()) && plain(bytes.last()) {
-        text
-    } else {
-        text.trim()
-    }
-}
-
 /// `SIP/1*DIGIT "." 1*DIGIT` (RFC 3261 §25.1), at most 16 bytes.
 fn is_sip_version(version: &str) -> bool {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -92,27 +78,4 @@ fn parse_status_line(head: &str, rest: &str) -> Result<StartLine, ParseError> {
         status,
         reason: Span::of(head, reason),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The shortcut agrees with `str::trim` on ends of every kind: ASCII
-    /// whitespace (VT and FF included), other controls, and the Unicode
-    /// spaces `trim` removes.
-    #[test]
-    fn trimming_agrees_with_str_trim() {
-        let edges = [
-            "", "a", " ", "\t", "\u{b}", "\u{c}", "\r", "\u{1c}", "\u{85}", "\u{a0}", "\u{3000}",
-            "é", "\u{7f}",
-        ];
-        for start in edges {
-            for end in edges {
-                let text = format!("{start}sip:a@b{end}");
-                assert_eq!(trim_whitespace(&text), text.trim(), "{text:?}");
-            }
-            assert_eq!(trim_whitespace(start), start.trim(), "{start:?}");
-        }
-    }
 }

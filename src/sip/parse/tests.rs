@@ -162,3 +162,21 @@ fn the_head_ends_at_the_first_empty_line_of_either_kind() {
     assert_eq!(end("A\r\nB\r\n\r"), None);
     assert_eq!(end("\r\n\r\n"), Some((2, 4)));
 }
+
+/// The suspects counted in one pass are the controls other than HTAB and
+/// LF, for every byte and across chunk boundaries.
+#[test]
+fn control_suspects_are_counted_exactly() {
+    for byte in 0..=255u8 {
+        for len in [1, 127, 128, 129, 300] {
+            let head = vec![byte; len];
+            let suspect = (byte < 0x20 && byte != b'\t' && byte != b'\n') || byte == 0x7F;
+            let controls = controls::scan_controls(&head);
+            assert!(
+                !controls.may_be_misplaced(if suspect { len } else { 0 }),
+                "{byte} {len}"
+            );
+            assert_eq!(controls.non_ascii, byte >= 0x80);
+        }
+    }
+}
