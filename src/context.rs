@@ -179,8 +179,6 @@ impl ServerContext {
     }
 }
 
-/// The response `verb` sends with `options`: its status (the verb's
-/// default when none is given) within the verb's range.
 /// What `verb` with `options` sends: the verb's default status and the
 /// status's reason phrase filled in; an error when the verb does not allow
 /// the status.

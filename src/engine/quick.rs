@@ -4,8 +4,8 @@
 //! What it sends is what the general path would send, byte for byte.
 
 use super::Engine;
-use crate::context::{EventReporter, ReplyOptions};
-use crate::rules::template::Vars;
+use super::runner::{step_options, vars_of};
+use crate::context::EventReporter;
 use crate::rules::{Body, ReplyPolicy, Selected, Step};
 use crate::sip::Request;
 use crate::transaction::Deferred;
@@ -37,27 +37,12 @@ impl Engine {
         (request, source): (&Request, &Flow),
     ) {
         reporter.choose(selected.rule.clone());
-        let vars = Vars {
-            request,
-            source: source.peer,
-            transport: source.transport,
-            local: source.local,
-            rule: &selected.rule,
-            counter: selected.counter,
-            captures: &selected.captures,
-            auth: selected.auth.as_ref(),
-        };
+        let vars = vars_of(request, source, selected);
         // A quick step has no SDP answer to make (`quick_step`).
         let Ok(rendered) = step.render(&vars, || Err(())) else {
             return;
         };
-        let options = ReplyOptions {
-            status: Some(step.status),
-            reason: Some(&rendered.reason),
-            extra_headers: &rendered.extra_headers,
-            content_type: rendered.content_type,
-            body: &rendered.body,
-        };
+        let options = step_options(step, &rendered);
         let parts = match crate::context::parts(step.verb, &options) {
             Ok(parts) => parts,
             Err(error) => {

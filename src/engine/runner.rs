@@ -14,10 +14,35 @@ use super::registrar::Registrar;
 use super::sdp::SdpService;
 use crate::context::{ContextError, EventReporter, ReplyOptions, ServerContext};
 use crate::rules::template::Vars;
-use crate::rules::{RegisterPolicy, ReplyPolicy, Selected, Step};
+use crate::rules::{RegisterPolicy, RenderedStep, ReplyPolicy, Selected, Step};
 use crate::sip::Request;
 use crate::transaction::TransactionLayer;
 use crate::transport::Flow;
+
+/// The variables `selected`'s templates see for `request` from `source`.
+pub(super) fn vars_of<'a>(request: &'a Request, source: &Flow, selected: &'a Selected) -> Vars<'a> {
+    Vars {
+        request,
+        source: source.peer,
+        transport: source.transport,
+        local: source.local,
+        rule: &selected.rule,
+        counter: selected.counter,
+        captures: &selected.captures,
+        auth: selected.auth.as_ref(),
+    }
+}
+
+/// What a step rendered for one request replies with.
+pub(super) fn step_options<'a>(step: &Step, rendered: &'a RenderedStep<'_>) -> ReplyOptions<'a> {
+    ReplyOptions {
+        status: Some(step.status),
+        reason: Some(&rendered.reason),
+        extra_headers: &rendered.extra_headers,
+        content_type: rendered.content_type,
+        body: &rendered.body,
+    }
+}
 
 /// Shared services a job uses.
 #[derive(Clone)]
@@ -67,16 +92,7 @@ impl Job {
     }
 
     pub(super) fn vars(&self) -> Vars<'_> {
-        Vars {
-            request: &self.request,
-            source: self.source.peer,
-            transport: self.source.transport,
-            local: self.source.local,
-            rule: self.context.rule(),
-            counter: self.selected.counter,
-            captures: &self.selected.captures,
-            auth: self.selected.auth.as_ref(),
-        }
+        vars_of(&self.request, &self.source, &self.selected)
     }
 
     pub(super) async fn run(mut self) {
@@ -156,14 +172,9 @@ impl Job {
                 return Ok(Sent::OfferRefused);
             }
         };
-        let options = ReplyOptions {
-            status: Some(step.status),
-            reason: Some(&rendered.reason),
-            extra_headers: &rendered.extra_headers,
-            content_type: rendered.content_type,
-            body: &rendered.body,
-        };
-        self.context.respond(step.verb, options).await?;
+        self.context
+            .respond(step.verb, step_options(step, &rendered))
+            .await?;
         self.media_sent(step, port, &rendered.body);
         Ok(Sent::Step)
     }
